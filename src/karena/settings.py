@@ -1,0 +1,68 @@
+"""The one source of truth for configuration: environment variables ``KARENA_*`` and CLI flags.
+
+Every field is listed in docs/settings.md; a test fails when one is missing there.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import platformdirs
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+def default_data_dir() -> Path:
+    """The per-user data folder (e.g. ~/.local/share/karena)."""
+    return Path(platformdirs.user_data_dir("karena", appauthor=False))
+
+
+class Settings(BaseSettings):
+    """karena's settings. Build one with ``Settings()``; CLI flags override via ``model_copy``."""
+
+    model_config = SettingsConfigDict(env_prefix="KARENA_", extra="ignore")
+
+    # Storage
+    data_dir: Path = Field(default_factory=default_data_dir)
+    database_url: str | None = None
+    media_dir: Path | None = None
+    max_upload_bytes: int = Field(default=50 * 1024 * 1024, gt=0)
+
+    # Server
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=0, le=65535)
+    workers: int = Field(default=1, ge=1)
+    admin_token: SecretStr | None = None
+    voter_salt: SecretStr = SecretStr("karena-default-salt-change-me")
+
+    # Arena defaults
+    default_k: int = Field(default=4, ge=2, le=8)
+    rating_model: str = "thurstone"
+    matchmaker: str = "ucb"
+    battle_ttl_seconds: float = Field(default=1800.0, gt=0)
+    provisional_sigma: float = Field(default=2.0, gt=0)
+
+    # Abuse controls
+    rate_limit_per_minute: int = Field(default=30, ge=0)
+    min_vote_seconds: float = Field(default=2.0, ge=0)
+
+    # Generators
+    generator_timeout_seconds: float = Field(default=60.0, gt=0)
+
+    # Judge (K-Sort Eval)
+    judge_base_url: str = "http://127.0.0.1:8001/v1"
+    judge_model: str = "gpt-4o"
+    judge_api_key_env: str = "OPENAI_API_KEY"
+    judge_timeout_seconds: float = Field(default=120.0, gt=0)
+    judge_concurrency: int = Field(default=4, ge=1)
+    judge_max_retries: int = Field(default=5, ge=0)
+
+    def resolved_database_url(self) -> str:
+        """The database URL, defaulting to SQLite in the data dir."""
+        if self.database_url is not None:
+            return self.database_url
+        return f"sqlite:///{self.data_dir / 'karena.db'}"
+
+    def resolved_media_dir(self) -> Path:
+        """The media folder, defaulting to ``<data_dir>/media``."""
+        return self.media_dir if self.media_dir is not None else self.data_dir / "media"
