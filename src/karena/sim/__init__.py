@@ -1,0 +1,1 @@
+"""Simulation lab: simulated arenas with ground truth (pure; numpy/scipy only)."""
