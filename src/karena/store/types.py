@@ -1,0 +1,314 @@
+"""The immutable values :class:`~karena.store.api.Store` returns; no ORM object leaves the store."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Generic, Literal, TypeVar
+
+__all__ = [
+    "ArenaInfo",
+    "BattleMedia",
+    "BattleView",
+    "ContestantResult",
+    "LeaderboardRow",
+    "MediaBlob",
+    "ModelBattle",
+    "ModelInfo",
+    "ModelPage",
+    "OpponentStats",
+    "OutputInfo",
+    "Page",
+    "PairVote",
+    "PromptInfo",
+    "ReferenceBattle",
+    "StoredVote",
+    "VoteMode",
+    "VoteResult",
+]
+
+#: How a vote was cast. ``tie`` and ``all_bad`` both rate as an all-way tie.
+VoteMode = Literal["rank", "best", "tie", "all_bad"]
+VOTE_MODES: tuple[str, ...] = ("rank", "best", "tie", "all_bad")
+
+#: Display labels of battle positions.
+POSITION_LABELS = "ABCDEFGH"
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True, slots=True)
+class ArenaInfo:
+    """One arena: a modality or category with its own K, rating model and matchmaker."""
+
+    id: int
+    slug: str
+    name: str
+    modality: str
+    k: int
+    rating_model: str
+    matchmaker: str
+    matchmaker_params: Mapping[str, object]
+    vote_count: int
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class ModelInfo:
+    """A contestant model of one arena."""
+
+    id: int
+    arena_id: int
+    name: str
+    organization: str
+    link: str
+    enabled: bool
+    generator: Mapping[str, object] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class PromptInfo:
+    """A prompt of one arena; ``key`` is its external id (gallery folder name, manifest id)."""
+
+    id: int
+    arena_id: int
+    key: str
+    text: str
+    source: str
+    category: str
+
+
+@dataclass(frozen=True, slots=True)
+class OutputInfo:
+    """One model's stored output for one prompt."""
+
+    id: int
+    model_id: int
+    prompt_id: int
+    sha256: str
+    content_type: str
+    kind: str  # "image" | "video" | "text"
+    byte_size: int
+    metadata: Mapping[str, object]
+
+
+@dataclass(frozen=True, slots=True)
+class MediaBlob:
+    """Bytes to serve, with their type. ``etag`` is derived from the content, never from a model."""
+
+    data: bytes
+    content_type: str
+    etag: str
+    path: Path
+
+
+@dataclass(frozen=True, slots=True)
+class BattleMedia:
+    """One anonymous slot of a battle as the voter sees it (no model, no output id)."""
+
+    position: int
+    label: str
+    content_type: str
+    kind: str
+
+
+@dataclass(frozen=True, slots=True)
+class BattleView:
+    """A battle as shown before the vote: the token, the prompt and K anonymous slots."""
+
+    token: str
+    arena_slug: str
+    k: int
+    prompt_text: str
+    created_at: datetime
+    expires_at: datetime
+    state: str  # "open" | "voted" | "imported"
+    slots: tuple[BattleMedia, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class ContestantResult:
+    """One revealed contestant after a vote, with its rating before and after."""
+
+    position: int
+    label: str
+    model_id: int
+    model_name: str
+    rank: int
+    mu_before: float
+    sigma_before: float
+    mu_after: float
+    sigma_after: float
+
+    @property
+    def score_before(self) -> float:
+        """Conservative score μ − 3σ before the vote."""
+        return self.mu_before - 3.0 * self.sigma_before
+
+    @property
+    def score_after(self) -> float:
+        """Conservative score μ − 3σ after the vote."""
+        return self.mu_after - 3.0 * self.sigma_after
+
+    @property
+    def delta_mu(self) -> float:
+        return self.mu_after - self.mu_before
+
+    @property
+    def delta_score(self) -> float:
+        return self.score_after - self.score_before
+
+
+@dataclass(frozen=True, slots=True)
+class VoteResult:
+    """The reveal a vote returns; ``replayed`` is True for an idempotent resubmission.
+
+    ``counted`` is False only for votes that were stored without touching ratings (imported
+    uncounted votes, or votes later discounted by a ban); the rating fields then show no change.
+    """
+
+    token: str
+    arena_slug: str
+    seq: int
+    mode: str
+    ranks: tuple[int, ...]
+    counted: bool
+    created_at: datetime
+    contestants: tuple[ContestantResult, ...]
+    replayed: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class LeaderboardRow:
+    """One leaderboard line. ``score`` is μ − 3σ; the interval is μ ± 1.96σ."""
+
+    rank: int
+    model_id: int
+    model_name: str
+    organization: str
+    link: str
+    score: float
+    mu: float
+    sigma: float
+    ci_low: float
+    ci_high: float
+    votes: int
+    provisional: bool
+    last_updated: datetime | None
+    enabled: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class ModelBattle:
+    """One voted battle seen from a model's side."""
+
+    seq: int
+    token: str
+    prompt_text: str
+    created_at: datetime
+    opponents: tuple[str, ...]
+    rank: int
+    ranks: tuple[int, ...]
+    models: tuple[str, ...]
+    mode: str
+
+
+@dataclass(frozen=True, slots=True)
+class OpponentStats:
+    """Head-to-head record of a model against one opponent (pairs from counted votes)."""
+
+    opponent_id: int
+    opponent_name: str
+    wins: int
+    losses: int
+    ties: int
+
+    @property
+    def battles(self) -> int:
+        return self.wins + self.losses + self.ties
+
+    @property
+    def win_rate(self) -> float:
+        """Wins / decided pairs, ties counted as half a win; NaN-free: 0.5 when no battles."""
+        n = self.battles
+        return (self.wins + 0.5 * self.ties) / n if n > 0 else 0.5
+
+
+@dataclass(frozen=True, slots=True)
+class ModelPage:
+    """Everything the model page shows."""
+
+    model: ModelInfo
+    arena_slug: str
+    row: LeaderboardRow | None
+    battles: tuple[ModelBattle, ...]
+    battles_total: int
+    opponents: tuple[OpponentStats, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Page(Generic[T]):
+    """One page of a listing."""
+
+    items: tuple[T, ...]
+    total: int
+    offset: int
+    limit: int
+
+
+@dataclass(frozen=True, slots=True)
+class StoredVote:
+    """A vote from the log, flattened for export (one row per vote)."""
+
+    seq: int
+    arena_slug: str
+    token: str
+    prompt_id: int
+    prompt_key: str
+    prompt_text: str
+    mode: str
+    ranks: tuple[int, ...]
+    model_ids: tuple[int, ...]
+    models: tuple[str, ...]
+    output_ids: tuple[int, ...]
+    output_sha256: tuple[str, ...]
+    voter_hash: str
+    counted: bool
+    battle_created_at: datetime
+    created_at: datetime
+    client: Mapping[str, object] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class ReferenceBattle:
+    """A voted battle for K-Sort Eval: prompt, K outputs, the human ranking, the models' names.
+
+    ``ranks[i]`` is the rank (1 = best) of position ``i``; ``media_paths[i]`` is a readable file.
+    """
+
+    seq: int
+    prompt_text: str
+    models: tuple[str, ...]
+    model_ids: tuple[int, ...]
+    output_ids: tuple[int, ...]
+    content_types: tuple[str, ...]
+    media_paths: tuple[Path, ...]
+    ranks: tuple[int, ...]
+    mode: str
+
+
+@dataclass(frozen=True, slots=True)
+class PairVote:
+    """A pairwise fact of a counted vote (ArenaPO); ``winner`` is ``"a"``, ``"b"`` or ``"tie"``."""
+
+    seq: int
+    prompt_id: int
+    prompt_text: str
+    model_a: str
+    model_b: str
+    output_a: int
+    output_b: int
+    winner: Literal["a", "b", "tie"]
+    mode: str
