@@ -1,6 +1,11 @@
-"""The pure rating core: values, vote outcomes and rating algorithms (numpy/scipy only)."""
+"""The pure rating core: values, vote outcomes and rating algorithms (numpy/scipy only).
+
+numba is imported only when a compiled kernel is first used (:mod:`karena.rating.fast`).
+"""
 
 from karena.rating.base import OnlineRatingModel
+from karena.rating.elo import Elo
+from karena.rating.replay import has_fast_path, replay
 from karena.rating.thurstone import ThurstoneK
 from karena.rating.types import (
     BestOfK,
@@ -19,6 +24,7 @@ from karena.rating.types import (
 __all__ = [
     "BestOfK",
     "Comparison",
+    "Elo",
     "InvalidVote",
     "OnlineRatingModel",
     "Outcome",
@@ -29,5 +35,7 @@ __all__ = [
     "ThurstoneK",
     "Vote",
     "comparisons",
+    "has_fast_path",
     "outcome_ranks",
+    "replay",
 ]

@@ -65,8 +65,8 @@ class ThurstoneK(OnlineRatingModel):
         margin that gives equal models a 10% draw chance, as in the deployment. With ε = 0 the
         update is exactly the paper's Eqs. 7–10, and tied pairs carry no information.
     gamma :
-        ``"paper"``: γ = 1, as the K-Sort Arena equations are written. ``"weng_lin"``: γ = σ_i / c_iq,
-        Weng & Lin's recommended damping (and openskill's default).
+        ``"paper"``: γ = 1, as the K-Sort Arena equations are written.
+        ``"weng_lin"``: γ = σ_i / c_iq, Weng & Lin's recommended damping (openskill's default).
     kappa :
         Lower bound on the variance factor (Weng & Lin use 1e-4) so σ never collapses to 0.
     """

@@ -38,7 +38,9 @@ class Rating:
 
     def __post_init__(self) -> None:
         if not (math.isfinite(self.mu) and math.isfinite(self.sigma)) or self.sigma < 0:
-            raise InvalidVote(f"rating must be finite with sigma >= 0, got {self.mu!r}, {self.sigma!r}")
+            raise InvalidVote(
+                f"rating must be finite with sigma >= 0, got {self.mu!r}, {self.sigma!r}"
+            )
 
     @property
     def conservative(self) -> float:
@@ -121,7 +123,9 @@ def validate_outcome(outcome: Outcome) -> None:
         for i, rank in enumerate(outcome.ranks):
             r = _check_int(rank, f"rank of position {i}")
             if r < 1 or r > len(outcome.ranks):
-                raise InvalidVote(f"rank of position {i} must be in 1..{len(outcome.ranks)}, got {r}")
+                raise InvalidVote(
+                    f"rank of position {i} must be in 1..{len(outcome.ranks)}, got {r}"
+                )
     elif isinstance(outcome, BestOfK):
         k = _check_int(outcome.k, "K")
         if k < 2:
