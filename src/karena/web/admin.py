@@ -1,0 +1,128 @@
+"""Admin endpoints behind the bearer token: arenas, models, prompts, outputs, bans, recompute."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, File, Form, Query, UploadFile
+from fastapi import Path as PathParam
+
+from karena.errors import PayloadTooLarge
+from karena.web.deps import SettingsDep, StoreDep, require_admin
+from karena.web.schemas import (
+    ArenaCreate,
+    ArenaOut,
+    BanIn,
+    CountOut,
+    ModelCreate,
+    ModelOut,
+    ModelUpdate,
+    OutputOut,
+    PromptCreate,
+    PromptOut,
+    Slug,
+    error_responses,
+)
+
+router = APIRouter(
+    prefix="/api/admin",
+    tags=["admin"],
+    dependencies=[Depends(require_admin)],
+    responses=error_responses(401, 403, 422),
+)
+
+
+@router.post("/arenas", response_model=ArenaOut, status_code=201, responses=error_responses(409))
+def create_arena(body: ArenaCreate, store: StoreDep) -> ArenaOut:
+    """Create an arena (K, rating model and matchmaker default to the settings)."""
+    return ArenaOut.of(
+        store.create_arena(slug=body.slug, name=body.name, modality=body.modality, k=body.k)
+    )
+
+
+@router.post(
+    "/models", response_model=ModelOut, status_code=201, responses=error_responses(404, 409)
+)
+def add_model(body: ModelCreate, store: StoreDep) -> ModelOut:
+    """Add a contestant model to an arena."""
+    model = store.add_model(
+        arena=body.arena,
+        name=body.name,
+        organization=body.organization,
+        link=body.link,
+        enabled=body.enabled,
+    )
+    return ModelOut.of(model)
+
+
+@router.patch("/models/{name}", response_model=ModelOut, responses=error_responses(404))
+def update_model(
+    name: Annotated[str, PathParam(min_length=1, max_length=200)],
+    body: ModelUpdate,
+    store: StoreDep,
+    arena: Annotated[Slug, Query()],
+) -> ModelOut:
+    """Enable or disable a model; a disabled model is never matched."""
+    return ModelOut.of(store.set_model_enabled(arena=arena, name=name, enabled=body.enabled))
+
+
+@router.post(
+    "/prompts", response_model=PromptOut, status_code=201, responses=error_responses(404, 409)
+)
+def add_prompt(body: PromptCreate, store: StoreDep) -> PromptOut:
+    """Add a prompt to an arena's pool (an existing key returns the stored prompt)."""
+    prompt = store.add_prompt(
+        arena=body.arena,
+        text=body.text,
+        key=body.key,
+        source=body.source,
+        category=body.category,
+    )
+    return PromptOut.of(prompt)
+
+
+@router.post(
+    "/outputs",
+    response_model=OutputOut,
+    status_code=201,
+    responses=error_responses(404, 409, 413, 415),
+)
+def upload_output(
+    store: StoreDep,
+    settings: SettingsDep,
+    arena: Annotated[Slug, Form()],
+    model: Annotated[str, Form(min_length=1, max_length=200)],
+    prompt_key: Annotated[str, Form(min_length=1, max_length=200)],
+    file: Annotated[UploadFile, File(description="PNG, JPEG, WebP, MP4, WebM or UTF-8 text")],
+    replace: Annotated[bool, Form()] = False,
+) -> OutputOut:
+    """Upload one model's output for one prompt; type and size are checked by content."""
+    limit = settings.max_upload_bytes
+    data = file.file.read(limit + 1)
+    if len(data) > limit:
+        raise PayloadTooLarge(f"upload is larger than {limit} bytes", detail={"limit": limit})
+    info = store.add_output(
+        arena=arena, model=model, prompt_key=prompt_key, data=data, replace=replace
+    )
+    return OutputOut(
+        id=info.id,
+        sha256=info.sha256,
+        content_type=info.content_type,
+        kind=info.kind,
+        byte_size=info.byte_size,
+    )
+
+
+@router.post("/voters/ban", response_model=CountOut)
+def ban_voter(body: BanIn, store: StoreDep) -> CountOut:
+    """Ban a voter by stored hash; returns how many past votes stopped counting."""
+    count = store.ban_voter(
+        voter_hash=body.voter_hash, reason=body.reason, discount_past=body.discount_past
+    )
+    return CountOut(count=count)
+
+
+@router.post("/recompute", response_model=CountOut, responses=error_responses(404))
+def recompute(store: StoreDep, arena: Annotated[Slug, Query()]) -> CountOut:
+    """Rebuild an arena's ratings from its vote log; returns the votes replayed."""
+    return CountOut(count=store.recompute(arena=arena))

@@ -1,0 +1,80 @@
+"""The FastAPI app factory. Nothing is created at import time; ``create_app`` builds it all."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
+from fastapi.templating import Jinja2Templates
+
+from karena import __version__
+from karena.settings import Settings
+from karena.store.api import Store
+from karena.web import admin, api, pages
+from karena.web.deps import BATTLES_PER_VOTE, SlidingWindowLimiter
+from karena.web.errors import install_error_handlers
+from karena.web.middleware import BodySizeLimit, SecurityHeaders
+
+_HERE = Path(__file__).resolve().parent
+#: Room for multipart framing around the largest accepted upload.
+_UPLOAD_OVERHEAD = 64 * 1024
+
+_DESCRIPTION = """
+karena's arena API: open a battle of K anonymous outputs, vote on it (rank with ties, best of K,
+tie or all bad), read the leaderboard (score μ − 3σ) and export the vote log.
+
+Errors are always JSON `{"error": "...", "detail": ...}`. Admin routes need
+`Authorization: Bearer <KARENA_ADMIN_TOKEN>`; without a configured token they are disabled.
+"""
+
+
+def create_app(
+    settings: Settings | None = None, *, store: Store | None = None, migrate: bool = True
+) -> FastAPI:
+    """Build the app. Opens (and, with ``migrate``, migrates) the store unless one is given.
+
+    A store passed in stays the caller's to close; one opened here closes at shutdown.
+    """
+    settings = settings if settings is not None else Settings()
+    owned = store is None
+    the_store = store if store is not None else Store.open(settings, migrate=migrate)
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        yield
+        if owned:
+            the_store.close()
+
+    app = FastAPI(
+        title="karena",
+        version=__version__,
+        description=_DESCRIPTION,
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.store = the_store
+    app.state.templates = Jinja2Templates(directory=str(_HERE / "templates"))
+    limit = settings.rate_limit_per_minute
+    app.state.battle_limiter = SlidingWindowLimiter(limit * BATTLES_PER_VOTE if limit > 0 else 0)
+
+    install_error_handlers(app)
+    app.include_router(api.router)
+    app.include_router(api.media_router)
+    app.include_router(admin.router)
+    app.include_router(pages.router)
+    app.mount("/static", StaticFiles(directory=str(_HERE / "static")), name="static")
+    app.add_middleware(BodySizeLimit, limit=settings.max_upload_bytes + _UPLOAD_OVERHEAD)
+    app.add_middleware(SecurityHeaders)
+    return app
+
+
+def app_from_environment() -> FastAPI:
+    """Factory for ``uvicorn --factory`` workers: settings from ``KARENA_*``, no migration.
+
+    ``karena serve`` migrates once before it starts the workers, so that several workers never
+    race to migrate one database.
+    """
+    return create_app(Settings(), migrate=False)

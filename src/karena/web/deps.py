@@ -1,0 +1,117 @@
+"""Request dependencies: the store, the voter cookie, admin auth and a battle-creation limiter."""
+
+from __future__ import annotations
+
+import hmac
+import secrets
+import threading
+import time
+from collections import deque
+from typing import Annotated
+
+from fastapi import Depends, Request, Response
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from karena.errors import Forbidden, RateLimited, Unauthorized
+from karena.settings import Settings
+from karena.store.api import Store
+
+VOTER_COOKIE = "karena_voter"
+_VOTER_ID_CHARS = frozenset("0123456789abcdef")
+#: One voter may open this many battles per vote allowed (people skip battles they dislike).
+BATTLES_PER_VOTE = 4
+_bearer = HTTPBearer(auto_error=False, description="The admin token (KARENA_ADMIN_TOKEN).")
+
+
+def get_store(request: Request) -> Store:
+    """The app's store."""
+    store: Store = request.app.state.store
+    return store
+
+
+def get_settings(request: Request) -> Settings:
+    """The app's settings."""
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+def _valid_voter_id(value: str | None) -> bool:
+    return value is not None and len(value) == 32 and set(value) <= _VOTER_ID_CHARS
+
+
+def voter_id(request: Request, response: Response) -> str:
+    """The voter's random id from a cookie, set now when missing or malformed.
+
+    The raw id never reaches storage: the store keeps only its salted hash.
+    """
+    value = request.cookies.get(VOTER_COOKIE)
+    if not _valid_voter_id(value):
+        value = secrets.token_hex(16)
+        response.set_cookie(
+            VOTER_COOKIE,
+            value,
+            max_age=365 * 24 * 3600,
+            httponly=True,
+            samesite="lax",
+            secure=request.url.scheme == "https",
+        )
+    assert value is not None
+    return value
+
+
+def client_info(request: Request) -> dict[str, object]:
+    """What we keep about the client with a vote: a truncated user agent, never the address."""
+    return {"user_agent": request.headers.get("user-agent", "")[:200]}
+
+
+def require_admin(
+    request: Request,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> None:
+    """Refuse unless the request carries the configured admin bearer token."""
+    settings = get_settings(request)
+    if settings.admin_token is None or not settings.admin_token.get_secret_value():
+        raise Forbidden("the admin API is disabled: set KARENA_ADMIN_TOKEN to enable it")
+    if credentials is None or credentials.scheme.lower() != "bearer":
+        raise Unauthorized("admin token required: send 'Authorization: Bearer <token>'")
+    expected = settings.admin_token.get_secret_value().encode()
+    if not hmac.compare_digest(credentials.credentials.encode(), expected):
+        raise Unauthorized("wrong admin token")
+
+
+class SlidingWindowLimiter:
+    """At most ``limit`` events per key in any 60 s window, in this process (0 = unlimited).
+
+    Only battle creation uses it: votes are limited by the store, against the database, so the
+    limit holds across workers. Battles are cheap to refuse and need no shared state to be safe.
+    """
+
+    def __init__(self, limit: int, *, max_keys: int = 100_000) -> None:
+        self._limit = limit
+        self._max_keys = max_keys
+        self._events: dict[str, deque[float]] = {}
+        self._lock = threading.Lock()
+
+    def check(self, key: str, now: float | None = None) -> None:
+        """Record one event for ``key``; raise RateLimited when over the limit."""
+        if self._limit <= 0:
+            return
+        t = now if now is not None else time.monotonic()
+        with self._lock:
+            if len(self._events) > self._max_keys:
+                # Bounded memory: forget everyone rather than grow without end.
+                self._events.clear()
+            window = self._events.setdefault(key, deque())
+            while window and window[0] <= t - 60.0:
+                window.popleft()
+            if len(window) >= self._limit:
+                raise RateLimited(
+                    f"too many new battles: at most {self._limit} per minute",
+                    detail={"limit_per_minute": self._limit},
+                )
+            window.append(t)
+
+
+StoreDep = Annotated[Store, Depends(get_store)]
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+VoterDep = Annotated[str, Depends(voter_id)]

@@ -1,0 +1,102 @@
+"""Every failure becomes ``{"error", "detail"}`` JSON (or a small HTML page for browsers).
+
+Domain exceptions keep their own status; request-validation errors are 422; anything unexpected
+is a logged 500 with no traceback in the response.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, Response
+from fastapi.templating import Jinja2Templates
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from karena.errors import KarenaError, RateLimited
+
+log = logging.getLogger("karena.web")
+
+
+def _json_safe(value: object) -> Any:
+    """Make exception detail serialisable: NaN/inf and odd objects become strings."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else str(value)
+    if value is None or isinstance(value, bool | int | str):
+        return value
+    if isinstance(value, dict):
+        return {str(k): _json_safe(v) for k, v in value.items()}
+    if isinstance(value, list | tuple | set | frozenset):
+        return [_json_safe(v) for v in value]
+    return str(value)
+
+
+def _wants_html(request: Request) -> bool:
+    path = request.url.path
+    if path.startswith(("/api/", "/b/", "/static/")):
+        return False
+    return "text/html" in request.headers.get("accept", "")
+
+
+def error_response(request: Request, status: int, message: str, detail: object = None) -> Response:
+    """One error, shaped for the caller: JSON for the API, a page for a browser."""
+    headers = {"Cache-Control": "no-store"}
+    if _wants_html(request):
+        templates: Jinja2Templates = request.app.state.templates
+        return templates.TemplateResponse(
+            request,
+            "error.html",
+            {"status": status, "message": message, "nav": "", "arenas": (), "arena_slug": None},
+            status_code=status,
+            headers=headers,
+        )
+    body = {"error": message, "detail": _json_safe(detail)}
+    return JSONResponse(body, status_code=status, headers=headers)
+
+
+def _validation_detail(exc: RequestValidationError) -> list[dict[str, Any]]:
+    return [
+        {
+            "loc": [str(part) for part in err.get("loc", ())],
+            "msg": str(err.get("msg", "")),
+            "type": str(err.get("type", "")),
+        }
+        for err in exc.errors()
+    ]
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    """Register the handlers on ``app``."""
+
+    @app.exception_handler(KarenaError)
+    async def _domain(request: Request, exc: KarenaError) -> Response:
+        response = error_response(request, exc.status_code, exc.message, exc.detail)
+        if isinstance(exc, RateLimited):
+            response.headers["Retry-After"] = "60"
+        if exc.status_code >= 500:
+            log.error("%s on %s: %s", type(exc).__name__, request.url.path, exc.message)
+        return response
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(request: Request, exc: RequestValidationError) -> Response:
+        detail = _validation_detail(exc)
+        first = detail[0] if detail else {"loc": [], "msg": "invalid request"}
+        where = ".".join(p for p in first["loc"] if p not in ("body", "query", "path"))
+        message = f"invalid request: {where + ': ' if where else ''}{first['msg']}"
+        return error_response(request, 422, message, detail)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, exc: StarletteHTTPException) -> Response:
+        message = exc.detail if isinstance(exc.detail, str) else "request failed"
+        response = error_response(request, exc.status_code, message)
+        for key, value in (exc.headers or {}).items():
+            response.headers[key] = value
+        return response
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception) -> Response:
+        log.exception("unexpected error on %s %s", request.method, request.url.path)
+        return error_response(request, 500, "internal server error")

@@ -1,0 +1,130 @@
+"""Server-rendered pages: vote, leaderboard, model. Jinja2 autoescapes every value."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Form, Query, Request
+from fastapi import Path as PathParam
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.templating import Jinja2Templates
+
+from karena import __version__
+from karena.errors import KarenaError, NotFound
+from karena.store.api import Store
+from karena.store.types import BattleView
+from karena.web.api import leaderboard_out, resolve_arena
+from karena.web.deps import StoreDep, VoterDep
+from karena.web.plot import interval_plot
+from karena.web.schemas import MAX_PROMPT_CHARS, ModelPageOut
+
+router = APIRouter(include_in_schema=False, default_response_class=HTMLResponse)
+
+_PLACEHOLDER = "e.g. three red circles left of a blue square"
+
+
+def _render(request: Request, name: str, context: dict[str, Any], status: int = 200) -> Response:
+    store: Store = request.app.state.store
+    base = {"version": __version__, "arenas": store.list_arenas(), "arena_slug": None, "nav": ""}
+    base.update(context)
+    templates: Jinja2Templates = request.app.state.templates
+    return templates.TemplateResponse(request, name, base, status_code=status)
+
+
+def _has_live_models(store: Store, arena: str) -> bool:
+    return any(m.generator is not None and m.enabled for m in store.list_models(arena=arena))
+
+
+def _vote_page(
+    request: Request, store: Store, arena: str, battle: BattleView | None, message: str = ""
+) -> Response:
+    context = {
+        "nav": "vote",
+        "arena_slug": arena,
+        "battle": battle,
+        "message": message,
+        "live": _has_live_models(store, arena),
+        "max_prompt_chars": MAX_PROMPT_CHARS,
+        "prompt_placeholder": _PLACEHOLDER,
+    }
+    return _render(request, "vote.html", context, status=200 if battle is not None else 503)
+
+
+@router.get("/")
+def vote_page(
+    request: Request,
+    store: StoreDep,
+    voter: VoterDep,
+    arena: Annotated[str | None, Query(max_length=64)] = None,
+) -> Response:
+    """A fresh battle from the arena's matchmaker, ready to vote on."""
+    slug = resolve_arena(store, arena)
+    try:
+        request.app.state.battle_limiter.check(voter)
+        battle = store.create_battle(arena=slug, voter_id=voter)
+    except KarenaError as exc:
+        if isinstance(exc, NotFound) and arena is not None:
+            raise
+        return _vote_page(request, store, slug, None, exc.message)
+    return _vote_page(request, store, slug, battle)
+
+
+@router.post("/battle")
+def battle_for_prompt(
+    request: Request,
+    store: StoreDep,
+    voter: VoterDep,
+    arena: Annotated[str, Form(max_length=64)],
+    prompt: Annotated[str, Form(min_length=1, max_length=MAX_PROMPT_CHARS)],
+) -> Response:
+    """A battle on the voter's own prompt (live generators only); redirects to its page."""
+    slug = resolve_arena(store, arena)
+    request.app.state.battle_limiter.check(voter)
+    battle = store.create_battle(arena=slug, voter_id=voter, prompt_text=prompt)
+    return RedirectResponse(f"/battle/{battle.token}", status_code=303)
+
+
+@router.get("/battle/{token}")
+def battle_page(
+    request: Request,
+    store: StoreDep,
+    token: Annotated[str, PathParam(max_length=128, pattern=r"^[A-Za-z0-9_-]+$")],
+) -> Response:
+    """An existing battle by its opaque token."""
+    battle = store.get_battle(token=token)
+    return _vote_page(request, store, battle.arena_slug, battle)
+
+
+@router.get("/leaderboard")
+def leaderboard_page(
+    request: Request,
+    store: StoreDep,
+    arena: Annotated[str | None, Query(max_length=64)] = None,
+) -> Response:
+    """The sortable leaderboard with its interval plot and downloads."""
+    slug = resolve_arena(store, arena)
+    board = leaderboard_out(store, slug)
+    context = {
+        "nav": "leaderboard",
+        "arena_slug": slug,
+        "arena_form_action": "/leaderboard",
+        "board": board,
+        "plot": interval_plot(board.rows),
+        "arena": store.get_arena(slug=slug),
+    }
+    return _render(request, "leaderboard.html", context)
+
+
+@router.get("/models/{name:path}")
+def model_page(
+    request: Request,
+    store: StoreDep,
+    name: str,
+    arena: Annotated[str | None, Query(max_length=64)] = None,
+    offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
+) -> Response:
+    """One model: its score, its record against each opponent and its battles."""
+    slug = resolve_arena(store, arena)
+    page = ModelPageOut.of(store.model_page(arena=slug, name=name, offset=offset, limit=50))
+    context = {"nav": "", "arena_slug": slug, "page": page, "offset": offset, "limit": 50}
+    return _render(request, "model.html", context)

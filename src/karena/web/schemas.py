@@ -1,0 +1,372 @@
+"""Request and response bodies of the JSON API (they define the OpenAPI schema at /docs)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt
+
+from karena.store.types import (
+    ArenaInfo,
+    BattleView,
+    ContestantResult,
+    LeaderboardRow,
+    ModelInfo,
+    ModelPage,
+    PromptInfo,
+    VoteResult,
+)
+
+#: Longest prompt a voter may type; longer ones are refused with 422 before any work.
+MAX_PROMPT_CHARS = 500
+MAX_K = 8
+Slug = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")]
+Name = Annotated[str, Field(min_length=1, max_length=200)]
+
+
+class _Body(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class ErrorOut(BaseModel):
+    """Every error: a one-line message and optional structured detail."""
+
+    error: str
+    detail: Any = None
+
+
+class ArenaOut(BaseModel):
+    slug: str
+    name: str
+    modality: str
+    k: int
+    rating_model: str
+    matchmaker: str
+    vote_count: int
+
+    @classmethod
+    def of(cls, arena: ArenaInfo) -> ArenaOut:
+        return cls(
+            slug=arena.slug,
+            name=arena.name,
+            modality=arena.modality,
+            k=arena.k,
+            rating_model=arena.rating_model,
+            matchmaker=arena.matchmaker,
+            vote_count=arena.vote_count,
+        )
+
+
+class BattleCreate(_Body):
+    """Open a battle; ``prompt`` (optional) is typed by the voter and needs live generators."""
+
+    arena: Slug | None = None
+    prompt: Annotated[str, Field(min_length=1, max_length=MAX_PROMPT_CHARS)] | None = None
+
+
+class SlotOut(BaseModel):
+    """One anonymous output: its label and an opaque URL; nothing names the model."""
+
+    position: int
+    label: str
+    url: str
+    content_type: str
+    kind: str
+
+
+class BattleOut(BaseModel):
+    token: str
+    arena: str
+    k: int
+    prompt: str
+    state: str
+    created_at: datetime
+    expires_at: datetime
+    slots: list[SlotOut]
+
+    @classmethod
+    def of(cls, battle: BattleView) -> BattleOut:
+        return cls(
+            token=battle.token,
+            arena=battle.arena_slug,
+            k=battle.k,
+            prompt=battle.prompt_text,
+            state=battle.state,
+            created_at=battle.created_at,
+            expires_at=battle.expires_at,
+            slots=[
+                SlotOut(
+                    position=s.position,
+                    label=s.label,
+                    url=f"/b/{battle.token}/{s.position}",
+                    content_type=s.content_type,
+                    kind=s.kind,
+                )
+                for s in battle.slots
+            ],
+        )
+
+
+Rank = Annotated[StrictInt, Field(ge=1, le=MAX_K)]
+
+
+class VoteIn(_Body):
+    """A vote: ``rank`` needs ``ranks`` (1 = best, equal = tie); ``best`` needs ``winner``."""
+
+    mode: Literal["rank", "best", "tie", "all_bad"]
+    ranks: Annotated[list[Rank], Field(min_length=2, max_length=MAX_K)] | None = None
+    winner: Annotated[StrictInt, Field(ge=0, lt=MAX_K)] | None = None
+
+
+class ContestantOut(BaseModel):
+    position: int
+    label: str
+    model_id: int
+    model_name: str
+    rank: int
+    mu_before: float
+    sigma_before: float
+    mu_after: float
+    sigma_after: float
+    delta_mu: float
+    delta_score: float
+    score_after: float
+
+    @classmethod
+    def of(cls, c: ContestantResult) -> ContestantOut:
+        return cls(
+            position=c.position,
+            label=c.label,
+            model_id=c.model_id,
+            model_name=c.model_name,
+            rank=c.rank,
+            mu_before=c.mu_before,
+            sigma_before=c.sigma_before,
+            mu_after=c.mu_after,
+            sigma_after=c.sigma_after,
+            delta_mu=c.delta_mu,
+            delta_score=c.delta_score,
+            score_after=c.score_after,
+        )
+
+
+class VoteOut(BaseModel):
+    """The reveal: who was who, and how each rating moved."""
+
+    token: str
+    arena: str
+    seq: int
+    mode: str
+    ranks: list[int]
+    counted: bool
+    replayed: bool
+    created_at: datetime
+    contestants: list[ContestantOut]
+
+    @classmethod
+    def of(cls, result: VoteResult) -> VoteOut:
+        return cls(
+            token=result.token,
+            arena=result.arena_slug,
+            seq=result.seq,
+            mode=result.mode,
+            ranks=list(result.ranks),
+            counted=result.counted,
+            replayed=result.replayed,
+            created_at=result.created_at,
+            contestants=[ContestantOut.of(c) for c in result.contestants],
+        )
+
+
+class LeaderboardRowOut(BaseModel):
+    rank: int
+    model_id: int
+    model: str
+    organization: str
+    link: str
+    score: float
+    mu: float
+    sigma: float
+    ci_low: float
+    ci_high: float
+    votes: int
+    provisional: bool
+    enabled: bool
+    last_updated: datetime | None
+
+    @classmethod
+    def of(cls, row: LeaderboardRow) -> LeaderboardRowOut:
+        return cls(
+            rank=row.rank,
+            model_id=row.model_id,
+            model=row.model_name,
+            organization=row.organization,
+            link=row.link,
+            score=row.score,
+            mu=row.mu,
+            sigma=row.sigma,
+            ci_low=row.ci_low,
+            ci_high=row.ci_high,
+            votes=row.votes,
+            provisional=row.provisional,
+            enabled=row.enabled,
+            last_updated=row.last_updated,
+        )
+
+
+class LeaderboardOut(BaseModel):
+    arena: str
+    last_updated: datetime | None
+    rows: list[LeaderboardRowOut]
+
+
+class OpponentOut(BaseModel):
+    opponent: str
+    wins: int
+    losses: int
+    ties: int
+    battles: int
+    win_rate: float
+
+
+class ModelBattleOut(BaseModel):
+    seq: int
+    prompt: str
+    created_at: datetime
+    mode: str
+    rank: int
+    models: list[str]
+    ranks: list[int]
+
+
+class ModelOut(BaseModel):
+    id: int
+    name: str
+    organization: str
+    link: str
+    enabled: bool
+    live: bool
+
+    @classmethod
+    def of(cls, model: ModelInfo) -> ModelOut:
+        return cls(
+            id=model.id,
+            name=model.name,
+            organization=model.organization,
+            link=model.link,
+            enabled=model.enabled,
+            live=model.generator is not None,
+        )
+
+
+class ModelPageOut(BaseModel):
+    arena: str
+    model: ModelOut
+    leaderboard: LeaderboardRowOut | None
+    opponents: list[OpponentOut]
+    battles: list[ModelBattleOut]
+    battles_total: int
+
+    @classmethod
+    def of(cls, page: ModelPage) -> ModelPageOut:
+        return cls(
+            arena=page.arena_slug,
+            model=ModelOut.of(page.model),
+            leaderboard=LeaderboardRowOut.of(page.row) if page.row is not None else None,
+            opponents=[
+                OpponentOut(
+                    opponent=o.opponent_name,
+                    wins=o.wins,
+                    losses=o.losses,
+                    ties=o.ties,
+                    battles=o.battles,
+                    win_rate=o.win_rate,
+                )
+                for o in page.opponents
+            ],
+            battles=[
+                ModelBattleOut(
+                    seq=b.seq,
+                    prompt=b.prompt_text,
+                    created_at=b.created_at,
+                    mode=b.mode,
+                    rank=b.rank,
+                    models=list(b.models),
+                    ranks=list(b.ranks),
+                )
+                for b in page.battles
+            ],
+            battles_total=page.battles_total,
+        )
+
+
+# -- admin --------------------------------------------------------------------------------------
+
+
+class ArenaCreate(_Body):
+    slug: Slug
+    name: Name | None = None
+    modality: Literal["image", "video", "text"] = "image"
+    k: Annotated[StrictInt, Field(ge=2, le=MAX_K)] | None = None
+
+
+class ModelCreate(_Body):
+    arena: Slug
+    name: Name
+    organization: Annotated[str, Field(max_length=200)] = ""
+    link: Annotated[str, Field(max_length=500)] = ""
+    enabled: StrictBool = True
+
+
+class ModelUpdate(_Body):
+    enabled: StrictBool
+
+
+class PromptCreate(_Body):
+    arena: Slug
+    text: Annotated[str, Field(min_length=1, max_length=4000)]
+    key: Annotated[str, Field(min_length=1, max_length=200)] | None = None
+    source: Annotated[str, Field(max_length=200)] = "admin"
+    category: Annotated[str, Field(max_length=200)] = ""
+
+
+class PromptOut(BaseModel):
+    id: int
+    key: str
+    text: str
+    source: str
+    category: str
+
+    @classmethod
+    def of(cls, prompt: PromptInfo) -> PromptOut:
+        return cls(
+            id=prompt.id,
+            key=prompt.key,
+            text=prompt.text,
+            source=prompt.source,
+            category=prompt.category,
+        )
+
+
+class OutputOut(BaseModel):
+    id: int
+    sha256: str
+    content_type: str
+    kind: str
+    byte_size: int
+
+
+class BanIn(_Body):
+    voter_hash: Annotated[str, Field(min_length=8, max_length=128)]
+    reason: Annotated[str, Field(max_length=500)] = ""
+    discount_past: StrictBool = True
+
+
+class CountOut(BaseModel):
+    count: int
+
+
+def error_responses(*codes: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI entries for the error codes a route may answer, all in the ErrorOut shape."""
+    return {code: {"model": ErrorOut, "description": "error"} for code in codes}
