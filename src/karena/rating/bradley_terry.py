@@ -1,0 +1,643 @@
+"""Batch Bradley–Terry maximum likelihood with ties, and its 95% intervals (bootstrap, sandwich).
+
+The data are aggregated: one row per model pair with its counts of wins each way and ties. Every
+computation below works on those unique outcomes, never on expanded battles, so a fit on the
+1.67M Chatbot Arena battles (3,460 pairs) costs a few Newton steps on a 129×129 system.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Hashable, Iterable
+from dataclasses import dataclass
+from typing import Literal
+
+import numba
+import numpy as np
+from numpy.typing import ArrayLike, NDArray
+from scipy import sparse, stats
+from scipy.sparse import csgraph
+
+from karena.errors import InvalidInput, NotFound
+from karena.rating.types import Vote, comparisons
+
+__all__ = [
+    "BTFit",
+    "BTIntervals",
+    "IntervalRow",
+    "PairCounts",
+    "TieModel",
+    "bootstrap_intervals",
+    "fit_bradley_terry",
+    "sandwich_intervals",
+]
+
+TieModel = Literal["half", "davidson"]
+FloatArray = NDArray[np.float64]
+IntArray = NDArray[np.intp]
+
+
+def _frozen(values: ArrayLike, dtype: type, what: str) -> NDArray[np.generic]:
+    array: NDArray[np.generic] = np.array(values, dtype=dtype)
+    if array.ndim != 1:
+        raise InvalidInput(f"{what} must be one-dimensional, got shape {array.shape}")
+    array.setflags(write=False)
+    return array
+
+
+@dataclass(frozen=True, slots=True)
+class PairCounts:
+    """Aggregated pairwise outcomes: row ``r`` says models ``i[r]`` and ``j[r]`` met
+    ``wins_i[r] + wins_j[r] + ties[r]`` times. "Both bad" votes are counted in ``ties``, as FastChat
+    does. Rows need not be unique; arrays are stored read-only.
+    """
+
+    models: tuple[Hashable, ...]
+    i: IntArray
+    j: IntArray
+    wins_i: FloatArray
+    wins_j: FloatArray
+    ties: FloatArray
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "models", tuple(self.models))
+        for name in ("i", "j"):
+            object.__setattr__(self, name, _frozen(getattr(self, name), np.intp, name))
+        for name in ("wins_i", "wins_j", "ties"):
+            object.__setattr__(self, name, _frozen(getattr(self, name), np.float64, name))
+        m, rows = len(self.models), len(self.i)
+        if len(set(self.models)) != m:
+            raise InvalidInput("model names must be unique")
+        if any(len(getattr(self, f)) != rows for f in ("j", "wins_i", "wins_j", "ties")):
+            raise InvalidInput("pair index and count arrays must have the same length")
+        if rows and (self.i.min() < 0 or self.j.min() < 0 or max(self.i.max(), self.j.max()) >= m):
+            raise InvalidInput(f"pair indices must lie in 0..{m - 1}")
+        if np.any(self.i == self.j):
+            raise InvalidInput("a model cannot be compared with itself")
+        counts = np.concatenate([self.wins_i, self.wins_j, self.ties])
+        if not np.all(np.isfinite(counts)) or np.any(counts < 0):
+            raise InvalidInput("counts must be finite and non-negative")
+
+    @property
+    def n_models(self) -> int:
+        return len(self.models)
+
+    @property
+    def n_pairs(self) -> int:
+        return len(self.i)
+
+    @property
+    def n_battles(self) -> int:
+        return round(float(self.wins_i.sum() + self.wins_j.sum() + self.ties.sum()))
+
+    def battles_per_model(self) -> FloatArray:
+        """How many battles each model took part in, in ``models`` order."""
+        n = self.wins_i + self.wins_j + self.ties
+        m = self.n_models
+        return np.asarray(np.bincount(self.i, n, m) + np.bincount(self.j, n, m), dtype=np.float64)
+
+    @classmethod
+    def from_votes(
+        cls, votes: Iterable[Vote], models: Iterable[Hashable] | None = None
+    ) -> PairCounts:
+        """Aggregate votes into pair counts; K-wise votes are expanded with ``comparisons()``.
+
+        ``models`` fixes the model order; by default it is the order of first appearance.
+        """
+        index: dict[Hashable, int] = {}
+        if models is not None:
+            for model in models:
+                index.setdefault(model, len(index))
+        counts: dict[tuple[int, int], list[float]] = {}
+        for vote in votes:
+            ids = []
+            for model in vote.models:
+                if model not in index:
+                    if models is not None:
+                        raise NotFound(f"vote names model {model!r}, absent from the model list")
+                    index[model] = len(index)
+                ids.append(index[model])
+            for comp in comparisons(vote.outcome):
+                a, b = ids[comp.winner], ids[comp.loser]
+                key = (a, b) if a < b else (b, a)
+                row = counts.setdefault(key, [0.0, 0.0, 0.0])
+                row[2 if comp.tie else (0 if a < b else 1)] += 1.0
+        keys = sorted(counts)
+        table = np.array([counts[k] for k in keys], dtype=np.float64).reshape(-1, 3)
+        pairs = np.array(keys, dtype=np.intp).reshape(-1, 2)
+        return cls(tuple(index), pairs[:, 0], pairs[:, 1], table[:, 0], table[:, 1], table[:, 2])
+
+
+@dataclass(frozen=True, slots=True)
+class BTFit:
+    """A Bradley–Terry fit: ``ratings`` on the Elo-like scale, ``strengths`` θ in natural log units.
+
+    P(a beats b) = 1 / (1 + base^((R_b − R_a)/scale)) = σ(θ_a − θ_b) under the "half" tie model.
+    """
+
+    models: tuple[Hashable, ...]
+    ratings: FloatArray
+    strengths: FloatArray
+    ties: TieModel
+    tie_strength: float | None
+    log_likelihood: float
+    iterations: int
+    scale: float
+    base: float
+    init_rating: float
+
+    def _index(self, model: Hashable) -> int:
+        try:
+            return self.models.index(model)
+        except ValueError:
+            raise NotFound(f"unknown model {model!r}") from None
+
+    def rating(self, model: Hashable) -> float:
+        """The rating of one model."""
+        return float(self.ratings[self._index(model)])
+
+    def order(self) -> tuple[Hashable, ...]:
+        """Model names, best first (ties in rating broken by model order)."""
+        return tuple(self.models[k] for k in np.argsort(-self.ratings, kind="stable"))
+
+    def top(self, n: int) -> list[tuple[Hashable, float]]:
+        """The ``n`` best models with their ratings."""
+        return [(m, self.rating(m)) for m in self.order()[:n]]
+
+    def as_dict(self) -> dict[Hashable, float]:
+        """Ratings keyed by model."""
+        return {m: float(r) for m, r in zip(self.models, self.ratings, strict=True)}
+
+    def win_probability(self, a: Hashable, b: Hashable) -> float:
+        """P(a beats b), with ties excluded (Davidson) or split in half ("half")."""
+        d = self.strengths[self._index(a)] - self.strengths[self._index(b)]
+        return float(1.0 / (1.0 + math.exp(-d)))
+
+
+@dataclass(frozen=True, slots=True)
+class IntervalRow:
+    """One leaderboard line: a model, its rating and its interval."""
+
+    model: Hashable
+    rating: float
+    lower: float
+    upper: float
+
+
+@dataclass(frozen=True, slots=True)
+class BTIntervals:
+    """Ratings with confidence intervals; ``draws`` holds bootstrap ratings (rounds × models)."""
+
+    models: tuple[Hashable, ...]
+    ratings: FloatArray
+    lower: FloatArray
+    upper: FloatArray
+    method: Literal["bootstrap", "sandwich"]
+    level: float
+    fit: BTFit
+    draws: FloatArray | None = None
+
+    def rows(self) -> list[IntervalRow]:
+        """Every model, best rating first."""
+        order = np.argsort(-self.ratings, kind="stable")
+        return [
+            IntervalRow(
+                self.models[k], float(self.ratings[k]), float(self.lower[k]), float(self.upper[k])
+            )
+            for k in order
+        ]
+
+
+# ---------------------------------------------------------------------------------------------
+# The likelihood on aggregated rows
+
+
+@dataclass(frozen=True, slots=True)
+class _Problem:
+    """Index arrays prepared once per data shape so every Newton step is a few bincounts."""
+
+    m: int
+    n_params: int
+    i: IntArray
+    j: IntArray
+    hess_index: IntArray
+    ties: TieModel
+    ridge: float
+
+
+def _problem(counts: PairCounts, ties: TieModel, ridge: float) -> _Problem:
+    m = counts.n_models
+    p = m + (1 if ties == "davidson" else 0)
+    i, j = counts.i, counts.j
+    hess_index = np.concatenate([i * p + i, j * p + j, i * p + j, j * p + i])
+    if ties == "davidson":
+        hess_index = np.concatenate([hess_index, i * p + m, m * p + i, j * p + m, m * p + j])
+    return _Problem(m, p, i, j, hess_index, ties, ridge)
+
+
+def _row_terms(
+    prob: _Problem, theta: FloatArray, eta: float, cells: FloatArray, with_hessian: bool
+) -> tuple[float, FloatArray, FloatArray | None]:
+    """Log-likelihood, its gradient over all parameters, and (optionally) the negative Hessian.
+
+    ``cells`` is (rows, 3): wins_i, wins_j, ties per pair row.
+    """
+    wi, wj, wt = cells[:, 0], cells[:, 1], cells[:, 2]
+    n = wi + wj + wt
+    d = theta[prob.i] - theta[prob.j]
+    m, p = prob.m, prob.n_params
+    grad = np.zeros(p)
+    if prob.ties == "half":
+        a = wi + 0.5 * wt
+        loglik = float(np.sum(a * d - n * np.logaddexp(0.0, d)))
+        s = 1.0 / (1.0 + np.exp(-d))
+        g_d = a - n * s
+        h_dd = n * s * (1.0 - s)
+        h_rest: tuple[FloatArray, ...] = ()
+    else:
+        log_z = np.logaddexp(np.logaddexp(0.5 * d, -0.5 * d), eta)
+        loglik = float(np.sum(0.5 * (wi - wj) * d + wt * eta - n * log_z))
+        p_i, p_j, p_t = np.exp(0.5 * d - log_z), np.exp(-0.5 * d - log_z), np.exp(eta - log_z)
+        half_gap = 0.5 * (p_i - p_j)
+        g_d = 0.5 * (wi - wj) - n * half_gap
+        grad[m] = float(np.sum(wt - n * p_t))
+        # The negative Hessian of a multinomial logit is n times the covariance of its features:
+        # win_i ↦ (½, 0), win_j ↦ (−½, 0), tie ↦ (0, 1) over (d, η).
+        h_dd = n * (0.25 * (p_i + p_j) - half_gap**2)
+        h_de = -n * half_gap * p_t
+        h_rest = (h_de, -h_de, n * p_t * (1.0 - p_t))
+    grad[:m] = np.bincount(prob.i, g_d, m) - np.bincount(prob.j, g_d, m)
+    loglik -= 0.5 * prob.ridge * float(theta @ theta)
+    grad[:m] -= prob.ridge * theta
+    if not with_hessian:
+        return loglik, grad, None
+    neg_hess = _assemble(prob, h_dd, h_rest)
+    neg_hess[np.arange(m), np.arange(m)] += prob.ridge
+    return loglik, grad, neg_hess
+
+
+def _assemble(prob: _Problem, h_dd: FloatArray, h_rest: tuple[FloatArray, ...]) -> FloatArray:
+    """Scatter per-row 2×2 (or 1×1) blocks in (d, η) into the full parameter matrix."""
+    p = prob.n_params
+    weights = [h_dd, h_dd, -h_dd, -h_dd]
+    if h_rest:
+        h_de, h_je = h_rest[0], h_rest[1]
+        weights += [h_de, h_de, h_je, h_je]
+    summed = np.bincount(prob.hess_index, np.concatenate(weights), p * p)
+    flat: FloatArray = np.asarray(summed, dtype=np.float64).reshape(p, p)
+    if h_rest:
+        flat[prob.m, prob.m] += float(np.sum(h_rest[2]))
+    return flat
+
+
+@numba.njit(cache=True)
+def _cholesky_solve(a: FloatArray, b: FloatArray) -> FloatArray:  # pragma: no cover - compiled
+    """Solve a x = b for small SPD ``a`` single-threaded.
+
+    A multi-threaded LAPACK call on a 130×130 system costs ~20× more than the arithmetic on a busy
+    machine (thread hand-offs), and a bootstrap makes hundreds of them.
+    """
+    n = b.shape[0]
+    low = np.zeros((n, n))
+    for j in range(n):
+        acc = a[j, j]
+        for k in range(j):
+            acc -= low[j, k] * low[j, k]
+        if acc <= 0.0:
+            return np.full(n, np.nan)
+        low[j, j] = np.sqrt(acc)
+        for i in range(j + 1, n):
+            acc = a[i, j]
+            for k in range(j):
+                acc -= low[i, k] * low[j, k]
+            low[i, j] = acc / low[j, j]
+    y = np.empty(n)
+    for i in range(n):
+        acc = b[i]
+        for k in range(i):
+            acc -= low[i, k] * y[k]
+        y[i] = acc / low[i, i]
+    x = np.empty(n)
+    for i in range(n - 1, -1, -1):
+        acc = y[i]
+        for k in range(i + 1, n):
+            acc -= low[k, i] * x[k]
+        x[i] = acc / low[i, i]
+    return x
+
+
+def _solve(a: FloatArray, b: FloatArray) -> FloatArray:
+    """Newton direction: a compiled Cholesky, falling back to LAPACK if ``a`` is not SPD."""
+    x: FloatArray = _cholesky_solve(a, b)
+    if not np.all(np.isfinite(x)):
+        x = np.asarray(np.linalg.solve(a, b), dtype=np.float64)
+    return x
+
+
+def _newton(
+    prob: _Problem,
+    cells: FloatArray,
+    start: FloatArray | None,
+    tol: float,
+    max_iter: int,
+) -> tuple[FloatArray, float, int]:
+    """Maximise the concave log-likelihood by damped Newton: (params, loglik, iterations)."""
+    m, p = prob.m, prob.n_params
+    params = np.zeros(p) if start is None else start.copy()
+    if prob.ties == "davidson" and start is None:
+        total_ties, total = float(cells[:, 2].sum()), float(cells.sum())
+        # Equal models tie with probability ν/(2+ν): start at the overall tie rate.
+        params[m] = math.log(2.0 * total_ties / max(total - total_ties, 1.0))
+    # Shift invariance: θ ↦ θ + c leaves the likelihood unchanged. Adding u uᵀ (u = 1 on θ)
+    # makes the Newton system solvable and keeps Σθ = 0 (see docs/ratings.md, Batch models).
+    gauge = np.zeros((p, p))
+    if prob.ridge == 0.0:
+        gauge[:m, :m] = 1.0
+    loglik, grad, neg_hess = _row_terms(prob, params[:m], params[-1], cells, True)
+    for iteration in range(1, max_iter + 1):
+        assert neg_hess is not None
+        step = _solve(neg_hess + gauge, grad)
+        t = 1.0
+        while True:  # step halving: only needed far from the optimum (never on real data)
+            trial = params + t * step
+            new_ll, new_grad, new_hess = _row_terms(prob, trial[:m], trial[-1], cells, True)
+            if new_ll >= loglik - 1e-12 * abs(loglik) or t < 1e-6:
+                break
+            t *= 0.5
+        params, loglik, grad, neg_hess = trial, new_ll, new_grad, new_hess
+        if float(np.max(np.abs(t * step))) < tol:
+            return params, loglik, iteration
+    raise InvalidInput(f"Bradley–Terry fit did not converge in {max_iter} Newton steps")
+
+
+def _check_estimable(counts: PairCounts, cells: FloatArray, ties: TieModel, ridge: float) -> None:
+    """Raise unless the maximum-likelihood estimate exists (Zermelo/Ford: strong connectivity)."""
+    if counts.n_pairs == 0 or counts.n_battles == 0:
+        raise InvalidInput("no battles to fit")
+    if ties == "davidson" and (cells[:, 2].sum() == 0 or cells[:, :2].sum() == 0):
+        raise InvalidInput("the Davidson tie model needs at least one tie and one decisive battle")
+    if ridge > 0.0:
+        return
+    m = counts.n_models
+    # Edge a → b when a did at least as well as b once; a tie points both ways.
+    forward = (cells[:, 0] + cells[:, 2]) > 0
+    backward = (cells[:, 1] + cells[:, 2]) > 0
+    src = np.concatenate([counts.i[forward], counts.j[backward]])
+    dst = np.concatenate([counts.j[forward], counts.i[backward]])
+    graph = sparse.coo_matrix((np.ones(len(src)), (src, dst)), shape=(m, m)).tocsr()
+    n_comp, labels = csgraph.connected_components(graph, directed=True, connection="strong")
+    if n_comp > 1:
+        sizes = np.bincount(labels)
+        smallest = int(np.argmin(sizes))
+        example = [counts.models[k] for k in np.flatnonzero(labels == smallest)[:3]]
+        raise InvalidInput(
+            "the maximum-likelihood ratings do not exist: the win graph splits into "
+            f"{n_comp} groups (e.g. {example!r} never lost or never won against the rest); "
+            "pass ridge > 0 or collect more votes",
+        )
+
+
+def _cells(counts: PairCounts) -> FloatArray:
+    return np.stack([counts.wins_i, counts.wins_j, counts.ties], axis=1)
+
+
+def _to_fit(
+    counts: PairCounts,
+    params: FloatArray,
+    loglik: float,
+    iterations: int,
+    opts: _Options,
+) -> BTFit:
+    m = counts.n_models
+    theta = params[:m] - params[:m].mean()
+    ratings = opts.transform(theta, counts.models)
+    theta.setflags(write=False)
+    ratings.setflags(write=False)
+    nu = math.exp(params[m]) if opts.ties == "davidson" else None
+    return BTFit(
+        counts.models, ratings, theta, opts.ties, nu, loglik, iterations, opts.scale, opts.base,
+        opts.init_rating,
+    )  # fmt: skip
+
+
+@dataclass(frozen=True, slots=True)
+class _Options:
+    scale: float
+    base: float
+    init_rating: float
+    ties: TieModel
+    ridge: float
+    anchor: tuple[Hashable, float] | None
+    tol: float
+    max_iter: int
+
+    @property
+    def factor(self) -> float:
+        """Rating points per natural-log unit of strength: scale / ln(base)."""
+        return self.scale / math.log(self.base)
+
+    def anchor_shift(self, models: tuple[Hashable, ...]) -> tuple[int, float] | None:
+        if self.anchor is None:
+            return None
+        name, value = self.anchor
+        if name not in models:
+            raise NotFound(f"anchor model {name!r} is not in the data")
+        return models.index(name), value
+
+    def transform(self, theta: FloatArray, models: tuple[Hashable, ...]) -> FloatArray:
+        """θ (mean zero) → ratings; rows of a 2-D array are transformed independently."""
+        ratings = self.init_rating + self.factor * (theta - theta.mean(axis=-1, keepdims=True))
+        pinned = self.anchor_shift(models)
+        if pinned is not None:
+            k, value = pinned
+            ratings = ratings + (value - ratings[..., k : k + 1])
+        return np.asarray(ratings, dtype=np.float64)
+
+
+def _options(
+    scale: float,
+    base: float,
+    init_rating: float,
+    ties: str,
+    ridge: float,
+    anchor: tuple[Hashable, float] | None,
+    tol: float,
+    max_iter: int,
+) -> _Options:
+    if ties not in ("half", "davidson"):
+        raise InvalidInput(f"ties must be 'half' or 'davidson', got {ties!r}")
+    if not (scale > 0 and base > 1 and math.isfinite(init_rating)):
+        raise InvalidInput("scale must be > 0, base > 1 and init_rating finite")
+    if not (ridge >= 0 and math.isfinite(ridge)):
+        raise InvalidInput(f"ridge must be finite and >= 0, got {ridge!r}")
+    return _Options(scale, base, init_rating, ties, ridge, anchor, tol, max_iter)  # type: ignore[arg-type]
+
+
+# ---------------------------------------------------------------------------------------------
+# Public API
+
+
+def fit_bradley_terry(
+    counts: PairCounts,
+    *,
+    scale: float = 400.0,
+    base: float = 10.0,
+    init_rating: float = 1000.0,
+    ties: TieModel = "half",
+    ridge: float = 0.0,
+    anchor: tuple[Hashable, float] | None = None,
+    tol: float = 1e-10,
+    max_iter: int = 100,
+) -> BTFit:
+    r"""Maximum-likelihood Bradley–Terry ratings from aggregated pair counts.
+
+    With strengths :math:`\theta` and :math:`d = \theta_i - \theta_j`,
+    ``ties="half"`` (FastChat's convention, the default) maximises
+
+    .. math:: \ell(\theta) = \sum_r a_r d_r - n_r \log(1 + e^{d_r}), \quad a_r = w_{i,r} + t_r/2,
+
+    i.e. a tie counts as half a win each way. ``ties="davidson"`` maximises Davidson's (1970)
+    likelihood :math:`P(i) \propto e^{d/2}`, :math:`P(j) \propto e^{-d/2}`,
+    :math:`P(\text{tie}) \propto \nu`, fitting :math:`\nu` jointly. Ratings are
+    ``init_rating + scale·θ/ln(base)`` with mean ``init_rating`` (Σθ = 0), or shifted so that
+    ``anchor = (model, value)`` holds. ``ridge`` = λ adds
+    :math:`-\tfrac{\lambda}{2}\lVert\theta\rVert^2` (a Gaussian prior; 0 gives the exact MLE).
+
+    Raises
+    ------
+    InvalidInput
+        If the MLE does not exist (the win graph is not strongly connected) and ``ridge == 0``.
+    """
+    return _fit(counts, _options(scale, base, init_rating, ties, ridge, anchor, tol, max_iter))
+
+
+def _fit(counts: PairCounts, opts: _Options) -> BTFit:
+    opts.anchor_shift(counts.models)
+    cells = _cells(counts)
+    _check_estimable(counts, cells, opts.ties, opts.ridge)
+    prob = _problem(counts, opts.ties, opts.ridge)
+    params, loglik, iterations = _newton(prob, cells, None, opts.tol, opts.max_iter)
+    return _to_fit(counts, params, loglik, iterations, opts)
+
+
+def bootstrap_intervals(
+    counts: PairCounts,
+    rounds: int = 100,
+    rng: np.random.Generator | None = None,
+    *,
+    level: float = 0.95,
+    scale: float = 400.0,
+    base: float = 10.0,
+    init_rating: float = 1000.0,
+    ties: TieModel = "half",
+    ridge: float = 0.0,
+    anchor: tuple[Hashable, float] | None = None,
+) -> BTIntervals:
+    """Percentile bootstrap intervals, resampling the unique outcomes multinomially.
+
+    A bootstrap replicate of N battles is a multinomial draw of N over the 3·pairs outcome cells
+    with probabilities count/N; each replicate is refitted on those cell counts, warm-started at
+    the full-data estimate. Battles are never expanded. ``rng`` defaults to a fixed seed (0) so
+    the result is reproducible. The other options are those of :func:`fit_bradley_terry`.
+    """
+    if rounds < 2:
+        raise InvalidInput(f"bootstrap needs at least 2 rounds, got {rounds}")
+    _check_level(level)
+    gen = rng if rng is not None else np.random.default_rng(0)
+    opts = _options(scale, base, init_rating, ties, ridge, anchor, 1e-10, 100)
+    fit = _fit(counts, opts)
+    cells = _cells(counts)
+    if not np.array_equal(cells, np.round(cells)):
+        raise InvalidInput("bootstrap needs integer counts")
+    total = int(cells.sum())
+    probs = cells.ravel() / total
+    prob = _problem(counts, opts.ties, opts.ridge)
+    start = np.concatenate(
+        [fit.strengths, [math.log(fit.tie_strength)] if fit.tie_strength else []]
+    )
+    draws_theta = np.empty((rounds, counts.n_models))
+    for r, resample in enumerate(gen.multinomial(total, probs, size=rounds)):
+        sample = resample.reshape(-1, 3).astype(np.float64)
+        try:
+            params, _, _ = _newton(prob, sample, start, opts.tol, opts.max_iter)
+        except InvalidInput:
+            # Explain why (a resample that left a model unbeaten), else re-raise as is.
+            _check_estimable(counts, sample, opts.ties, opts.ridge)
+            raise
+        draws_theta[r] = params[: counts.n_models]
+    draws = opts.transform(draws_theta, counts.models)
+    tail = 0.5 * (1.0 - level)
+    lower, upper = np.quantile(draws, [tail, 1.0 - tail], axis=0)
+    draws.setflags(write=False)
+    return BTIntervals(counts.models, fit.ratings, lower, upper, "bootstrap", level, fit, draws)
+
+
+def sandwich_intervals(
+    counts: PairCounts,
+    *,
+    level: float = 0.95,
+    scale: float = 400.0,
+    base: float = 10.0,
+    init_rating: float = 1000.0,
+    ties: TieModel = "half",
+    ridge: float = 0.0,
+    anchor: tuple[Hashable, float] | None = None,
+) -> BTIntervals:
+    r"""Wald intervals from the robust (sandwich) covariance :math:`A^{+} B A^{+}`.
+
+    :math:`A` is the negative Hessian of the log-likelihood at the estimate and :math:`B` the sum
+    over battles of the outer products of per-battle scores, computed per unique outcome cell:
+    a battle of row :math:`r` with outcome value :math:`y \in \{1, 0, \tfrac12\}` has score
+    :math:`(y - \sigma(d_r))(e_i - e_j)`. Under "half" ties the likelihood is a quasi-likelihood,
+    so :math:`A^{-1}` alone would misstate the variance; the sandwich stays valid (Huber 1967).
+    """
+    _check_level(level)
+    opts = _options(scale, base, init_rating, ties, ridge, anchor, 1e-10, 100)
+    fit = _fit(counts, opts)
+    prob = _problem(counts, opts.ties, opts.ridge)
+    cells = _cells(counts)
+    m = counts.n_models
+    eta = math.log(fit.tie_strength) if fit.tie_strength else 0.0
+    _, _, neg_hess = _row_terms(prob, fit.strengths, eta, cells, True)
+    assert neg_hess is not None
+    meat = _score_outer_products(prob, fit.strengths, eta, cells)
+    bread = np.linalg.pinv(neg_hess, hermitian=True)
+    cov = (bread @ meat @ bread)[:m, :m]
+    # Map the covariance of θ to that of the reported ratings (centred, or anchored).
+    to_ratings = opts.factor * (np.eye(m) - 1.0 / m)
+    pinned = opts.anchor_shift(counts.models)
+    if pinned is not None:
+        to_ratings = opts.factor * np.eye(m)
+        to_ratings[:, pinned[0]] -= opts.factor
+    cov_r = to_ratings @ cov @ to_ratings.T
+    half = stats.norm.ppf(0.5 + 0.5 * level) * np.sqrt(np.clip(np.diag(cov_r), 0.0, None))
+    return BTIntervals(
+        counts.models, fit.ratings, fit.ratings - half, fit.ratings + half, "sandwich", level, fit
+    )
+
+
+def _score_outer_products(
+    prob: _Problem, theta: FloatArray, eta: float, cells: FloatArray
+) -> FloatArray:
+    """Σ over battles of s sᵀ, where s is one battle's score, grouped by outcome cell."""
+    wi, wj, wt = cells[:, 0], cells[:, 1], cells[:, 2]
+    d = theta[prob.i] - theta[prob.j]
+    if prob.ties == "half":
+        s = 1.0 / (1.0 + np.exp(-d))
+        b_dd = wi * (1.0 - s) ** 2 + wj * s**2 + wt * (0.5 - s) ** 2
+        return _assemble(prob, b_dd, ())
+    log_z = np.logaddexp(np.logaddexp(0.5 * d, -0.5 * d), eta)
+    p_i, p_j, p_t = np.exp(0.5 * d - log_z), np.exp(-0.5 * d - log_z), np.exp(eta - log_z)
+    mean_d = 0.5 * (p_i - p_j)
+    # Centred features of each outcome: win_i (½ − E_d, −P_t), win_j (−½ − E_d, −P_t),
+    # tie (−E_d, 1 − P_t).
+    di, dj, dt = 0.5 - mean_d, -0.5 - mean_d, -mean_d
+    b_dd = wi * di**2 + wj * dj**2 + wt * dt**2
+    b_de = wi * di * -p_t + wj * dj * -p_t + wt * dt * (1.0 - p_t)
+    b_ee = wi * p_t**2 + wj * p_t**2 + wt * (1.0 - p_t) ** 2
+    return _assemble(prob, b_dd, (b_de, -b_de, b_ee))
+
+
+def _check_level(level: float) -> None:
+    if not 0.0 < level < 1.0:
+        raise InvalidInput(f"level must lie in (0, 1), got {level!r}")
