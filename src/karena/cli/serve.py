@@ -1,7 +1,173 @@
-"""Placeholder: the owner of this command group replaces it."""
+"""``karena serve`` (the arena server) and ``karena demo`` (a ready demo arena on SQLite)."""
+
+from __future__ import annotations
+
+import os
+import socket
+import threading
+import time
+from pathlib import Path
+from typing import Annotated
 
 import typer
 
+from karena.errors import InvalidInput
+
+HostOpt = Annotated[str | None, typer.Option("--host", help="Interface to bind [KARENA_HOST].")]
+PortOpt = Annotated[
+    int | None, typer.Option("--port", min=0, max=65535, help="Port to bind [KARENA_PORT].")
+]
+
+
+def _check_port_free(host: str, port: int) -> None:
+    """Fail with one clear line, before any work, when the port is taken."""
+    if port == 0:
+        return
+    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            raise InvalidInput(
+                f"cannot listen on {host}:{port} ({exc.strerror}); pick another --port"
+            ) from exc
+
+
+def _open_browser_when_up(url: str, host: str, port: int, timeout: float = 30.0) -> None:
+    """Open ``url`` in a browser once the server accepts connections (on a daemon thread)."""
+
+    def wait_then_open() -> None:
+        import webbrowser
+
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                with socket.create_connection((host, port), timeout=0.5):
+                    break
+            except OSError:
+                time.sleep(0.1)
+        webbrowser.open(url)
+
+    threading.Thread(target=wait_then_open, name="karena-browser", daemon=True).start()
+
+
+def _display_host(host: str) -> str:
+    return "127.0.0.1" if host in ("0.0.0.0", "::", "") else host
+
+
+def serve(
+    host: HostOpt = None,
+    port: PortOpt = None,
+    workers: Annotated[
+        int | None, typer.Option("--workers", min=1, help="Worker processes [KARENA_WORKERS].")
+    ] = None,
+    database_url: Annotated[
+        str | None,
+        typer.Option("--database-url", help="SQLAlchemy URL [KARENA_DATABASE_URL]."),
+    ] = None,
+    log_level: Annotated[str, typer.Option(help="uvicorn log level.")] = "info",
+) -> None:
+    """Serve the arena: vote page, leaderboard, JSON API (/docs) and admin API."""
+    import uvicorn
+
+    from karena.settings import Settings
+    from karena.store.api import Store
+
+    updates: dict[str, object] = {}
+    for key, value in (("host", host), ("port", port), ("workers", workers)):
+        if value is not None:
+            updates[key] = value
+    if database_url is not None:
+        updates["database_url"] = database_url
+    settings = Settings().model_copy(update=updates)
+    _check_port_free(settings.host, settings.port)
+    url = settings.resolved_database_url()
+    if settings.workers > 1 and url.startswith("sqlite"):
+        typer.secho(
+            "warning: several workers on SQLite share one writer; use PostgreSQL to scale",
+            fg=typer.colors.YELLOW,
+            err=True,
+        )
+    # Migrate once here, so that workers never race to migrate one database.
+    Store.open(settings, migrate=True).close()
+    typer.echo(f"karena: serving http://{_display_host(settings.host)}:{settings.port}/")
+    if settings.workers == 1:
+        from karena.web.app import create_app
+
+        app = create_app(settings, migrate=False)
+        uvicorn.run(app, host=settings.host, port=settings.port, log_level=log_level)
+        return
+    # Worker processes rebuild the settings from the environment: pass the flags down.
+    os.environ["KARENA_DATABASE_URL"] = url
+    os.environ["KARENA_DATA_DIR"] = str(settings.data_dir)
+    uvicorn.run(
+        "karena.web.app:app_from_environment",
+        factory=True,
+        host=settings.host,
+        port=settings.port,
+        workers=settings.workers,
+        log_level=log_level,
+    )
+
+
+def demo(
+    host: HostOpt = None,
+    port: PortOpt = None,
+    no_browser: Annotated[
+        bool, typer.Option("--no-browser", help="Do not open a web browser.")
+    ] = False,
+    data_dir: Annotated[
+        Path | None,
+        typer.Option("--data-dir", help="Where the demo keeps its data [KARENA_DATA_DIR]."),
+    ] = None,
+) -> None:
+    """Build (first run) and serve a ready demo arena of procedural renderers on SQLite."""
+    import uvicorn
+    from rich.progress import Progress
+
+    from karena.generators.demo_arena import (
+        EAGER_PROMPTS,
+        build_demo_arena,
+        render_in_background,
+        render_missing,
+    )
+    from karena.settings import Settings
+    from karena.store.api import Store
+    from karena.web.app import create_app
+
+    updates: dict[str, object] = {"database_url": None, "media_dir": None, "workers": 1}
+    if host is not None:
+        updates["host"] = host
+    if port is not None:
+        updates["port"] = port
+    if data_dir is not None:
+        updates["data_dir"] = data_dir
+    settings = Settings().model_copy(update=updates)
+    _check_port_free(settings.host, settings.port)
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    typer.echo(f"karena demo: data in {settings.data_dir}")
+    store = Store.open(settings, migrate=True)
+    arena = build_demo_arena(store, k=settings.default_k)
+    first, rest = arena.prompts[:EAGER_PROMPTS], arena.prompts[EAGER_PROMPTS:]
+    with Progress(transient=True) as bar:
+        task = bar.add_task("rendering demo outputs", total=len(first) * len(arena.models))
+        render_missing(
+            store, arena, first, progress=lambda done, _: bar.update(task, completed=done)
+        )
+    stop = render_in_background(store, arena, rest)
+    url = f"http://{_display_host(settings.host)}:{settings.port}/"
+    typer.echo(f"karena demo: ready at {url} (leaderboard: {url}leaderboard); Ctrl+C stops")
+    if not no_browser:
+        _open_browser_when_up(url, _display_host(settings.host), settings.port)
+    try:
+        app = create_app(settings, store=store)
+        uvicorn.run(app, host=settings.host, port=settings.port, log_level="warning")
+    finally:
+        stop.set()
+        store.close()
+
 
 def register(app: typer.Typer) -> None:
-    """Register no commands yet."""
+    """Register ``serve`` and ``demo``."""
+    app.command("serve")(serve)
+    app.command("demo")(demo)

@@ -1,0 +1,130 @@
+"""Build the demo arena: the demo renderers as models, the grammar's prompts, rendered outputs.
+
+Building is idempotent: run it again and it adds only what is missing, so a second
+``karena demo`` starts at once and keeps its votes.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from karena.generators.demo import (
+    DEMO_CATEGORY,
+    DEMO_ORGANIZATION,
+    DEMO_RENDERERS,
+    DEMO_SOURCE,
+    demo_prompt_texts,
+)
+from karena.store.api import Store
+from karena.store.types import ModelInfo, PromptInfo
+
+__all__ = [
+    "DEMO_ARENA",
+    "DemoArena",
+    "build_demo_arena",
+    "demo_generator_config",
+    "render_in_background",
+    "render_missing",
+]
+
+DEMO_ARENA = "demo"
+DEMO_ARENA_NAME = "Demo: coloured shapes (procedural demo renderers, not real models)"
+#: Prompts rendered before the server starts; the rest render in the background.
+EAGER_PROMPTS = 12
+DEMO_PROMPT_COUNT = 72
+
+Progress = Callable[[int, int], None]
+
+
+@dataclass(frozen=True, slots=True)
+class DemoArena:
+    """What the build made: the arena slug, its models and prompts (in grammar order)."""
+
+    slug: str
+    models: tuple[ModelInfo, ...]
+    prompts: tuple[PromptInfo, ...]
+
+
+def demo_generator_config(renderer: str) -> dict[str, object]:
+    """The live-generator config the store uses to render typed prompts with a demo renderer."""
+    return {"kind": "demo", "renderer": renderer}
+
+
+def build_demo_arena(store: Store, *, k: int = 4, prompts: int = DEMO_PROMPT_COUNT) -> DemoArena:
+    """Create (or find) the demo arena with its models and prompts; renders nothing."""
+    store.create_arena(slug=DEMO_ARENA, name=DEMO_ARENA_NAME, modality="image", k=k, exist_ok=True)
+    models = tuple(
+        store.add_model(
+            arena=DEMO_ARENA,
+            name=renderer.name,
+            organization=DEMO_ORGANIZATION,
+            generator=demo_generator_config(renderer.name),
+            exist_ok=True,
+        )
+        for renderer in DEMO_RENDERERS
+    )
+    stored = tuple(
+        store.add_prompt(
+            arena=DEMO_ARENA,
+            text=text,
+            key=f"demo-{index:03d}",
+            source=DEMO_SOURCE,
+            category=DEMO_CATEGORY,
+            exist_ok=True,
+        )
+        for index, text in enumerate(demo_prompt_texts(prompts))
+    )
+    return DemoArena(DEMO_ARENA, models, stored)
+
+
+def render_missing(
+    store: Store,
+    arena: DemoArena,
+    prompts: Sequence[PromptInfo],
+    *,
+    progress: Progress | None = None,
+    stop: threading.Event | None = None,
+) -> int:
+    """Render and store every missing (renderer, prompt) output; returns how many were made."""
+    from karena.generators.demo import get_renderer
+
+    total = len(prompts) * len(arena.models)
+    made = done = 0
+    for prompt in prompts:
+        for model in arena.models:
+            if stop is not None and stop.is_set():
+                return made
+            if store.get_output(model_id=model.id, prompt_id=prompt.id) is None:
+                data = get_renderer(model.name).render(prompt.text)
+                store.add_output(
+                    arena=arena.slug,
+                    model=model.name,
+                    prompt_key=prompt.key,
+                    data=data,
+                    metadata={"demo": True},
+                )
+                made += 1
+            done += 1
+            if progress is not None:
+                progress(done, total)
+    return made
+
+
+def render_in_background(
+    store: Store, arena: DemoArena, prompts: Sequence[PromptInfo]
+) -> threading.Event:
+    """Render ``prompts`` on a daemon thread; set the returned event to stop it early."""
+    stop = threading.Event()
+
+    def work() -> None:
+        try:
+            render_missing(store, arena, prompts, stop=stop)
+        except Exception:
+            import logging
+
+            logging.getLogger("karena.demo").exception("background demo rendering failed")
+
+    threading.Thread(target=work, name="karena-demo-render", daemon=True).start()
+    return stop
