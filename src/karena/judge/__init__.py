@@ -1,0 +1,1 @@
+"""K-Sort Eval: place a new model on a leaderboard with a corrected VLM judge (METHODS §2)."""

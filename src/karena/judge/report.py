@@ -1,0 +1,207 @@
+"""The evaluation report: JSON, Markdown and a μ ± σ plot, plus the optional board entry."""
+
+from __future__ import annotations
+
+import json
+import os
+import statistics
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from karena.rating.types import Rating
+
+__all__ = ["Placement", "place", "write_report"]
+
+
+@dataclass(frozen=True, slots=True)
+class Placement:
+    """Where the new model lands on the board, scored both ways."""
+
+    rating: Rating
+    board_mean_sigma: float
+    score_paper: float
+    score_own: float
+    rank_paper: int
+    rank_own: int
+    board_size: int
+
+
+def place(rating: Rating, board: Mapping[str, Rating]) -> Placement:
+    """Score the new model (μ − 3·mean σ of the board, and its own μ − 3σ) and rank it.
+
+    The rank is 1 + the number of board models whose conservative score μ − 3σ is higher.
+    """
+    mean_sigma = statistics.fmean(r.sigma for r in board.values())
+    paper = rating.mu - 3.0 * mean_sigma
+    own = rating.conservative
+    scores = [r.conservative for r in board.values()]
+    return Placement(
+        rating,
+        mean_sigma,
+        paper,
+        own,
+        1 + sum(s > paper for s in scores),
+        1 + sum(s > own for s in scores),
+        len(board),
+    )
+
+
+def _atomic_write(path: Path, data: bytes) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    with open(tmp, "wb") as fh:
+        fh.write(data)
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
+
+
+def _plot(
+    path: Path, history: Sequence[tuple[int, float, float]], title: str, stop_sigma: float
+) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    runs = [h[0] for h in history]
+    mu = [h[1] for h in history]
+    sd = [h[2] for h in history]
+    fig, ax = plt.subplots(figsize=(7, 4))
+    ax.plot(runs, mu, color="C0", label="μ")
+    ax.fill_between(
+        runs,
+        [m - s for m, s in zip(mu, sd, strict=True)],
+        [m + s for m, s in zip(mu, sd, strict=True)],
+        color="C0",
+        alpha=0.25,
+        label="μ ± σ",
+    )
+    ax2 = ax.twinx()
+    ax2.plot(runs, sd, color="C1", linestyle="--", label="σ")
+    ax2.axhline(stop_sigma, color="C1", linewidth=0.8, linestyle=":")
+    ax.set_xlabel("run")
+    ax.set_ylabel("μ")
+    ax2.set_ylabel("σ")
+    ax.set_title(title)
+    ax.legend(loc="upper left")
+    ax2.legend(loc="upper right")
+    fig.tight_layout()
+    tmp = path.with_name(f".{path.name}.tmp.png")
+    fig.savefig(tmp, dpi=110)
+    plt.close(fig)
+    os.replace(tmp, path)
+
+
+def write_report(
+    out_dir: Path,
+    *,
+    model_name: str,
+    placement: Placement,
+    history: Sequence[tuple[int, float, float]],
+    stop_reason: str,
+    runs: int,
+    scored: int,
+    skipped: int,
+    judge: Mapping[str, Any],
+    config: Mapping[str, Any],
+    reference: Mapping[str, Any],
+    board: Mapping[str, Rating],
+    write_board_entry: bool = False,
+) -> dict[str, Path]:
+    """Write report.json, report.md, mu_sigma.png (and leaderboard_entry.json); return paths."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    paths = {
+        "json": out_dir / "report.json",
+        "markdown": out_dir / "report.md",
+        "plot": out_dir / "mu_sigma.png",
+    }
+    p = placement
+    body: dict[str, Any] = {
+        "model": model_name,
+        "mu": p.rating.mu,
+        "sigma": p.rating.sigma,
+        "score_paper": p.score_paper,
+        "score_own": p.score_own,
+        "board_mean_sigma": p.board_mean_sigma,
+        "predicted_rank": p.rank_paper,
+        "predicted_rank_own": p.rank_own,
+        "board_size": p.board_size,
+        "stop_reason": stop_reason,
+        "runs": runs,
+        "scored_runs": scored,
+        "skipped_runs": skipped,
+        "judge": dict(judge),
+        "config": dict(config),
+        "reference": dict(reference),
+        "history": [{"run": r, "mu": m, "sigma": s} for r, m, s in history],
+        "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
+    }
+    _atomic_write(paths["json"], json.dumps(body, indent=2, ensure_ascii=False).encode("utf-8"))
+    if history:
+        _plot(
+            paths["plot"],
+            history,
+            f"K-Sort Eval: {model_name}",
+            float(config.get("stop_sigma", 0.75)),
+        )
+    else:
+        paths.pop("plot")
+    rows = sorted(((n, r) for n, r in board.items()), key=lambda x: -x[1].conservative)
+    table = ["| rank | model | score μ−3σ | μ | σ |", "|---|---|---|---|---|"]
+    inserted = False
+    own_row = (
+        f"| **{p.rank_paper}** | **{model_name} (placed by judge)** | **{p.score_paper:.2f}**"
+        f" | {p.rating.mu:.2f} | {p.rating.sigma:.3f} |"
+    )
+    for i, (name, r) in enumerate(rows, start=1):
+        if not inserted and i == p.rank_paper:
+            table.append(own_row)
+            inserted = True
+        table.append(
+            f"| {i + (1 if inserted else 0)} | {name} | {r.conservative:.2f} | {r.mu:.2f}"
+            f" | {r.sigma:.3f} |"
+        )
+    if not inserted:
+        table.append(own_row)
+    md = [
+        f"# K-Sort Eval: {model_name}",
+        "",
+        f"- Final rating: μ = {p.rating.mu:.3f}, σ = {p.rating.sigma:.3f}"
+        f" ({stop_reason} after {runs} runs;"
+        f" {scored} scored, {skipped} skipped)",
+        f"- Score (paper, μ − 3·mean σ of the board = {p.board_mean_sigma:.3f}):"
+        f" **{p.score_paper:.2f}**"
+        f" → predicted rank **{p.rank_paper}** of {p.board_size + 1}",
+        f"- Score (own μ − 3σ): {p.score_own:.2f} → rank {p.rank_own}",
+        f"- Judge: {judge.get('model')} at {judge.get('base_url')}",
+        f"- Reference set: {reference.get('instances')} instances ({reference.get('source')})",
+        "",
+        "![μ ± σ against runs](mu_sigma.png)" if "plot" in paths else "",
+        "",
+        "## Predicted leaderboard",
+        "",
+        *table,
+        "",
+    ]
+    _atomic_write(paths["markdown"], "\n".join(md).encode("utf-8"))
+    if write_board_entry:
+        entry = {
+            "model": model_name,
+            "mu": p.rating.mu,
+            "sigma": p.rating.sigma,
+            "score": p.score_paper,
+            "rank": p.rank_paper,
+            "placed_by": "judge",
+            "note": "Placed by K-Sort Eval with a VLM judge, not by human votes.",
+            "judge_model": judge.get("model"),
+            "runs": runs,
+            "created_at": body["created_at"],
+        }
+        paths["board_entry"] = out_dir / "leaderboard_entry.json"
+        _atomic_write(
+            paths["board_entry"], json.dumps(entry, indent=2, ensure_ascii=False).encode("utf-8")
+        )
+    return paths
