@@ -1,0 +1,41 @@
+"""Build a matchmaker from its settings name (``Settings.matchmaker``) and keyword parameters."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from karena.errors import ConfigError
+from karena.matchmaking.base import ArrayMatchmaker
+from karena.matchmaking.ucb import SkillOnlyMatchmaker, UCBMatchmaker
+from karena.matchmaking.uncertainty import UncertainWindowMatchmaker
+from karena.matchmaking.uniform import RandomMatchmaker
+
+__all__ = ["MATCHMAKERS", "make_matchmaker"]
+
+#: Every registered matchmaker, by the name used in settings, the CLI and the docs.
+MATCHMAKERS: dict[str, Callable[..., ArrayMatchmaker]] = {
+    "ucb": UCBMatchmaker,
+    "random": RandomMatchmaker,
+    "skill": SkillOnlyMatchmaker,
+    "window": UncertainWindowMatchmaker,
+}
+
+
+def make_matchmaker(name: str, **params: Any) -> ArrayMatchmaker:
+    """The matchmaker called ``name``, configured with ``params``.
+
+    Raises
+    ------
+    ConfigError
+        For an unknown name or parameters the matchmaker does not take.
+    """
+    factory = MATCHMAKERS.get(name)
+    if factory is None:
+        raise ConfigError(
+            f"unknown matchmaker {name!r}; choose one of {', '.join(sorted(MATCHMAKERS))}"
+        )
+    try:
+        return factory(**params)
+    except TypeError as exc:
+        raise ConfigError(f"bad parameters for matchmaker {name!r}: {exc}") from exc
