@@ -1,0 +1,104 @@
+"""Make stored media reveal nothing but its pixels: re-encode images, void video metadata boxes.
+
+Images are decoded in full (which also rejects truncated files and polyglots' hidden payloads)
+and written again as plain PNG without EXIF, ICC, text chunks or any other metadata. MP4 files
+keep their streams; their metadata boxes (``udta``, ``meta``) are turned into ``free`` boxes of
+the same size, so no chunk offset moves.
+"""
+
+from __future__ import annotations
+
+import io
+import warnings
+
+from karena.errors import UnsupportedMedia
+from karena.media.validate import Detected
+
+__all__ = ["MAX_IMAGE_PIXELS", "canonicalise", "reencode_image", "scrub_mp4"]
+
+#: Refuse images above this many pixels (decompression bombs): 8192 x 8192.
+MAX_IMAGE_PIXELS = 8192 * 8192
+_PIL_FORMATS = {"png": "PNG", "jpeg": "JPEG", "webp": "WEBP"}
+_MP4_CONTAINERS = {b"moov", b"trak", b"edts", b"mdia", b"minf", b"dinf", b"stbl", b"moof", b"traf"}
+_MP4_METADATA = {b"udta", b"meta", b"ilst", b"XMP_", b"uuid"}
+
+
+def reencode_image(data: bytes, fmt: str) -> bytes:
+    """Decode an image fully and write it again as metadata-free PNG (first frame only)."""
+    from PIL import Image, ImageOps
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", Image.DecompressionBombWarning)
+        try:
+            with Image.open(io.BytesIO(data)) as img:
+                if img.format != _PIL_FORMATS.get(fmt):
+                    raise UnsupportedMedia(f"content says {fmt} but decodes as {img.format}")
+                if img.width * img.height > MAX_IMAGE_PIXELS:
+                    raise UnsupportedMedia(f"image is {img.width}x{img.height}; too many pixels")
+                img.load()
+                upright = ImageOps.exif_transpose(img)
+                frame = upright if upright is not None else img
+                if frame.mode not in ("RGB", "RGBA", "L", "LA"):
+                    has_alpha = "A" in frame.mode or "transparency" in frame.info
+                    frame = frame.convert("RGBA" if has_alpha else "RGB")
+                clean = Image.frombytes(frame.mode, frame.size, frame.tobytes())
+        except UnsupportedMedia:
+            raise
+        except (
+            OSError,
+            ValueError,
+            SyntaxError,
+            Image.DecompressionBombWarning,
+            Image.DecompressionBombError,
+        ) as exc:
+            raise UnsupportedMedia(f"cannot decode {fmt} image: {exc}") from None
+    out = io.BytesIO()
+    # A fresh image carries an empty .info, so no EXIF, ICC profile or text chunk is written.
+    clean.save(out, format="PNG", optimize=False, compress_level=6)
+    return out.getvalue()
+
+
+def _walk_mp4(buf: bytearray, start: int, end: int, depth: int) -> None:
+    pos = start
+    while pos < end:
+        if end - pos < 8:
+            raise UnsupportedMedia("MP4 box header is truncated")
+        size = int.from_bytes(buf[pos : pos + 4], "big")
+        kind = bytes(buf[pos + 4 : pos + 8])
+        header = 8
+        if size == 1:
+            if end - pos < 16:
+                raise UnsupportedMedia("MP4 large box header is truncated")
+            size = int.from_bytes(buf[pos + 8 : pos + 16], "big")
+            header = 16
+        elif size == 0:
+            size = end - pos
+        if size < header or pos + size > end:
+            raise UnsupportedMedia(f"MP4 box {kind!r} overruns the file (truncated?)")
+        if kind in _MP4_METADATA:
+            buf[pos + 4 : pos + 8] = b"free"
+            buf[pos + header : pos + size] = bytes(size - header)
+        elif kind in _MP4_CONTAINERS and depth < 8:
+            _walk_mp4(buf, pos + header, pos + size, depth + 1)
+        pos += size
+
+
+def scrub_mp4(data: bytes) -> bytes:
+    """Check an MP4's box structure and void its metadata boxes (no offsets change)."""
+    buf = bytearray(data)
+    _walk_mp4(buf, 0, len(buf), 0)
+    if b"moov" not in data and b"moof" not in data:
+        raise UnsupportedMedia("MP4 file has no movie box")
+    return bytes(buf)
+
+
+def canonicalise(data: bytes, detected: Detected) -> tuple[bytes, Detected]:
+    """The bytes we store for ``data``, and what they are after re-encoding."""
+    if detected.kind == "image":
+        return reencode_image(data, detected.format), Detected("image", "png", "image/png")
+    if detected.format == "mp4":
+        return scrub_mp4(data), detected
+    if detected.kind == "text":
+        # One canonical text form: UTF-8 without a byte-order mark.
+        return data.removeprefix(b"\xef\xbb\xbf"), detected
+    return data, detected

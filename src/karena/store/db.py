@@ -1,0 +1,134 @@
+"""Engines and transactions for SQLite (WAL, one writer) and PostgreSQL (psycopg 3)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.orm import Session, sessionmaker
+
+from karena.errors import ConfigError
+
+__all__ = ["Database", "normalise_url"]
+
+#: How long an SQLite writer waits for the lock before giving up (seconds).
+SQLITE_BUSY_TIMEOUT_S = 30.0
+#: Advisory-lock key that serialises concurrent migrations on PostgreSQL ("karena" in ASCII).
+MIGRATION_LOCK_KEY = 0x6B6172656E61
+
+
+def normalise_url(url: str) -> str:
+    """Map ``postgres://`` and ``postgresql://`` to the psycopg 3 driver; leave others alone."""
+    if url.startswith("postgres://"):
+        url = "postgresql://" + url[len("postgres://") :]
+    if url.startswith("postgresql://"):
+        url = "postgresql+psycopg://" + url[len("postgresql://") :]
+    if not (url.startswith("sqlite") or url.startswith("postgresql+psycopg")):
+        raise ConfigError(
+            f"unsupported database URL {make_url(url).render_as_string()!r}",
+            detail="use sqlite:///path or postgresql://user@host/db",
+        )
+    return url
+
+
+def _sqlite_on_connect(dbapi_conn: Any, _record: Any) -> None:
+    # Take transaction control away from pysqlite so that we can say BEGIN IMMEDIATE ourselves.
+    dbapi_conn.isolation_level = None
+    cur = dbapi_conn.cursor()
+    cur.execute("PRAGMA journal_mode=WAL")
+    cur.execute(f"PRAGMA busy_timeout={int(SQLITE_BUSY_TIMEOUT_S * 1000)}")
+    cur.execute("PRAGMA foreign_keys=ON")
+    # NORMAL in WAL mode survives any process crash; only an OS crash can drop the last commits.
+    cur.execute("PRAGMA synchronous=NORMAL")
+    cur.close()
+
+
+def _sqlite_on_begin(conn: Any) -> None:
+    # Writers take the single write lock up front, so a read-then-write never deadlocks.
+    mode = "IMMEDIATE" if conn.get_execution_options().get("karena_write") else "DEFERRED"
+    conn.exec_driver_sql(f"BEGIN {mode}")
+
+
+@dataclass
+class Database:
+    """An engine plus read and write session factories for one database URL."""
+
+    url: str
+    engine: Engine
+    write_engine: Engine
+    reads: sessionmaker[Session]
+    writes: sessionmaker[Session]
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.engine.dialect.name == "sqlite"
+
+    @property
+    def is_postgres(self) -> bool:
+        return self.engine.dialect.name == "postgresql"
+
+    @classmethod
+    def connect(cls, url: str) -> Database:
+        """Create the engine for ``url`` (after :func:`normalise_url`)."""
+        url = normalise_url(url)
+        if url.startswith("sqlite"):
+            parsed = make_url(url)
+            if parsed.database and parsed.database != ":memory:":
+                Path(parsed.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+            engine = create_engine(
+                url,
+                connect_args={"timeout": SQLITE_BUSY_TIMEOUT_S, "check_same_thread": False},
+            )
+            event.listen(engine, "connect", _sqlite_on_connect)
+            event.listen(engine, "begin", _sqlite_on_begin)
+        else:
+            engine = create_engine(url, pool_size=10, max_overflow=20, pool_pre_ping=True)
+        write_engine = engine.execution_options(karena_write=True)
+        return cls(
+            url=url,
+            engine=engine,
+            write_engine=write_engine,
+            reads=sessionmaker(bind=engine, expire_on_commit=False),
+            writes=sessionmaker(bind=write_engine, expire_on_commit=False),
+        )
+
+    @contextmanager
+    def read(self) -> Iterator[Session]:
+        """A read unit of work (DEFERRED on SQLite, so readers never wait for the writer)."""
+        with self.reads() as session, session.begin():
+            yield session
+
+    @contextmanager
+    def write(self) -> Iterator[Session]:
+        """A write unit of work: committed on success, rolled back on any exception."""
+        with self.writes() as session, session.begin():
+            yield session
+
+    def migrate(self) -> None:
+        """Upgrade the schema to the latest Alembic revision (safe to call from many workers)."""
+        from alembic import command
+        from alembic.config import Config
+
+        cfg = Config()
+        cfg.set_main_option("script_location", str(Path(__file__).parent / "migrations"))
+        with self.write_engine.begin() as conn:
+            if self.is_postgres:
+                conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": MIGRATION_LOCK_KEY})
+            cfg.attributes["connection"] = conn
+            command.upgrade(cfg, "head")
+
+    def current_revision(self) -> str | None:
+        """The schema revision the database is at, or None before the first migration."""
+        from alembic.runtime.migration import MigrationContext
+
+        with self.engine.connect() as conn:
+            return MigrationContext.configure(conn).get_current_revision()
+
+    def dispose(self) -> None:
+        """Close every pooled connection."""
+        self.engine.dispose()

@@ -1,0 +1,235 @@
+"""SQLAlchemy 2.0 ORM tables; the Alembic migrations in ``store/migrations`` create these."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any, ClassVar
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    DateTime,
+    Double,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.types import TypeDecorator
+
+__all__ = [
+    "Arena",
+    "BannedVoter",
+    "Base",
+    "Battle",
+    "BattleSlot",
+    "Model",
+    "Output",
+    "PairCount",
+    "Prompt",
+    "RatingRow",
+    "RatingSnapshot",
+    "UTCDateTime",
+    "VoteRow",
+]
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Stores naive UTC on every backend and hands back timezone-aware UTC datetimes."""
+
+    impl = DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to the store; use timezone-aware UTC")
+        return value.astimezone(UTC).replace(tzinfo=None)
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        return value.replace(tzinfo=UTC) if value is not None else None
+
+
+class Base(DeclarativeBase):
+    """Declarative base of every karena table."""
+
+    type_annotation_map: ClassVar[dict[Any, Any]] = {dict[str, Any]: JSON, datetime: UTCDateTime}
+
+
+class Arena(Base):
+    """One modality or category with its own K, rating model and matchmaker."""
+
+    __tablename__ = "arenas"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    slug: Mapped[str] = mapped_column(String(64), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    modality: Mapped[str] = mapped_column(String(16))
+    k: Mapped[int] = mapped_column(Integer)
+    rating_model: Mapped[str] = mapped_column(String(64))
+    rating_params: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    matchmaker: Mapped[str] = mapped_column(String(64))
+    matchmaker_params: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    # The last vote sequence number handed out; bumped under this row's lock.
+    vote_seq: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class Model(Base):
+    """A contestant of one arena."""
+
+    __tablename__ = "models"
+    __table_args__ = (UniqueConstraint("arena_id", "name", name="uq_models_arena_name"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    arena_id: Mapped[int] = mapped_column(ForeignKey("arenas.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(200))
+    organization: Mapped[str] = mapped_column(String(200), default="")
+    link: Mapped[str] = mapped_column(String(500), default="")
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    generator: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class Prompt(Base):
+    """A prompt of one arena; ``key`` is its stable external id."""
+
+    __tablename__ = "prompts"
+    __table_args__ = (UniqueConstraint("arena_id", "key", name="uq_prompts_arena_key"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    arena_id: Mapped[int] = mapped_column(ForeignKey("arenas.id", ondelete="CASCADE"), index=True)
+    key: Mapped[str] = mapped_column(String(200))
+    text: Mapped[str] = mapped_column(Text)
+    source: Mapped[str] = mapped_column(String(64), default="")
+    category: Mapped[str] = mapped_column(String(64), default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class Output(Base):
+    """One model's output for one prompt; the bytes live in the media store under ``sha256``."""
+
+    __tablename__ = "outputs"
+    __table_args__ = (
+        UniqueConstraint("model_id", "prompt_id", name="uq_outputs_model_prompt"),
+        Index("ix_outputs_prompt_model", "prompt_id", "model_id"),
+    )
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    model_id: Mapped[int] = mapped_column(ForeignKey("models.id", ondelete="CASCADE"))
+    prompt_id: Mapped[int] = mapped_column(ForeignKey("prompts.id", ondelete="CASCADE"))
+    sha256: Mapped[str] = mapped_column(String(64))
+    content_type: Mapped[str] = mapped_column(String(64))
+    kind: Mapped[str] = mapped_column(String(16))
+    byte_size: Mapped[int] = mapped_column(Integer)
+    meta: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class Battle(Base):
+    """K outputs shown together under one opaque token."""
+
+    __tablename__ = "battles"
+    __table_args__ = (Index("ix_battles_arena_state_expires", "arena_id", "state", "expires_at"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    arena_id: Mapped[int] = mapped_column(ForeignKey("arenas.id", ondelete="CASCADE"))
+    prompt_id: Mapped[int] = mapped_column(ForeignKey("prompts.id", ondelete="CASCADE"))
+    token: Mapped[str] = mapped_column(String(64), unique=True)
+    state: Mapped[str] = mapped_column(String(16))  # open | voted | imported
+    voter_hash: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class BattleSlot(Base):
+    """Position ``position`` (0 = A) of a battle: which model and which output."""
+
+    __tablename__ = "battle_slots"
+    battle_id: Mapped[int] = mapped_column(
+        ForeignKey("battles.id", ondelete="CASCADE"), primary_key=True
+    )
+    position: Mapped[int] = mapped_column(Integer, primary_key=True)
+    model_id: Mapped[int] = mapped_column(ForeignKey("models.id", ondelete="CASCADE"), index=True)
+    output_id: Mapped[int] = mapped_column(ForeignKey("outputs.id", ondelete="CASCADE"))
+
+
+class VoteRow(Base):
+    """An append-only vote. ``seq`` is the arena-wide order in which ratings consumed it."""
+
+    __tablename__ = "votes"
+    __table_args__ = (
+        UniqueConstraint("arena_id", "seq", name="uq_votes_arena_seq"),
+        Index("ix_votes_voter_created", "voter_hash", "created_at"),
+    )
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    arena_id: Mapped[int] = mapped_column(ForeignKey("arenas.id", ondelete="CASCADE"))
+    seq: Mapped[int] = mapped_column(Integer)
+    battle_id: Mapped[int] = mapped_column(
+        ForeignKey("battles.id", ondelete="CASCADE"), unique=True
+    )
+    mode: Mapped[str] = mapped_column(String(16))
+    ranks: Mapped[list[int]] = mapped_column(JSON)
+    # Model ids in display order, copied from the battle so replay needs no join.
+    model_ids: Mapped[list[int]] = mapped_column(JSON)
+    counted: Mapped[bool] = mapped_column(Boolean, default=True)
+    voter_hash: Mapped[str] = mapped_column(String(64))
+    client: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    # [[mu_before, sigma_before, mu_after, sigma_after], ...] per position: the reveal.
+    reveal: Mapped[list[list[float]]] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class RatingRow(Base):
+    """The current rating of one model in one arena."""
+
+    __tablename__ = "ratings"
+    arena_id: Mapped[int] = mapped_column(
+        ForeignKey("arenas.id", ondelete="CASCADE"), primary_key=True
+    )
+    model_id: Mapped[int] = mapped_column(
+        ForeignKey("models.id", ondelete="CASCADE"), primary_key=True
+    )
+    mu: Mapped[float] = mapped_column(Double)
+    sigma: Mapped[float] = mapped_column(Double)
+    votes: Mapped[int] = mapped_column(Integer, default=0)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class PairCount(Base):
+    """n_iq: how often two models met in a counted vote (``model_a < model_b``)."""
+
+    __tablename__ = "pair_counts"
+    arena_id: Mapped[int] = mapped_column(
+        ForeignKey("arenas.id", ondelete="CASCADE"), primary_key=True
+    )
+    model_a: Mapped[int] = mapped_column(
+        ForeignKey("models.id", ondelete="CASCADE"), primary_key=True
+    )
+    model_b: Mapped[int] = mapped_column(
+        ForeignKey("models.id", ondelete="CASCADE"), primary_key=True
+    )
+    n: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class RatingSnapshot(Base):
+    """All ratings of an arena as they stood after vote ``seq``."""
+
+    __tablename__ = "rating_snapshots"
+    __table_args__ = (Index("ix_snapshots_arena_seq", "arena_id", "seq"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    arena_id: Mapped[int] = mapped_column(ForeignKey("arenas.id", ondelete="CASCADE"))
+    seq: Mapped[int] = mapped_column(Integer)
+    reason: Mapped[str] = mapped_column(String(32))
+    # {"<model_id>": [mu, sigma, votes], ...}
+    ratings: Mapped[dict[str, Any]] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class BannedVoter(Base):
+    """A voter hash whose votes are refused and no longer counted."""
+
+    __tablename__ = "banned_voters"
+    voter_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    reason: Mapped[str] = mapped_column(String(500), default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)

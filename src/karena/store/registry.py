@@ -1,0 +1,128 @@
+"""Find rating models and matchmakers by the names arenas store ("thurstone", "ucb", ...).
+
+Each algorithm declares a class attribute ``name``; this module scans the known modules for a
+class with that name, so a new algorithm needs no edit here beyond its module being listed.
+"""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+import json
+from collections.abc import Mapping
+from functools import lru_cache
+from typing import Any
+
+import numpy as np
+
+from karena.errors import ConfigError, InvalidInput
+from karena.matchmaking.base import Matchmaker, MatchState
+from karena.rating.base import OnlineRatingModel
+
+__all__ = ["FallbackRandomMatchmaker", "matchmaker", "rating_model"]
+
+RATING_MODULES = (
+    "karena.rating.thurstone",
+    "karena.rating.factor_graph",
+    "karena.rating.elo",
+    "karena.rating.bradley_terry",
+)
+MATCHMAKING_MODULES = ("karena.matchmaking.ucb", "karena.matchmaking.random")
+
+
+def _classes_named(modules: tuple[str, ...], name: str, base: type | None) -> list[type]:
+    found: list[type] = []
+    for module_name in modules:
+        try:
+            module = importlib.import_module(module_name)
+        except ImportError:
+            continue  # an algorithm still being written by someone else
+        for _, cls in inspect.getmembers(module, inspect.isclass):
+            if cls.__module__ != module.__name__ or inspect.isabstract(cls):
+                continue
+            if base is not None and not issubclass(cls, base):
+                continue
+            default = getattr(cls, "name", None)
+            # frozen slotted dataclasses keep class-level defaults in __dataclass_fields__.
+            fields = getattr(cls, "__dataclass_fields__", {})
+            if "name" in fields:
+                default = fields["name"].default
+            if default == name:
+                found.append(cls)
+    return found
+
+
+@lru_cache(maxsize=64)
+def _rating_model(name: str, params_json: str) -> OnlineRatingModel:
+    classes = _classes_named(RATING_MODULES, name, OnlineRatingModel)
+    if not classes:
+        raise ConfigError(f"unknown rating model {name!r}", detail={"known": known_rating_models()})
+    try:
+        model: OnlineRatingModel = classes[0](**json.loads(params_json))
+    except TypeError as exc:
+        raise ConfigError(f"bad parameters for rating model {name!r}: {exc}") from exc
+    return model
+
+
+def rating_model(name: str, params: Mapping[str, Any] | None = None) -> OnlineRatingModel:
+    """The online rating model an arena names, built with its stored parameters (cached)."""
+    return _rating_model(name, json.dumps(dict(params or {}), sort_keys=True))
+
+
+def known_rating_models() -> list[str]:
+    """Names of every rating model that can be loaded now."""
+    names: set[str] = set()
+    for module_name in RATING_MODULES:
+        try:
+            module = importlib.import_module(module_name)
+        except ImportError:
+            continue
+        for _, cls in inspect.getmembers(module, inspect.isclass):
+            if (
+                cls.__module__ == module.__name__
+                and issubclass(cls, OnlineRatingModel)
+                and not inspect.isabstract(cls)
+            ):
+                fields = getattr(cls, "__dataclass_fields__", {})
+                names.add(str(fields["name"].default if "name" in fields else cls.name))
+    return sorted(names)
+
+
+class FallbackRandomMatchmaker:
+    """K distinct enabled models uniformly at random, the first idle when possible."""
+
+    name = "fallback-random"
+
+    def select(self, state: MatchState, k: int, rng: np.random.Generator) -> tuple[int, ...]:
+        """Pick ``k`` available models; the first is not busy when any idle one exists."""
+        available = state.available()
+        if len(available) < k:
+            raise InvalidInput(f"need at least K={k} enabled models, have {len(available)}")
+        idle = [i for i in available if i not in state.busy] or available
+        first = int(idle[int(rng.integers(len(idle)))])
+        rest = [i for i in available if i != first]
+        picked = rng.choice(len(rest), size=k - 1, replace=False)
+        return (first, *(int(rest[int(j)]) for j in picked))
+
+
+@lru_cache(maxsize=64)
+def _matchmaker(name: str, params_json: str) -> Matchmaker:
+    if name in ("fallback-random",):
+        return FallbackRandomMatchmaker()
+    classes = _classes_named(MATCHMAKING_MODULES, name, None)
+    if not classes:
+        return FallbackRandomMatchmaker() if name in ("ucb", "random") else _unknown(name)
+    try:
+        made: Matchmaker = classes[0](**json.loads(params_json))
+    except TypeError as exc:
+        raise ConfigError(f"bad parameters for matchmaker {name!r}: {exc}") from exc
+    return made
+
+
+def _unknown(name: str) -> Matchmaker:
+    raise ConfigError(f"unknown matchmaker {name!r}", detail={"known": ["ucb", "random", "skill"]})
+
+
+def matchmaker(name: str, params: Mapping[str, Any] | None = None) -> Matchmaker:
+    """The matchmaker an arena names, built with its stored parameters (cached)."""
+    return _matchmaker(name, json.dumps(dict(params or {}), sort_keys=True))

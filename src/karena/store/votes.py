@@ -1,0 +1,225 @@
+"""Vote submissions: validation into an outcome, and recording a vote with its rating update.
+
+The recording half runs inside the caller's write transaction, after the arena row is locked,
+so one arena's votes get gap-free sequence numbers and its ratings change one vote at a time.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select, tuple_
+from sqlalchemy.orm import Session
+
+from karena.errors import InvalidVote
+from karena.rating.base import OnlineRatingModel
+from karena.rating.types import BestOfK, Outcome, Ranking, Rating, outcome_ranks
+from karena.store.models import Arena, Battle, PairCount, RatingRow, VoteRow
+from karena.store.types import VOTE_MODES
+
+__all__ = [
+    "ParsedVote",
+    "hash_voter",
+    "normalise_ranks",
+    "outcome_for",
+    "parse_vote",
+    "record_vote",
+]
+
+#: Write a rating snapshot every this many votes of an arena.
+SNAPSHOT_EVERY = 100
+#: Longest client-info string kept (user agent etc.).
+MAX_CLIENT_FIELD = 300
+
+
+@dataclass(frozen=True, slots=True)
+class ParsedVote:
+    """A validated submission: its mode, canonical ranks and the outcome the rating model sees."""
+
+    mode: str
+    ranks: tuple[int, ...]
+    outcome: Outcome
+
+
+def hash_voter(salt: str, voter_id: str) -> str:
+    """HMAC-SHA256 of a raw voter id under the server's secret salt (hex, 64 chars)."""
+    return hmac.new(salt.encode(), voter_id.encode("utf-8", "replace"), hashlib.sha256).hexdigest()
+
+
+def _as_int(value: object, what: str) -> int:
+    if isinstance(value, bool):
+        raise InvalidVote(f"{what} must be an integer, got {value!r}")
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            raise InvalidVote(f"{what} is not a finite number: {value!r}")
+        if value.is_integer():
+            return int(value)
+    raise InvalidVote(f"{what} must be an integer, got {value!r}")
+
+
+def normalise_ranks(ranks: Sequence[int]) -> tuple[int, ...]:
+    """Competition ranking ("1224"): each rank becomes 1 + the number of strictly better ones."""
+    return tuple(1 + sum(1 for other in ranks if other < r) for r in ranks)
+
+
+def outcome_for(mode: str, ranks: Sequence[int]) -> Outcome:
+    """The outcome a stored (mode, ranks) pair stands for; replay uses exactly this."""
+    k = len(ranks)
+    if mode == "rank":
+        return Ranking(tuple(ranks))
+    if mode == "best":
+        return BestOfK(k, list(ranks).index(1))
+    return BestOfK(k, None)
+
+
+def parse_vote(mode: object, ranks: object, winner: object, k: int) -> ParsedVote:
+    """Validate a submission for a battle of ``k`` positions (InvalidVote, nothing stored).
+
+    ``rank``: ``ranks[i]`` is the rank of position ``i`` (1 = best, equal = tie), integers in
+    1..K; ``best``: ``winner`` is a position 0..K−1; ``tie`` and ``all_bad`` take neither.
+    """
+    if not isinstance(mode, str) or mode not in VOTE_MODES:
+        raise InvalidVote(f"mode must be one of {', '.join(VOTE_MODES)}, got {mode!r}")
+    if mode == "rank":
+        if winner is not None:
+            raise InvalidVote("rank mode takes 'ranks', not 'winner'")
+        if isinstance(ranks, str | bytes) or not isinstance(ranks, Sequence):
+            raise InvalidVote("rank mode needs 'ranks': a list with one rank per position")
+        if len(ranks) != k:
+            raise InvalidVote(f"ranks must have {k} entries (one per position), got {len(ranks)}")
+        values = [_as_int(r, f"rank of position {i}") for i, r in enumerate(ranks)]
+        for i, r in enumerate(values):
+            if not 1 <= r <= k:
+                raise InvalidVote(f"rank of position {i} must be in 1..{k}, got {r}")
+        canonical = normalise_ranks(values)
+        return ParsedVote("rank", canonical, Ranking(canonical))
+    if ranks is not None:
+        raise InvalidVote(f"{mode} mode takes no 'ranks'")
+    if mode == "best":
+        if winner is None:
+            raise InvalidVote("best mode needs 'winner': the position of the best output")
+        w = _as_int(winner, "winner")
+        if not 0 <= w < k:
+            raise InvalidVote(f"winner must be a position in 0..{k - 1}, got {w}")
+        outcome: Outcome = BestOfK(k, w)
+        return ParsedVote("best", outcome_ranks(outcome), outcome)
+    if winner is not None:
+        raise InvalidVote(f"{mode} mode takes no 'winner'")
+    outcome = BestOfK(k, None)
+    return ParsedVote(mode, outcome_ranks(outcome), outcome)
+
+
+def clean_client(client: Mapping[str, object] | None) -> dict[str, Any]:
+    """Keep a few short scalar client fields (user agent, viewport); drop everything else."""
+    out: dict[str, Any] = {}
+    for key, value in (client or {}).items():
+        if len(out) >= 16:
+            break
+        if isinstance(value, bool | int) or (isinstance(value, float) and math.isfinite(value)):
+            out[str(key)[:64]] = value
+        elif isinstance(value, str):
+            out[str(key)[:64]] = value[:MAX_CLIENT_FIELD]
+    return out
+
+
+def record_vote(
+    session: Session,
+    *,
+    arena: Arena,
+    battle: Battle,
+    model_ids: Sequence[int],
+    parsed: ParsedVote,
+    rating_model: OnlineRatingModel,
+    voter_hash: str,
+    client: Mapping[str, object] | None,
+    now: datetime,
+    counted: bool = True,
+) -> VoteRow:
+    """Append a vote and (when counted) update ratings and pair counts. Caller holds the lock."""
+    ids = list(model_ids)
+    reveal: list[list[float]]
+    if counted:
+        rows = {
+            row.model_id: row
+            for row in session.scalars(
+                select(RatingRow).where(RatingRow.arena_id == arena.id, RatingRow.model_id.in_(ids))
+            )
+        }
+        prior = rating_model.initial()
+        for mid in ids:
+            if mid not in rows:
+                row = RatingRow(
+                    arena_id=arena.id,
+                    model_id=mid,
+                    mu=prior.mu,
+                    sigma=prior.sigma,
+                    votes=0,
+                    updated_at=now,
+                )
+                session.add(row)
+                rows[mid] = row
+        before = tuple(Rating(rows[m].mu, rows[m].sigma) for m in ids)
+        after = rating_model.update(before, parsed.outcome)
+        reveal = []
+        for mid, b, a in zip(ids, before, after, strict=True):
+            row = rows[mid]
+            row.mu, row.sigma = a.mu, a.sigma
+            row.votes += 1
+            row.updated_at = now
+            reveal.append([b.mu, b.sigma, a.mu, a.sigma])
+        _bump_pairs(session, arena.id, ids)
+    else:
+        reveal = []
+        for mid in ids:
+            current = session.get(RatingRow, (arena.id, mid))
+            r = Rating(current.mu, current.sigma) if current is not None else rating_model.initial()
+            reveal.append([r.mu, r.sigma, r.mu, r.sigma])
+    arena.vote_seq += 1
+    vote = VoteRow(
+        arena_id=arena.id,
+        seq=arena.vote_seq,
+        battle_id=battle.id,
+        mode=parsed.mode,
+        ranks=list(parsed.ranks),
+        model_ids=ids,
+        counted=counted,
+        voter_hash=voter_hash,
+        client=clean_client(client),
+        reveal=reveal,
+        created_at=now,
+    )
+    session.add(vote)
+    battle.state = "voted" if battle.state == "open" else battle.state
+    session.flush()
+    if arena.vote_seq % SNAPSHOT_EVERY == 0:
+        from karena.store.ratings import write_snapshot
+
+        write_snapshot(session, arena=arena, reason="periodic", now=now)
+    return vote
+
+
+def _bump_pairs(session: Session, arena_id: int, ids: Sequence[int]) -> None:
+    pairs = sorted({(min(a, b), max(a, b)) for i, a in enumerate(ids) for b in ids[i + 1 :]})
+    existing = {
+        (row.model_a, row.model_b): row
+        for row in session.scalars(
+            select(PairCount).where(
+                PairCount.arena_id == arena_id,
+                tuple_(PairCount.model_a, PairCount.model_b).in_(pairs),
+            )
+        )
+    }
+    for a, b in pairs:
+        row = existing.get((a, b))
+        if row is None:
+            session.add(PairCount(arena_id=arena_id, model_a=a, model_b=b, n=1))
+        else:
+            row.n += 1
