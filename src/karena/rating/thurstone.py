@@ -18,7 +18,15 @@ from karena.rating.base import OnlineRatingModel, check_order
 from karena.rating.gaussian import cdf, v_tie, v_win, w_tie, w_win
 from karena.rating.types import Outcome, Rating, comparisons
 
-__all__ = ["DEFAULT_BETA", "DEFAULT_MU", "DEFAULT_SIGMA", "ThurstoneK", "draw_margin_for"]
+__all__ = [
+    "DEFAULT_BETA",
+    "DEFAULT_MU",
+    "DEFAULT_SIGMA",
+    "ThurstoneK",
+    "draw_margin_for",
+    "gaussian_ranking_probability",
+    "gaussian_win_probability",
+]
 
 DEFAULT_MU = 25.0
 DEFAULT_SIGMA = 25.0 / 3.0
@@ -115,27 +123,40 @@ class ThurstoneK(OnlineRatingModel):
             for i in range(k)
         )
 
-    def _scale(self, a: Rating, b: Rating) -> float:
-        return math.sqrt(a.sigma**2 + b.sigma**2 + 2.0 * self.beta**2)
-
     def win_probability(self, a: Rating, b: Rating) -> float:
         """Φ((μ_a − μ_b)/c): the chance that a's performance exceeds b's (ties not separated)."""
-        return cdf((a.mu - b.mu) / self._scale(a, b))
+        return gaussian_win_probability(a, b, self.beta)
 
     def ranking_probability(self, ratings: Sequence[Rating], order: Sequence[int]) -> float:
         """P(X_{o1} > X_{o2} > … > X_{oK}) for X_i ~ N(μ_i, σ_i² + β²), by the Genz integral."""
-        k = len(ratings)
-        check_order(order, k)
-        means = np.array([ratings[i].mu for i in order])
-        var = np.array([ratings[i].sigma ** 2 + self.beta**2 for i in order])
-        if k == 2:
-            return cdf((means[0] - means[1]) / math.sqrt(var.sum()))
-        # D_j = X_j − X_{j+1} > 0 for j < K−1: a (K−1)-variate Gaussian orthant probability.
-        diff = np.zeros((k - 1, k))
-        for j in range(k - 1):
-            diff[j, j], diff[j, j + 1] = 1.0, -1.0
-        mean_d = diff @ means
-        cov_d = diff @ np.diag(var) @ diff.T
-        # P(D > 0) = P(-D < 0) = CDF of N(-mean, cov) at 0.
-        mvn = stats.multivariate_normal(mean=-mean_d, cov=cov_d)
-        return float(mvn.cdf(np.zeros(k - 1)))
+        return gaussian_ranking_probability(ratings, order, self.beta)
+
+
+def gaussian_win_probability(a: Rating, b: Rating, beta: float) -> float:
+    """Φ((μ_a − μ_b)/√(σ_a² + σ_b² + 2β²)) (METHODS §1.1)."""
+    return cdf((a.mu - b.mu) / math.sqrt(a.sigma**2 + b.sigma**2 + 2.0 * beta**2))
+
+
+def gaussian_ranking_probability(
+    ratings: Sequence[Rating], order: Sequence[int], beta: float
+) -> float:
+    """P(X_{o1} > … > X_{oK}) for independent X_i ~ N(μ_i, σ_i² + β²).
+
+    The K−1 adjacent differences are jointly Gaussian; their positive orthant probability is
+    computed with scipy's Genz integrator (exact for K = 2).
+    """
+    k = len(ratings)
+    check_order(order, k)
+    means = np.array([ratings[i].mu for i in order])
+    var = np.array([ratings[i].sigma ** 2 + beta**2 for i in order])
+    if k == 2:
+        return cdf((means[0] - means[1]) / math.sqrt(var.sum()))
+    # D_j = X_j − X_{j+1} > 0 for j < K−1: a (K−1)-variate Gaussian orthant probability.
+    diff = np.zeros((k - 1, k))
+    for j in range(k - 1):
+        diff[j, j], diff[j, j + 1] = 1.0, -1.0
+    mean_d = diff @ means
+    cov_d = diff @ np.diag(var) @ diff.T
+    # P(D > 0) = P(-D < 0) = CDF of N(-mean, cov) at 0.
+    mvn = stats.multivariate_normal(mean=-mean_d, cov=cov_d)
+    return float(mvn.cdf(np.zeros(k - 1)))
