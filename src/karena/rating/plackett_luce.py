@@ -64,7 +64,12 @@ class _Stages:
 def _places(ranking: Sequence[Place], n_models: int, where: int) -> list[tuple[int, ...]]:
     places: list[tuple[int, ...]] = []
     for place in ranking:
-        group = (place,) if isinstance(place, int | np.integer) else tuple(place)
+        if isinstance(place, int | np.integer):
+            group: tuple[object, ...] = (place,)
+        elif isinstance(place, Sequence | np.ndarray):
+            group = tuple(place)
+        else:
+            raise InvalidInput(f"ranking {where}: a place must be an index or a tuple of them")
         if not group:
             raise InvalidInput(f"ranking {where} has an empty place")
         for model in group:
@@ -72,7 +77,7 @@ def _places(ranking: Sequence[Place], n_models: int, where: int) -> list[tuple[i
                 raise InvalidInput(f"ranking {where}: model index {model!r} is not an integer")
             if not 0 <= model < n_models:
                 raise InvalidInput(f"ranking {where}: model index {model} not in 0..{n_models - 1}")
-        places.append(tuple(int(m) for m in group))
+        places.append(tuple(int(m) for m in group))  # type: ignore[call-overload]
     flat = [m for g in places for m in g]
     if len(flat) < 2:
         raise InvalidInput(f"ranking {where} lists fewer than 2 models")
