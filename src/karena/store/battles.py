@@ -110,9 +110,7 @@ def plan_for_prompt(
             select(Output.model_id, Output.id).where(
                 Output.prompt_id == prompt_id, Output.model_id.in_(list(model_ids))
             )
-        )
-        .tuples()
-        .all()
+        ).all()
     )
     missing = [m for m in model_ids if m not in outputs]
     if missing:

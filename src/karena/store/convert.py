@@ -98,9 +98,7 @@ def vote_result(
 ) -> VoteResult:
     """The reveal of a stored vote, from the before/after ratings recorded with it."""
     names = dict(
-        s.execute(select(Model.id, Model.name).where(Model.id.in_(list(v.model_ids))))
-        .tuples()
-        .all()
+        s.execute(select(Model.id, Model.name).where(Model.id.in_(list(v.model_ids)))).all()
     )
     contestants = tuple(
         ContestantResult(

@@ -26,9 +26,7 @@ __all__ = ["model_page", "pair_votes", "reference_battles", "stored_votes"]
 
 
 def _names(s: Session, arena_id: int) -> dict[int, str]:
-    return dict(
-        s.execute(select(Model.id, Model.name).where(Model.arena_id == arena_id)).tuples().all()
-    )
+    return dict(s.execute(select(Model.id, Model.name).where(Model.arena_id == arena_id)).all())
 
 
 def stored_votes(s: Session, arena: Arena, votes: Sequence[VoteRow]) -> list[StoredVote]:
@@ -49,7 +47,7 @@ def stored_votes(s: Session, arena: Arena, votes: Sequence[VoteRow]) -> list[Sto
         .join(Output, Output.id == BattleSlot.output_id)
         .where(BattleSlot.battle_id.in_(battle_ids))
         .order_by(BattleSlot.battle_id, BattleSlot.position)
-    ).tuples():
+    ):
         slots.setdefault(battle_id, []).append((_pos, output_id, sha))
     names = _names(s, arena.id)
     out = []
@@ -153,9 +151,7 @@ def reference_battles(
             select(Output.id, Output.content_type).where(
                 Output.id.in_({o for sv in flat for o in sv.output_ids})
             )
-        )
-        .tuples()
-        .all()
+        ).all()
     )
     return tuple(
         ReferenceBattle(

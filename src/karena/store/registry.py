@@ -49,6 +49,8 @@ def _classes_named(modules: tuple[str, ...], name: str, base: type | None) -> li
                 default = fields["name"].default
             if default == name:
                 found.append(cls)
+        if found:
+            break  # stop before importing slower modules that cannot hold a second match
     return found
 
 
