@@ -1,0 +1,91 @@
+"""State and lookups shared by the Store's parts (catalog, voting, and the rest)."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Literal
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from karena.errors import InvalidInput, NotFound
+from karena.generators.base import Generator
+from karena.media.storage import MediaStore
+from karena.settings import Settings
+from karena.store.db import Database
+from karena.store.models import (
+    Arena,
+    Model,
+)
+
+Clock = Callable[[], datetime]
+MODALITY_KINDS: dict[str, Literal["image", "video", "text"]] = {
+    "image": "image",
+    "video": "video",
+    "text": "text",
+}
+MAX_PAGE = 1000
+
+
+def utc_now() -> datetime:
+    """The current time, timezone-aware UTC."""
+    return datetime.now(UTC)
+
+
+class StoreBase:
+    """Holds settings, database, media store and clock; finds rows or raises NotFound."""
+
+    def __init__(self, settings: Settings, db: Database, media: MediaStore, clock: Clock) -> None:
+        self.settings = settings
+        self.db = db
+        self.media = media
+        self.clock = clock
+        self._generators: dict[tuple[int, str], Generator] = {}
+
+    def _now(self) -> datetime:
+        now = self.clock()
+        return now if now.tzinfo is not None else now.replace(tzinfo=UTC)
+
+    # -- lookups -------------------------------------------------------------------------------
+
+    @staticmethod
+    def _arena(session: Session, slug: str, *, lock: bool = False) -> Arena:
+        query = select(Arena).where(Arena.slug == slug)
+        if lock:
+            query = query.with_for_update()
+        arena = session.scalar(query)
+        if arena is None:
+            raise NotFound(f"no arena {slug!r}")
+        return arena
+
+    @staticmethod
+    def _lock_arena(session: Session, arena_id: int) -> Arena:
+        # PostgreSQL: a row lock serialises this arena's votes across workers. SQLite: the
+        # write transaction already holds the database's single write lock (BEGIN IMMEDIATE).
+        arena = session.scalar(select(Arena).where(Arena.id == arena_id).with_for_update())
+        if arena is None:
+            raise NotFound("arena vanished")
+        return arena
+
+    @staticmethod
+    def _model(session: Session, arena: Arena, name: str) -> Model:
+        model = session.scalar(select(Model).where(Model.arena_id == arena.id, Model.name == name))
+        if model is None:
+            raise NotFound(f"no model {name!r} in arena {arena.slug!r}")
+        return model
+
+
+def prompt_key_for(text: str) -> str:
+    """The default external key of a prompt: a short hash of its text."""
+    return "p-" + hashlib.sha256(text.encode("utf-8")).hexdigest()[:20]
+
+
+def page_bounds(offset: int, limit: int) -> tuple[int, int]:
+    """Validate paging arguments."""
+    if isinstance(offset, bool) or not isinstance(offset, int) or offset < 0:
+        raise InvalidInput(f"offset must be an integer >= 0, got {offset!r}")
+    if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= MAX_PAGE:
+        raise InvalidInput(f"limit must be an integer in 1..{MAX_PAGE}, got {limit!r}")
+    return offset, limit

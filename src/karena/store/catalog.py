@@ -1,0 +1,334 @@
+"""The Store's catalog half: arenas, models, prompts, outputs and media (admin operations)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from karena.errors import Conflict, InvalidInput, NotFound
+from karena.generators.base import Generator
+from karena.store import convert
+from karena.store.base import (
+    MODALITY_KINDS,
+    StoreBase,
+    page_bounds,
+    prompt_key_for,
+)
+from karena.store.models import (
+    Arena,
+    Battle,
+    BattleSlot,
+    Model,
+    Output,
+    Prompt,
+)
+from karena.store.registry import matchmaker as load_matchmaker
+from karena.store.registry import rating_model as load_rating_model
+from karena.store.text import clean_name, clean_prompt, clean_slug
+from karena.store.types import (
+    ArenaInfo,
+    MediaBlob,
+    ModelInfo,
+    OutputInfo,
+    Page,
+    PromptInfo,
+)
+
+
+class CatalogMixin(StoreBase):
+    """Arenas, models, prompts, outputs and their media."""
+
+    # -- arenas, models, prompts, outputs (admin) ----------------------------------------------
+
+    def create_arena(
+        self,
+        *,
+        slug: str,
+        name: str | None = None,
+        modality: str = "image",
+        k: int | None = None,
+        rating_model: str | None = None,
+        rating_params: Mapping[str, object] | None = None,
+        matchmaker: str | None = None,
+        matchmaker_params: Mapping[str, object] | None = None,
+        exist_ok: bool = False,
+    ) -> ArenaInfo:
+        """Create an arena; K, rating model and matchmaker default to the settings."""
+        slug = clean_slug(slug)
+        if modality not in MODALITY_KINDS:
+            raise InvalidInput(
+                f"modality must be one of {sorted(MODALITY_KINDS)}, got {modality!r}"
+            )
+        k = k if k is not None else self.settings.default_k
+        if isinstance(k, bool) or not isinstance(k, int) or not 2 <= k <= 8:
+            raise InvalidInput(f"K must be an integer in 2..8, got {k!r}")
+        rm = rating_model if rating_model is not None else self.settings.rating_model
+        mm = matchmaker if matchmaker is not None else self.settings.matchmaker
+        load_rating_model(rm, dict(rating_params or {}))  # fail now, not at the first vote
+        load_matchmaker(mm, dict(matchmaker_params or {}))
+        with self.db.write() as s:
+            existing = s.scalar(select(Arena).where(Arena.slug == slug))
+            if existing is not None:
+                if exist_ok:
+                    return convert.arena_info(existing)
+                raise Conflict(f"arena {slug!r} already exists")
+            arena = Arena(
+                slug=slug,
+                name=clean_name(name if name is not None else slug, "arena name"),
+                modality=modality,
+                k=k,
+                rating_model=rm,
+                rating_params=dict(rating_params or {}),
+                matchmaker=mm,
+                matchmaker_params=dict(matchmaker_params or {}),
+                vote_seq=0,
+                created_at=self._now(),
+            )
+            s.add(arena)
+            s.flush()
+            return convert.arena_info(arena)
+
+    def get_arena(self, *, slug: str) -> ArenaInfo:
+        """Look up an arena by slug (NotFound)."""
+        with self.db.read() as s:
+            return convert.arena_info(self._arena(s, slug))
+
+    def list_arenas(self) -> tuple[ArenaInfo, ...]:
+        """All arenas, by slug."""
+        with self.db.read() as s:
+            return tuple(
+                convert.arena_info(a) for a in s.scalars(select(Arena).order_by(Arena.slug))
+            )
+
+    def add_model(
+        self,
+        *,
+        arena: str,
+        name: str,
+        organization: str = "",
+        link: str = "",
+        enabled: bool = True,
+        generator: Mapping[str, object] | None = None,
+        exist_ok: bool = False,
+    ) -> ModelInfo:
+        """Add a contestant model; ``generator`` is a live-generator config (see generators)."""
+        name = clean_name(name, "model name")
+        org = clean_name(organization, "organization") if organization else ""
+        link = clean_name(link, "link", 500) if link else ""
+        if link and not link.startswith(("https://", "http://")):
+            raise InvalidInput("model link must be an http(s) URL")
+        if generator is not None:
+            from karena.generators.registry import check_generator_config
+
+            check_generator_config(generator)
+        with self.db.write() as s:
+            a = self._arena(s, arena)
+            existing = s.scalar(select(Model).where(Model.arena_id == a.id, Model.name == name))
+            if existing is not None:
+                if exist_ok:
+                    return convert.model_info(existing)
+                raise Conflict(f"model {name!r} already exists in arena {arena!r}")
+            model = Model(
+                arena_id=a.id,
+                name=name,
+                organization=org,
+                link=link,
+                enabled=bool(enabled),
+                generator=dict(generator) if generator is not None else None,
+                created_at=self._now(),
+            )
+            s.add(model)
+            s.flush()
+            return convert.model_info(model)
+
+    def set_model_enabled(self, *, arena: str, name: str, enabled: bool) -> ModelInfo:
+        """Enable or disable a model; disabled models are never matched."""
+        with self.db.write() as s:
+            model = self._model(s, self._arena(s, arena), name)
+            model.enabled = bool(enabled)
+            s.flush()
+            return convert.model_info(model)
+
+    def list_models(self, *, arena: str) -> tuple[ModelInfo, ...]:
+        """All models of an arena, by name."""
+        with self.db.read() as s:
+            a = self._arena(s, arena)
+            models = s.scalars(select(Model).where(Model.arena_id == a.id).order_by(Model.name))
+            return tuple(convert.model_info(m) for m in models)
+
+    def get_model(self, *, arena: str, name: str) -> ModelInfo:
+        """One model by name (NotFound)."""
+        with self.db.read() as s:
+            return convert.model_info(self._model(s, self._arena(s, arena), name))
+
+    def register_generator(self, *, arena: str, model: str, generator: Generator) -> None:
+        """Attach an in-process live generator (e.g. a Python callable) to a model."""
+        info = self.get_model(arena=arena, name=model)
+        self._generators[(info.arena_id, info.name)] = generator
+
+    def add_prompt(
+        self,
+        *,
+        arena: str,
+        text: str,
+        key: str | None = None,
+        source: str = "admin",
+        category: str = "",
+        exist_ok: bool = True,
+    ) -> PromptInfo:
+        """Add a prompt (``key`` defaults to a text hash); an existing key returns the stored."""
+        text = clean_prompt(text)
+        key = clean_name(key, "prompt key") if key is not None else prompt_key_for(text)
+        with self.db.write() as s:
+            a = self._arena(s, arena)
+            return convert.prompt_info(
+                self._ensure_prompt(s, a, key, text, source, category, exist_ok=exist_ok)
+            )
+
+    def _ensure_prompt(
+        self,
+        s: Session,
+        a: Arena,
+        key: str,
+        text: str,
+        source: str,
+        category: str,
+        *,
+        exist_ok: bool = True,
+    ) -> Prompt:
+        existing = s.scalar(select(Prompt).where(Prompt.arena_id == a.id, Prompt.key == key))
+        if existing is not None:
+            if existing.text != text:
+                raise Conflict(f"prompt key {key!r} already holds a different text")
+            if not exist_ok:
+                raise Conflict(f"prompt {key!r} already exists")
+            return existing
+        prompt = Prompt(
+            arena_id=a.id,
+            key=key,
+            text=text,
+            source=clean_name(source, "source", 64) if source else "",
+            category=clean_name(category, "category", 64) if category else "",
+            created_at=self._now(),
+        )
+        s.add(prompt)
+        s.flush()
+        return prompt
+
+    def list_prompts(self, *, arena: str, offset: int = 0, limit: int = 100) -> Page[PromptInfo]:
+        """A page of an arena's prompts, by id."""
+        offset, limit = page_bounds(offset, limit)
+        with self.db.read() as s:
+            a = self._arena(s, arena)
+            total = s.scalar(
+                select(func.count()).select_from(Prompt).where(Prompt.arena_id == a.id)
+            )
+            rows = s.scalars(
+                select(Prompt)
+                .where(Prompt.arena_id == a.id)
+                .order_by(Prompt.id)
+                .offset(offset)
+                .limit(limit)
+            )
+            return Page(tuple(convert.prompt_info(p) for p in rows), int(total or 0), offset, limit)
+
+    def add_output(
+        self,
+        *,
+        arena: str,
+        model: str,
+        prompt_key: str,
+        data: bytes,
+        metadata: Mapping[str, object] | None = None,
+        replace: bool = False,
+    ) -> OutputInfo:
+        """Validate, re-encode and store one output for (model, prompt).
+
+        Raises PayloadTooLarge / UnsupportedMedia on bad bytes, Conflict when one exists and
+        ``replace`` is False.
+        """
+        with self.db.read() as s:
+            a = self._arena(s, arena)
+            kind = MODALITY_KINDS[a.modality]
+        stored = self.media.put(data, expected_kind=kind)  # outside the transaction: slow work
+        with self.db.write() as s:
+            a = self._arena(s, arena)
+            m = self._model(s, a, model)
+            p = s.scalar(select(Prompt).where(Prompt.arena_id == a.id, Prompt.key == prompt_key))
+            if p is None:
+                raise NotFound(f"no prompt {prompt_key!r} in arena {arena!r}")
+            return convert.output_info(self._put_output(s, m, p, stored, metadata, replace=replace))
+
+    def _put_output(
+        self,
+        s: Session,
+        m: Model,
+        p: Prompt,
+        stored: Any,
+        metadata: Mapping[str, object] | None,
+        *,
+        replace: bool,
+    ) -> Output:
+        existing = s.scalar(select(Output).where(Output.model_id == m.id, Output.prompt_id == p.id))
+        meta = {str(k)[:64]: v for k, v in dict(metadata or {}).items()}
+        if existing is not None:
+            if existing.sha256 == stored.sha256:
+                return existing
+            if not replace:
+                raise Conflict(f"model {m.name!r} already has an output for prompt {p.key!r}")
+            existing.sha256, existing.content_type = stored.sha256, stored.content_type
+            existing.kind, existing.byte_size, existing.meta = stored.kind, stored.byte_size, meta
+            s.flush()
+            return existing
+        out = Output(
+            model_id=m.id,
+            prompt_id=p.id,
+            sha256=stored.sha256,
+            content_type=stored.content_type,
+            kind=stored.kind,
+            byte_size=stored.byte_size,
+            meta=meta,
+            created_at=self._now(),
+        )
+        s.add(out)
+        s.flush()
+        return out
+
+    def get_output(self, *, model_id: int, prompt_id: int) -> OutputInfo | None:
+        """The cached output of (model, prompt), or None."""
+        with self.db.read() as s:
+            out = s.scalar(
+                select(Output).where(Output.model_id == model_id, Output.prompt_id == prompt_id)
+            )
+            return convert.output_info(out) if out is not None else None
+
+    # -- media -------------------------------------------------------------------------------
+
+    def battle_media(self, *, token: str, position: int) -> MediaBlob:
+        """Bytes and type of one battle slot, looked up by the opaque token (NotFound)."""
+        with self.db.read() as s:
+            out = s.scalar(
+                select(Output)
+                .join(BattleSlot, BattleSlot.output_id == Output.id)
+                .join(Battle, Battle.id == BattleSlot.battle_id)
+                .where(Battle.token == str(token), BattleSlot.position == int(position))
+            )
+            if out is None:
+                raise NotFound("no such battle media")
+            return self._blob(out)
+
+    def output_media(self, *, output_id: int) -> MediaBlob:
+        """Bytes and type of an output by id (for model pages after the reveal, and the judge)."""
+        with self.db.read() as s:
+            out = s.get(Output, int(output_id))
+            if out is None:
+                raise NotFound(f"no output {output_id}")
+            return self._blob(out)
+
+    def _blob(self, out: Output) -> MediaBlob:
+        path = self.media.path_for(out.sha256, out.content_type)
+        data = self.media.read(out.sha256, out.content_type)
+        return MediaBlob(data=data, content_type=out.content_type, etag=out.sha256[:32], path=path)

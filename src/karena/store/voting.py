@@ -1,0 +1,317 @@
+"""The Store's voting half: battles, vote submission, abuse controls and bans."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Mapping, Sequence
+from datetime import datetime, timedelta
+
+import numpy as np
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from karena.errors import Conflict, Expired, Forbidden, InvalidInput, NotFound, RateLimited
+from karena.store import battles as battle_service
+from karena.store import convert
+from karena.store.catalog import CatalogMixin
+from karena.store.models import (
+    Arena,
+    BannedVoter,
+    Battle,
+    BattleSlot,
+    Model,
+    VoteRow,
+)
+from karena.store.ratings import model_for_arena, rebuild
+from karena.store.text import clean_prompt
+from karena.store.types import (
+    BattleView,
+    VoteResult,
+)
+from karena.store.votes import hash_voter, parse_vote, record_vote
+
+
+class VotingMixin(CatalogMixin):
+    """Battles and votes."""
+
+    # -- battles -----------------------------------------------------------------------------
+
+    def create_battle(
+        self,
+        *,
+        arena: str,
+        voter_id: str | None = None,
+        prompt_text: str | None = None,
+        seed: int | None = None,
+    ) -> BattleView:
+        """Open a battle: K contestants from the matchmaker and a prompt all K have outputs for.
+
+        With ``prompt_text`` (a user-typed prompt) the contestants are drawn among models with a
+        live generator, and missing outputs are generated (and cached) first. Never returns a
+        battle with a missing output.
+        """
+        rng = np.random.default_rng(seed if seed is not None else secrets.randbits(64))
+        now = self._now()
+        if prompt_text is not None:
+            return self._typed_prompt_battle(arena, clean_prompt(prompt_text), voter_id, rng)
+        with self.db.read() as s:
+            a = self._arena(s, arena)
+            plan = battle_service.plan_battle(s, a, rng=rng, now=now)
+        return self._open_battle(plan, voter_id, now)
+
+    def _open_battle(
+        self, plan: battle_service.BattlePlan, voter_id: str | None, now: datetime
+    ) -> BattleView:
+        token = secrets.token_urlsafe(24)
+        with self.db.write() as s:
+            battle = Battle(
+                arena_id=plan.arena_id,
+                prompt_id=plan.prompt_id,
+                token=token,
+                state="open",
+                voter_hash=self.voter_hash(voter_id) if voter_id is not None else None,
+                created_at=now,
+                expires_at=now + timedelta(seconds=self.settings.battle_ttl_seconds),
+            )
+            s.add(battle)
+            s.flush()
+            s.add_all(
+                BattleSlot(battle_id=battle.id, position=i, model_id=m, output_id=o)
+                for i, (m, o) in enumerate(zip(plan.model_ids, plan.output_ids, strict=True))
+            )
+            s.flush()
+            return convert.battle_view(s, battle)
+
+    def _typed_prompt_battle(
+        self, arena: str, text: str, voter_id: str | None, rng: np.random.Generator
+    ) -> BattleView:
+        from karena.generators.registry import build_generator
+
+        with self.db.read() as s:
+            a = self._arena(s, arena)
+            live = [
+                m.name
+                for m in s.scalars(select(Model).where(Model.arena_id == a.id, Model.enabled))
+                if m.generator is not None or (a.id, m.name) in self._generators
+            ]
+            if len(live) < a.k:
+                raise InvalidInput(
+                    f"arena {arena!r} has {len(live)} models with a live generator; typed "
+                    f"prompts need K={a.k}"
+                )
+            picked = battle_service.pick_models(s, a, rng=rng, now=self._now(), only=set(live))
+        prompt = self.add_prompt(arena=arena, text=text, source="user")
+        for model_id, name, config in picked:
+            if self.get_output(model_id=model_id, prompt_id=prompt.id) is not None:
+                continue
+            gen = self._generators.get((prompt.arena_id, name))
+            if gen is None:
+                gen = build_generator(config or {}, timeout=self.settings.generator_timeout_seconds)
+            produced = gen.generate(text)
+            self.add_output(
+                arena=arena,
+                model=name,
+                prompt_key=prompt.key,
+                data=produced.data,
+                metadata=produced.metadata,
+            )
+        with self.db.read() as s:
+            plan = battle_service.plan_for_prompt(
+                s, prompt.arena_id, prompt.id, [m for m, _, _ in picked], rng
+            )
+        return self._open_battle(plan, voter_id, self._now())
+
+    def get_battle(self, *, token: str) -> BattleView:
+        """A battle as the voter sees it (NotFound)."""
+        with self.db.read() as s:
+            battle = s.scalar(select(Battle).where(Battle.token == str(token)))
+            if battle is None:
+                raise NotFound("unknown battle")
+            return convert.battle_view(s, battle)
+
+    # -- votes -------------------------------------------------------------------------------
+
+    def voter_hash(self, voter_id: str) -> str:
+        """The salted hash stored for a raw voter id (cookie or address)."""
+        return hash_voter(self.settings.voter_salt.get_secret_value(), str(voter_id))
+
+    def submit_vote(
+        self,
+        *,
+        token: str,
+        mode: str,
+        ranks: Sequence[object] | None = None,
+        winner: object | None = None,
+        voter_id: str,
+        client: Mapping[str, object] | None = None,
+    ) -> VoteResult:
+        """Record one vote and update the ratings in the same transaction.
+
+        ``mode="rank"`` needs ``ranks`` (rank of each position, 1 = best, equal = tie);
+        ``mode="best"`` needs ``winner`` (a position); ``"tie"`` and ``"all_bad"`` need neither.
+
+        Raises NotFound (404), Expired (410), InvalidVote (422, nothing stored), Conflict (409: a
+        different vote exists), Forbidden (403: banned voter) and RateLimited (429: rate limit or
+        the bot guard). The same submission twice returns the first result with ``replayed=True``.
+        """
+        args = (token, mode, ranks, winner, voter_id, client)
+        try:
+            return self._submit_once(*args)
+        except IntegrityError:
+            # Two workers raced on one battle (the arena lock makes this all but impossible):
+            # the unique battle_id kept one vote; a retry replays it or reports the conflict.
+            return self._submit_once(*args)
+
+    def _submit_once(
+        self,
+        token: str,
+        mode: str,
+        ranks: Sequence[object] | None,
+        winner: object | None,
+        voter_id: str,
+        client: Mapping[str, object] | None,
+    ) -> VoteResult:
+        voter = self.voter_hash(voter_id)
+        with self.db.write() as s:
+            battle = s.scalar(select(Battle).where(Battle.token == str(token)))
+            if battle is None:
+                raise NotFound("unknown battle", detail={"token": str(token)[:64]})
+            k = len(battle_service.slots_of(s, battle.id))
+            parsed = parse_vote(mode, ranks, winner, k)
+            arena = self._lock_arena(s, battle.arena_id)
+            now = self._now()
+            existing = s.scalar(select(VoteRow).where(VoteRow.battle_id == battle.id))
+            if existing is not None:
+                if existing.mode == parsed.mode and tuple(existing.ranks) == parsed.ranks:
+                    return convert.vote_result(s, existing, battle, arena, replayed=True)
+                raise Conflict("this battle already has a different vote")
+            if now >= battle.expires_at:
+                raise Expired("this battle has expired; start a new one")
+            if s.get(BannedVoter, voter) is not None:
+                raise Forbidden("this voter may not vote")
+            self._bot_guard(battle, now)
+            self._rate_limit(s, voter, now)
+            slots = battle_service.slots_of(s, battle.id)
+            vote = record_vote(
+                s,
+                arena=arena,
+                battle=battle,
+                model_ids=[slot.model_id for slot in slots],
+                parsed=parsed,
+                rating_model=model_for_arena(arena),
+                voter_hash=voter,
+                client=client,
+                now=now,
+            )
+            return convert.vote_result(s, vote, battle, arena)
+
+    def _bot_guard(self, battle: Battle, now: datetime) -> None:
+        min_s = self.settings.min_vote_seconds
+        elapsed = (now - battle.created_at).total_seconds()
+        if min_s > 0 and elapsed < min_s:
+            raise RateLimited(
+                f"vote cast {elapsed:.1f} s after the battle was shown; take at least {min_s:g} s",
+                detail={"retry_after": round(min_s - elapsed, 3)},
+            )
+
+    def _rate_limit(self, s: Session, voter: str, now: datetime) -> None:
+        limit = self.settings.rate_limit_per_minute
+        if limit <= 0:
+            return
+        recent = s.scalar(
+            select(func.count())
+            .select_from(VoteRow)
+            .where(VoteRow.voter_hash == voter, VoteRow.created_at > now - timedelta(seconds=60))
+        )
+        if int(recent or 0) >= limit:
+            raise RateLimited(
+                f"too many votes: the limit is {limit} a minute", detail={"retry_after": 60}
+            )
+
+    def check_rate_limit(self, *, voter_id: str) -> None:
+        """Raise RateLimited when the voter cast ``rate_limit_per_minute`` votes in 60 s."""
+        with self.db.read() as s:
+            self._rate_limit(s, self.voter_hash(voter_id), self._now())
+
+    def get_vote_result(self, *, token: str) -> VoteResult:
+        """The reveal of an already voted battle (NotFound when not voted)."""
+        with self.db.read() as s:
+            battle = s.scalar(select(Battle).where(Battle.token == str(token)))
+            vote = (
+                s.scalar(select(VoteRow).where(VoteRow.battle_id == battle.id))
+                if battle is not None
+                else None
+            )
+            if battle is None or vote is None:
+                raise NotFound("no vote for this battle")
+            arena = s.get(Arena, battle.arena_id)
+            assert arena is not None
+            return convert.vote_result(s, vote, battle, arena, replayed=True)
+
+    def ban_voter(
+        self,
+        *,
+        voter_id: str | None = None,
+        voter_hash: str | None = None,
+        reason: str = "",
+        discount_past: bool = True,
+    ) -> int:
+        """Ban a voter; with ``discount_past`` their earlier votes stop counting (ratings rebuilt).
+
+        Returns the number of votes discounted.
+        """
+        vh = self._resolve_voter(voter_id, voter_hash)
+        with self.db.write() as s:
+            if s.get(BannedVoter, vh) is None:
+                s.add(BannedVoter(voter_hash=vh, reason=str(reason)[:500], created_at=self._now()))
+            if not discount_past:
+                return 0
+            arena_ids = sorted(
+                set(
+                    s.scalars(
+                        select(VoteRow.arena_id).where(
+                            VoteRow.voter_hash == vh, VoteRow.counted.is_(True)
+                        )
+                    )
+                )
+            )
+            discounted = 0
+            for arena_id in arena_ids:  # ascending ids: the same lock order as everywhere
+                arena = self._lock_arena(s, arena_id)
+                for vote in s.scalars(
+                    select(VoteRow).where(
+                        VoteRow.arena_id == arena_id,
+                        VoteRow.voter_hash == vh,
+                        VoteRow.counted.is_(True),
+                    )
+                ):
+                    vote.counted = False
+                    discounted += 1
+                s.flush()
+                rebuild(s, arena=arena, now=self._now())
+            return discounted
+
+    def unban_voter(self, *, voter_id: str | None = None, voter_hash: str | None = None) -> None:
+        """Lift a ban (past discounted votes stay discounted)."""
+        vh = self._resolve_voter(voter_id, voter_hash)
+        with self.db.write() as s:
+            row = s.get(BannedVoter, vh)
+            if row is None:
+                raise NotFound("voter is not banned")
+            s.delete(row)
+
+    def is_banned(self, *, voter_id: str) -> bool:
+        """Whether this raw voter id is banned."""
+        with self.db.read() as s:
+            return s.get(BannedVoter, self.voter_hash(voter_id)) is not None
+
+    def _resolve_voter(self, voter_id: str | None, voter_hash: str | None) -> str:
+        if (voter_id is None) == (voter_hash is None):
+            raise InvalidInput("give exactly one of voter_id and voter_hash")
+        if voter_hash is not None:
+            if len(voter_hash) != 64 or any(c not in "0123456789abcdef" for c in voter_hash):
+                raise InvalidInput("voter_hash must be 64 lower-case hex digits")
+            return voter_hash
+        assert voter_id is not None
+        return self.voter_hash(voter_id)
