@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import numpy as np
+from hypothesis import strategies as st
 
-from karena.rating.types import BestOfK, PairResult, Pairwise, Ranking, Vote
+from karena.rating.types import BestOfK, Outcome, PairResult, Pairwise, Ranking, Rating, Vote
 
 
 def random_log(rng: np.random.Generator, n_votes: int, n_models: int, k_max: int = 5) -> list[Vote]:
@@ -26,3 +27,29 @@ def random_log(rng: np.random.Generator, n_votes: int, n_models: int, k_max: int
             outcome = Pairwise(list(PairResult)[int(rng.integers(4))])
         votes.append(Vote(models, outcome))
     return votes
+
+
+#: Extreme but legal inputs: μ gaps up to 1e3 and σ down to 1e-6.
+ratings_st = st.builds(
+    Rating,
+    mu=st.floats(min_value=-500.0, max_value=500.0),
+    sigma=st.one_of(st.just(1e-6), st.floats(min_value=1e-6, max_value=50.0)),
+)
+
+
+@st.composite
+def game(draw: st.DrawFn, strict: bool = False) -> tuple[list[Rating], Outcome]:
+    """K ratings and an outcome for them: a ranking (ties unless ``strict``), best-of-K, pair."""
+    k = draw(st.integers(min_value=2, max_value=6))
+    ratings = draw(st.lists(ratings_st, min_size=k, max_size=k))
+    if strict:
+        perm = draw(st.permutations(list(range(1, k + 1))))
+        return ratings, Ranking(tuple(perm))
+    kind = draw(st.sampled_from(["ranking", "best", "pair"] if k == 2 else ["ranking", "best"]))
+    if kind == "ranking":
+        ranks = draw(st.lists(st.integers(1, k), min_size=k, max_size=k))
+        return ratings, Ranking(tuple(ranks))
+    if kind == "best":
+        winner = draw(st.one_of(st.none(), st.integers(0, k - 1)))
+        return ratings, BestOfK(k, winner)
+    return ratings, Pairwise(draw(st.sampled_from(list(PairResult))))

@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from karena.errors import InvalidInput
 from karena.rating import fast
 from karena.rating.elo import Elo
 from karena.rating.replay import has_fast_path, replay
 from karena.rating.thurstone import ThurstoneK
-from karena.rating.types import BestOfK, Ranking, Rating, Vote
-from karena.rating.vote_arrays import encode_votes
-from tests.rating.helpers import random_log
+from karena.rating.types import BestOfK, Outcome, Ranking, Rating, Vote
+from karena.rating.vote_arrays import encode_votes, rank_row
+from tests.rating.helpers import game, random_log
 
 MODELS = [
     ThurstoneK(),
@@ -109,3 +111,26 @@ def test_importing_fast_does_not_import_numba() -> None:
     code = "import sys, karena.rating, karena.rating.fast; print('numba' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+@settings(max_examples=100, deadline=None)
+@given(case=game(), which=st.sampled_from(["thurstone", "weng_lin", "elo"]))
+def test_single_vote_kernels_equal_reference_at_extreme_inputs(
+    case: tuple[list[Rating], Outcome], which: str
+) -> None:
+    ratings, outcome = case
+    mu = np.array([r.mu for r in ratings])
+    sigma = np.array([r.sigma for r in ratings])
+    slots = np.arange(len(ratings))
+    ranks = np.array(rank_row(outcome))
+    if which == "elo":
+        elo = Elo()
+        fast.elo_update_inplace(mu, slots, ranks, fast.elo_params(elo))
+        want = elo.update(ratings, outcome)
+        assert mu.tolist() == pytest.approx([r.mu for r in want], rel=1e-12, abs=1e-12)
+        return
+    model = ThurstoneK() if which == "thurstone" else ThurstoneK(gamma="weng_lin", tau=0.5)
+    fast.thurstone_update_inplace(mu, sigma, slots, ranks, fast.thurstone_params(model))
+    want = model.update(ratings, outcome)
+    assert mu.tolist() == pytest.approx([r.mu for r in want], rel=1e-12, abs=1e-12)
+    assert sigma.tolist() == pytest.approx([r.sigma for r in want], rel=1e-12, abs=1e-12)
