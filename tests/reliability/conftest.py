@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import ExitStack
 from pathlib import Path
@@ -12,6 +13,7 @@ from tests.reliability.databases import fresh_database, postgres_admin_url
 from tests.reliability.server import ServerProcess
 
 ServerFactory = Callable[..., ServerProcess]
+DatabaseFactory = Callable[[str], str]
 
 
 def _require(kind: str) -> None:
@@ -21,37 +23,78 @@ def _require(kind: str) -> None:
 
 
 @pytest.fixture
-def database_url_factory(tmp_path: Path) -> Iterator[Callable[[str], str]]:
+def database_url_factory(tmp_path: Path) -> Iterator[DatabaseFactory]:
     """Make fresh databases ('sqlite' or 'postgres') that are dropped after the test."""
-    with ExitStack() as stack:
-        counter = iter(range(1_000))
-
-        def make(kind: str) -> str:
-            _require(kind)
-            folder = tmp_path / f"db{next(counter)}"
-            folder.mkdir()
-            return stack.enter_context(fresh_database(kind, folder))
-
+    with _Databases(tmp_path) as make:
         yield make
 
 
 @pytest.fixture
 def server_factory(tmp_path: Path) -> Iterator[ServerFactory]:
     """Build (not start) ``karena serve`` subprocesses; every one is stopped at teardown."""
-    servers: list[ServerProcess] = []
+    with _Servers(tmp_path) as make:
+        yield make
 
-    def make(
-        database_url: str, *, workers: int = 1, env: Mapping[str, str] | None = None
-    ) -> ServerProcess:
-        server = ServerProcess(
-            database_url=database_url,
-            data_dir=tmp_path / f"server{len(servers)}",
-            workers=workers,
-            env=dict(env) if env is not None else {},
-        )
-        servers.append(server)
-        return server
 
-    yield make
-    for server in servers:
-        server.stop()
+@pytest.fixture(scope="module")
+def module_database_url_factory(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[DatabaseFactory]:
+    """Like ``database_url_factory``, shared by one test module."""
+    with _Databases(tmp_path_factory.mktemp("db")) as make:
+        yield make
+
+
+@pytest.fixture(scope="module")
+def module_server_factory(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerFactory]:
+    """Like ``server_factory``, shared by one test module (one server for several checks)."""
+    with _Servers(tmp_path_factory.mktemp("srv")) as make:
+        yield make
+
+
+class _Databases:
+    """Context manager yielding a database factory rooted at ``base``."""
+
+    def __init__(self, base: Path) -> None:
+        self.base = base
+        self.stack = ExitStack()
+        self.counter = itertools.count()
+
+    def __enter__(self) -> DatabaseFactory:
+        def make(kind: str) -> str:
+            _require(kind)
+            folder = self.base / f"db{next(self.counter)}"
+            folder.mkdir()
+            return self.stack.enter_context(fresh_database(kind, folder))
+
+        return make
+
+    def __exit__(self, *exc: object) -> None:
+        self.stack.close()
+
+
+class _Servers:
+    """Context manager yielding a server factory rooted at ``base``; stops every server on exit."""
+
+    def __init__(self, base: Path) -> None:
+        self.base = base
+        self.servers: list[ServerProcess] = []
+
+    def __enter__(self) -> ServerFactory:
+        def make(
+            database_url: str, *, workers: int = 1, env: Mapping[str, str] | None = None
+        ) -> ServerProcess:
+            server = ServerProcess(
+                database_url=database_url,
+                data_dir=self.base / f"server{len(self.servers)}",
+                workers=workers,
+                env=dict(env) if env is not None else {},
+            )
+            self.servers.append(server)
+            return server
+
+        return make
+
+    def __exit__(self, *exc: object) -> None:
+        for server in self.servers:
+            server.stop()

@@ -84,6 +84,8 @@ class JudgeLog:
     requests: int = 0
     faults_served: Counter[str] = field(default_factory=Counter)
     good_answers: Counter[str] = field(default_factory=Counter)
+    key_order: dict[str, int] = field(default_factory=dict)
+    attempts: Counter[str] = field(default_factory=Counter)
     answers: list[tuple[str, list[int]]] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -93,9 +95,12 @@ class JudgeBehaviour:
     """The script: ``faults`` are served, in order, to the first attempts of each distinct request.
 
     ``always`` replaces the good answer with that fault forever (a judge that never recovers).
+    ``rotate`` gives the n-th distinct request (in order of arrival) the script
+    ``rotate[n % len(rotate)]`` instead of ``faults``, so one run meets every fault once.
     """
 
     faults: tuple[str, ...] = ()
+    rotate: tuple[tuple[str, ...], ...] = ()
     always: str | None = None
     timeout_sleep: float = 3.0
     slow_sleep: float = 0.3
@@ -160,11 +165,17 @@ class _Handler(BaseHTTPRequestHandler):
         log = self.server.log
         with log.lock:
             log.requests += 1
-            attempt = log.faults_served[key + "#n"]
-            log.faults_served[key + "#n"] += 1
+            attempt = log.attempts[key]
+            log.attempts[key] += 1
+            index = log.key_order.setdefault(key, len(log.key_order))
+        script = (
+            behaviour.rotate[index % len(behaviour.rotate)]
+            if behaviour.rotate
+            else behaviour.faults
+        )
         fault = behaviour.always
-        if fault is None and attempt < len(behaviour.faults):
-            fault = behaviour.faults[attempt]
+        if fault is None and attempt < len(script):
+            fault = script[attempt]
         if fault is not None:
             with log.lock:
                 log.faults_served[fault] += 1

@@ -21,6 +21,9 @@ import httpx
 
 #: Seconds a server gets to start (imports, migrations, workers). Generous: CI has 2 busy cores.
 STARTUP_SECONDS = 90.0
+#: Set to 1 to start the serve command without the rest of the CLI (while another command's
+#: module is broken mid-edit); the flags and the code path of ``karena serve`` are the same.
+DIRECT_SERVE_ENV = "KARENA_RELIABILITY_DIRECT_SERVE"
 
 
 def free_port() -> int:
@@ -108,11 +111,12 @@ class ServerProcess:
 
     def command(self) -> list[str]:
         """The exact command line; tests print it so a failure can be reproduced by hand."""
+        entry = ["-m", "karena.cli.main", "serve"]
+        if os.environ.get(DIRECT_SERVE_ENV) == "1":
+            entry = ["-c", "import typer; from karena.cli.serve import serve; typer.run(serve)"]
         return [
             sys.executable,
-            "-m",
-            "karena.cli.main",
-            "serve",
+            *entry,
             "--host",
             "127.0.0.1",
             "--port",

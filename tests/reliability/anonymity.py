@@ -1,0 +1,166 @@
+"""What a voter sees before voting, collected over HTTP, and the ways it could name a model.
+
+:func:`collect_battle` plays a voter: it loads the vote page and every script and stylesheet it
+links, opens a battle through the API, downloads every output and keeps every response header;
+then it votes and records which model sat in which slot. :func:`find_leaks` searches all of it.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+from collections import defaultdict
+from dataclasses import dataclass, field
+
+import httpx
+from PIL import Image
+
+from tests.reliability import api
+
+#: Headers that can fingerprint a file (and so the model that made it) across battles.
+IDENTIFYING_HEADERS = ("etag", "last-modified", "content-disposition")
+_LINKED = re.compile(r"""(?:src|href)\s*=\s*["'](/[^"'#?]*)""")
+
+
+@dataclass
+class SeenBattle:
+    """One battle as the voter saw it before voting, and the reveal after."""
+
+    token: str
+    prompt: str
+    documents: dict[str, bytes] = field(default_factory=dict)  # url -> body (pages, JS, JSON)
+    headers: dict[str, httpx.Headers] = field(default_factory=dict)  # url -> response headers
+    media: dict[int, bytes] = field(default_factory=dict)  # slot -> bytes
+    media_urls: dict[int, str] = field(default_factory=dict)
+    models: dict[int, str] = field(default_factory=dict)  # slot -> model (after the vote)
+    early_result_status: int = 0
+
+
+def _get(client: httpx.Client, url: str, seen: SeenBattle) -> httpx.Response:
+    response = client.get(url)
+    seen.headers[url] = response.headers
+    return response
+
+
+def collect_battle(client: httpx.Client, *, arena: str, voter: str) -> SeenBattle:
+    """Play one voter through one battle, keeping everything served before the vote."""
+    client.cookies.set(api.VOTER_COOKIE, api.voter_id(voter))
+    page = client.get("/", params={"arena": arena}, headers={"Accept": "text/html"})
+    battle = api.create_battle(client, arena=arena, voter=voter)
+    seen = SeenBattle(token=battle.token, prompt=battle.prompt)
+    seen.documents["/"] = page.content
+    seen.headers["/"] = page.headers
+    for link in sorted(set(_LINKED.findall(page.text))):
+        if link.startswith("/static/"):
+            seen.documents[link] = _get(client, link, seen).content
+    battle_page = f"/battle/{battle.token}"
+    seen.documents[battle_page] = _get(client, battle_page, seen).content
+    battle_json = f"/api/battles/{battle.token}"
+    seen.documents[battle_json] = _get(client, battle_json, seen).content
+    for position, url in enumerate(battle.slot_urls):
+        seen.media_urls[position] = url
+        seen.media[position] = _get(client, url, seen).content
+    early = client.get(f"/api/battles/{battle.token}/result")
+    seen.early_result_status = early.status_code
+    seen.documents["early-result"] = early.content
+    ranks = tuple(range(1, battle.k + 1))
+    vote = api.submit_rank_vote(client, arena=arena, token=battle.token, ranks=ranks, voter=voter)
+    if vote.status_code != 200:
+        raise api.ApiError(vote.status_code, vote.text)
+    for contestant in vote.json()["contestants"]:
+        seen.models[int(contestant["position"])] = contestant["model_name"]
+    return seen
+
+
+def image_metadata(data: bytes) -> dict[str, object]:
+    """Metadata an image carries: PNG text chunks, EXIF, ICC, comments (empty when clean)."""
+    found: dict[str, object] = {}
+    with Image.open(io.BytesIO(data)) as image:
+        image.load()
+        for key, value in image.info.items():
+            if key in (
+                "dpi",
+                "gamma",
+                "transparency",
+                "aspect",
+                "srgb",
+                "interlace",
+                "jfif",
+                "jfif_version",
+                "jfif_unit",
+                "jfif_density",
+                "progressive",
+                "progression",
+                "loop",
+                "duration",
+                "background",
+                "compression",
+                "adobe",
+                "adobe_transform",
+            ):
+                continue  # rendering hints, identical for every encoder setting we use
+            found[str(key)] = value
+        exif = image.getexif()
+        if len(exif) > 0:
+            found["exif"] = dict(exif)
+    return found
+
+
+def find_leaks(battles: list[SeenBattle], model_names: list[str]) -> list[str]:
+    """Every way the pre-vote material could tell a voter which model is which."""
+    leaks: list[str] = []
+    needles = [(name, name.lower().encode()) for name in model_names]
+    for seen in battles:
+        if seen.early_result_status < 400:
+            leaks.append(f"{seen.token}: the reveal was served before the vote")
+        blobs = [*seen.documents.items(), *((f"media {p}", b) for p, b in seen.media.items())]
+        for where, body in blobs:
+            lowered = body.lower()
+            leaks += [f"{seen.token}: {name!r} in {where}" for name, n in needles if n in lowered]
+        for url, headers in seen.headers.items():
+            for header in IDENTIFYING_HEADERS:
+                if header in headers and not url.startswith("/static/"):
+                    leaks.append(f"{seen.token}: {header} header on {url}")
+            text = " ".join(f"{k}: {v}" for k, v in headers.items()).lower().encode()
+            leaks += [
+                f"{seen.token}: {name!r} in headers of {url}" for name, n in needles if n in text
+            ]
+        for position, url in seen.media_urls.items():
+            if url != f"/b/{seen.token}/{position}":
+                leaks.append(f"{seen.token}: media URL {url!r} is not opaque")
+        for position, data in seen.media.items():
+            meta = image_metadata(data)
+            if meta:
+                leaks.append(f"{seen.token}: slot {position} carries metadata {sorted(meta)}")
+    return leaks
+
+
+def size_fingerprints(battles: list[SeenBattle], content_class: dict[str, str]) -> list[str]:
+    """Served outputs whose bytes differ although the models uploaded the same pixels.
+
+    ``content_class`` maps each model to the pixels it uploaded for every prompt (models in one
+    class uploaded identical pixels, each with its own metadata). If serving stripped everything
+    but the pixels, one (prompt, class) is always served as the same bytes, so neither its size
+    nor its content can tell the models apart.
+    """
+    served: dict[tuple[str, str], dict[bytes, set[str]]] = defaultdict(lambda: defaultdict(set))
+    for seen in battles:
+        for position, data in seen.media.items():
+            model = seen.models[position]
+            served[(seen.prompt, content_class[model])][data].add(model)
+    leaks = []
+    for (prompt, klass), variants in served.items():
+        if len(variants) > 1:
+            sizes = {len(data): sorted(models) for data, models in variants.items()}
+            leaks.append(f"prompt {prompt[:30]!r}, class {klass}: sizes by model {sizes}")
+    return leaks
+
+
+def dimensions_by_model(battles: list[SeenBattle]) -> dict[tuple[int, int], set[str]]:
+    """Which models were served at each image size (width, height)."""
+    found: dict[tuple[int, int], set[str]] = defaultdict(set)
+    for seen in battles:
+        for position, data in seen.media.items():
+            with Image.open(io.BytesIO(data)) as image:
+                found[image.size].add(seen.models[position])
+    return found

@@ -1,0 +1,85 @@
+"""Anonymity: before voting, nothing a voter can fetch tells which model made which output."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+
+from tests.reliability import hostile
+from tests.reliability.anonymity import (
+    collect_battle,
+    dimensions_by_model,
+    find_leaks,
+    size_fingerprints,
+)
+from tests.reliability.conftest import ServerFactory
+from tests.reliability.seed import ARENA, LOAD_ENV, seed_arena
+
+#: Distinctive names, so any occurrence in served bytes is a leak, not a coincidence.
+MODELS = ("ZephyrDiffusionXL", "QuokkaGen", "MarmotImagine", "NarwhalPix", "OcelotArt", "PangolinV")
+#: The first three upload PNGs, the others JPEGs: identical pixels per prompt within each group.
+CONTENT_CLASS = {name: ("png" if i < 3 else "jpeg") for i, name in enumerate(MODELS)}
+BATTLES = 12
+
+
+def _image_naming_its_model(model_index: int, prompt_index: int, model: str) -> bytes:
+    """Same pixels for every model of a group on one prompt; metadata that names the model."""
+    color = (60 * prompt_index % 256, 120, 200)
+    return hostile.image_naming_model(model, CONTENT_CLASS[model], color)
+
+
+@pytest.fixture(scope="module")
+def voter_view(module_database_url_factory, module_server_factory: ServerFactory):
+    """A server whose outputs all carry EXIF / PNG text naming their model, and what voters saw."""
+    server = module_server_factory(module_database_url_factory("sqlite"), env=LOAD_ENV)
+    server.start()
+    seed_arena(server.base_url, models=MODELS, prompts=3, image=_image_naming_its_model)
+    with httpx.Client(base_url=server.base_url, timeout=30.0) as client:
+        return [collect_battle(client, arena=ARENA, voter=f"anon-{i}") for i in range(BATTLES)]
+
+
+def test_no_model_name_in_pages_scripts_json_headers_or_media(voter_view) -> None:
+    """HTML, JS, battle JSON, headers, media URLs and media metadata never name a model."""
+    assert find_leaks(voter_view, list(MODELS)) == []
+
+
+def test_served_media_carries_no_exif_or_png_text(voter_view) -> None:
+    """Every uploaded image named its model in EXIF or tEXt; every served one carries nothing."""
+    from tests.reliability.anonymity import image_metadata
+
+    served = [data for seen in voter_view for data in seen.media.values()]
+    assert len(served) == BATTLES * 4
+    assert [image_metadata(data) for data in served] == [{}] * len(served)
+
+
+def test_response_sizes_do_not_identify_models(voter_view) -> None:
+    """Same pixels from different models are served as the same bytes: size tells nothing."""
+    models_seen = {m for seen in voter_view for m in seen.models.values()}
+    assert models_seen == set(MODELS)
+    assert size_fingerprints(voter_view, CONTENT_CLASS) == []
+
+
+def test_reveal_is_refused_before_the_vote(voter_view) -> None:
+    """The result endpoint answers 4xx until the battle has been voted on."""
+    assert {seen.early_result_status for seen in voter_view} <= {404, 409, 403}
+
+
+@pytest.mark.skip(reason="finding R-ANON-1 in /work/notes/reliability-findings.md (placeholder)")
+def test_image_dimensions_do_not_identify_models(
+    database_url_factory, server_factory: ServerFactory
+) -> None:
+    """Models that render at different native sizes are not told apart by the served size."""
+    server = server_factory(database_url_factory("sqlite"), env=LOAD_ENV)
+    server.start()
+
+    def native_size(model_index: int, prompt_index: int, model: str) -> bytes:
+        side = 32 + 16 * model_index
+        return hostile.png_bytes(size=(side, side), color=(50, 60 * prompt_index % 256, 70))
+
+    seed_arena(server.base_url, models=MODELS, prompts=2, image=native_size)
+    with httpx.Client(base_url=server.base_url, timeout=30.0) as client:
+        seen = [collect_battle(client, arena=ARENA, voter=f"dim-{i}") for i in range(6)]
+    unique = {
+        size: models for size, models in dimensions_by_model(seen).items() if len(models) == 1
+    }
+    assert unique == {}
