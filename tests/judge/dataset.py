@@ -58,7 +58,11 @@ def build_dataset(
         prompt = f"prompt number {i}: a red square"
         folder = image_dir / f"{i:04d}"
         folder.mkdir()
-        result = {"prompt": [prompt], "img_rank": ranks, "models_name": [f"x_{names[j]}" for j in pick]}
+        result = {
+            "prompt": [prompt],
+            "img_rank": ranks,
+            "models_name": [f"x_{names[j]}" for j in pick],
+        }
         (folder / "result.json").write_text(json.dumps(result), encoding="utf-8")
         for slot, x in enumerate(seen):
             (folder / f"{slot}.jpg").write_bytes(quality_image(red_of(x)))

@@ -17,7 +17,7 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -37,7 +37,7 @@ MALFORMED = (
 def quality_image(red: float, size: int = 12) -> bytes:
     """A small JPEG whose red channel carries the hidden quality (0-255)."""
     buf = io.BytesIO()
-    value = int(round(min(max(red, 0.0), 255.0)))
+    value = round(min(max(red, 0.0), 255.0))
     Image.new("RGB", (size, size), (value, 90, 160)).save(buf, format="JPEG", quality=95)
     return buf.getvalue()
 
@@ -93,7 +93,7 @@ def _draw(key: str, purpose: str) -> np.random.Generator:
 class _Handler(BaseHTTPRequestHandler):
     server: _Server
 
-    def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - silence
+    def log_message(self, format: str, *args: object) -> None:
         pass
 
     def _send(self, status: int, body: bytes, headers: dict[str, str] | None = None) -> None:
@@ -103,10 +103,8 @@ class _Handler(BaseHTTPRequestHandler):
         for k, v in (headers or {}).items():
             self.send_header(k, v)
         self.end_headers()
-        try:
+        with suppress(BrokenPipeError, ConnectionResetError):
             self.wfile.write(body)
-        except (BrokenPipeError, ConnectionResetError):
-            pass
 
     def _reply(self, content: str) -> None:
         body = {"choices": [{"index": 0, "message": {"role": "assistant", "content": content}}]}

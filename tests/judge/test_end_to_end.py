@@ -90,7 +90,11 @@ def test_timeouts_and_slow_replies_are_retried(dataset: Dataset, tmp_path: Path)
     behaviour = Behaviour(noise=3.0, p_timeout=0.1, p_slow=0.2, timeout_seconds=1.0)
     with judge_server(behaviour) as (url, log):
         summary = _run(
-            dataset, url, tmp_path, settings=_settings(url, timeout=0.5), config=LoopConfig(max_runs=15)
+            dataset,
+            url,
+            tmp_path,
+            settings=_settings(url, timeout=0.5),
+            config=LoopConfig(max_runs=15),
         )
     assert log.faults["timeout"] > 0 and log.faults["slow"] > 0
     assert summary.runs == 15 and summary.scored == 15
@@ -99,9 +103,11 @@ def test_timeouts_and_slow_replies_are_retried(dataset: Dataset, tmp_path: Path)
 def test_a_judge_that_only_talks_nonsense_skips_runs_then_stops_clearly(
     dataset: Dataset, tmp_path: Path
 ) -> None:
-    with judge_server(Behaviour(always="malformed")) as (url, _log):
-        with pytest.raises(UpstreamError, match="skipped runs in a row"):
-            _run(dataset, url, tmp_path, settings=_settings(url, retries=1))
+    with (
+        judge_server(Behaviour(always="malformed")) as (url, _log),
+        pytest.raises(UpstreamError, match="skipped runs in a row"),
+    ):
+        _run(dataset, url, tmp_path, settings=_settings(url, retries=1))
     entries = [json.loads(x) for x in (tmp_path / "journal.jsonl").read_text().splitlines()[1:]]
     assert entries and all(e["type"] == "skip" for e in entries)
     # Skipped runs never move the rating.
@@ -112,24 +118,32 @@ def test_a_judge_that_only_talks_nonsense_skips_runs_then_stops_clearly(
 def test_a_judge_that_keeps_failing_stops_with_a_clear_message(
     dataset: Dataset, tmp_path: Path, always: str
 ) -> None:
-    with judge_server(Behaviour(always=always)) as (url, log):
-        with pytest.raises(UpstreamError, match=f"failed 3 times; last: HTTP {always}"):
-            _run(dataset, url, tmp_path, settings=_settings(url, retries=2))
+    with (
+        judge_server(Behaviour(always=always)) as (url, log),
+        pytest.raises(UpstreamError, match=f"failed 3 times; last: HTTP {always}"),
+    ):
+        _run(dataset, url, tmp_path, settings=_settings(url, retries=2))
     assert log.requests == 3
     assert (tmp_path / "journal.jsonl").read_text().count("\n") == 1  # header only
 
 
 def test_a_refused_api_key_is_not_retried(dataset: Dataset, tmp_path: Path) -> None:
-    with judge_server(Behaviour(always="401")) as (url, log):
-        with pytest.raises(UpstreamError, match="check the API key"):
-            _run(dataset, url, tmp_path)
+    with (
+        judge_server(Behaviour(always="401")) as (url, log),
+        pytest.raises(UpstreamError, match="check the API key"),
+    ):
+        _run(dataset, url, tmp_path)
     assert log.requests == 1
 
 
-def test_a_body_that_is_not_json_is_asked_again_then_skipped(dataset: Dataset, tmp_path: Path) -> None:
-    with judge_server(Behaviour(always="bad_json")) as (url, log):
-        with pytest.raises(UpstreamError, match="skipped runs in a row"):
-            _run(dataset, url, tmp_path, settings=_settings(url, retries=1))
+def test_a_body_that_is_not_json_is_asked_again_then_skipped(
+    dataset: Dataset, tmp_path: Path
+) -> None:
+    with (
+        judge_server(Behaviour(always="bad_json")) as (url, log),
+        pytest.raises(UpstreamError, match="skipped runs in a row"),
+    ):
+        _run(dataset, url, tmp_path, settings=_settings(url, retries=1))
     assert log.requests == 2 * 10  # 2 replies per run, 10 runs skipped
 
 

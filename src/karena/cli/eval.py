@@ -105,6 +105,10 @@ def eval_command(
     correction: Annotated[bool, typer.Option(help="Posterior correction.")] = True,
     swap: Annotated[bool, typer.Option(help="Shuffle outputs before judging.")] = True,
     update: Annotated[UpdateOpt, typer.Option(help="New-model update.")] = UpdateOpt.sequential,
+    judge_beta: Annotated[
+        float | None,
+        typer.Option(help="β of the judge update [the arena's β, 25/6]; larger for noisy judges."),
+    ] = None,
     batch: Annotated[
         int, typer.Option(min=1, help="Instances judged at once (1 = the paper's loop).")
     ] = 1,
@@ -154,6 +158,7 @@ def eval_command(
         swapping=swap,
         update=update.value,
         seed=seed,
+        beta=judge_beta,
     )
     out_dir = out if out is not None else Path("ksort-eval") / _safe(model)
     typer.echo(

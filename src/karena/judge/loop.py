@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 import numpy as np
@@ -47,6 +47,9 @@ class LoopConfig:
     seed: int = 0
     mu0: float = DEFAULT_MU
     sigma0: float = DEFAULT_SIGMA
+    #: β of the judge update; None uses the rating model's (the arena's) β. A judge noisier than
+    #: the humans justifies a larger one: docs/judge.md measures √(β² + s²).
+    beta: float | None = None
 
     def __post_init__(self) -> None:
         if self.max_runs < 1:
@@ -57,6 +60,8 @@ class LoopConfig:
             raise InvalidInput(f"kappa must be >= 0, got {self.kappa}")
         if not (math.isfinite(self.sigma0) and self.sigma0 > 0 and math.isfinite(self.mu0)):
             raise InvalidInput("the prior needs a finite mu0 and sigma0 > 0")
+        if self.beta is not None and not (math.isfinite(self.beta) and self.beta > 0):
+            raise InvalidInput(f"beta must be > 0, got {self.beta}")
 
     def to_dict(self) -> dict[str, Any]:
         """Plain values, for the journal header and the report."""
@@ -112,6 +117,8 @@ class LoopState:
 
     def __post_init__(self) -> None:
         self.rating = Rating(self.config.mu0, self.config.sigma0)
+        if self.config.beta is not None:
+            self.rating_model = replace(self.rating_model, beta=self.config.beta)
         if len(self.instance_ratings) != len(self.human_ranks):
             raise InvalidInput("instance ratings and human ranks differ in length")
 

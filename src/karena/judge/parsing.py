@@ -36,7 +36,7 @@ _MENTION = re.compile(
     r"(?<![a-z0-9])" + _LABEL + r"\s*(?:no\.?|number|#|_|-)?\s*" + _NUMBER + r"(?![0-9])", re.I
 )
 # What may stand between two mentions of one chain.
-_SEP_CHARS = r"[\s,;:>≻→⇒|/\[\]\(\)\{\}\*`\"'“”‘’_~]"
+_SEP_CHARS = r"[\s,;:>•·\-≻→⇒|/\[\]\(\)\{\}\*`\"'“”‘’_~]"
 _GAP = re.compile(
     r"^"
     + _SEP_CHARS

@@ -1,0 +1,62 @@
+"""``karena eval`` end to end through Typer, against the local judge server."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import typer
+from typer.testing import CliRunner
+
+from karena.cli import eval as eval_cli
+from tests.judge.dataset import build_dataset
+from tests.judge.judge_server import Behaviour, judge_server
+
+pytestmark = pytest.mark.timeout(120)
+
+
+def _app() -> typer.Typer:
+    app = typer.Typer()
+
+    @app.callback()
+    def main() -> None:
+        """karena."""
+
+    eval_cli.register(app)
+    return app
+
+
+def test_karena_eval_places_a_model_and_resumes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ds = build_dataset(tmp_path / "data", n_models=8, n_instances=40)
+    monkeypatch.setenv("KARENA_JUDGE_API_KEY_ENV", "KARENA_TEST_KEY")
+    monkeypatch.setenv("KARENA_TEST_KEY", "sk-test")
+    out = tmp_path / "report"
+    runner = CliRunner()
+    with judge_server(Behaviour(noise=3.0)) as (url, _log):
+        args = [
+            "eval", "--model", "newcomer", "--reference", str(ds.root),
+            "--outputs", str(ds.outputs), "--judge-url", url, "--judge-model", "t",
+            "--out", str(out), "--max-runs", "6",
+        ]  # fmt: skip
+        first = runner.invoke(_app(), args)
+        assert first.exit_code == 0, first.output
+        assert True
+        assert "rank" in first.output and "journal" in first.output
+        again = runner.invoke(_app(), [*args[:-1], "9", "--resume"])
+        assert again.exit_code == 1  # a different --max-runs is a different evaluation
+        resumed = runner.invoke(_app(), [*args, "--resume", "--write-leaderboard-entry"])
+        assert resumed.exit_code == 0, resumed.output
+    entry = json.loads((out / "leaderboard_entry.json").read_text())
+    assert entry["placed_by"] == "judge" and entry["runs"] == 6
+    assert json.loads((out / "report.json").read_text())["runs"] == 6
+
+
+def test_print_rules_and_bad_arguments() -> None:
+    runner = CliRunner()
+    shown = runner.invoke(_app(), ["eval", "--model", "m", "--print-rules", "--modality", "video"])
+    assert shown.exit_code == 0 and json.loads(shown.output)["label"] == "Video"
+    both = runner.invoke(_app(), ["eval", "--model", "m"])
+    assert both.exit_code != 0 and "exactly one of --reference" in str(both.exception)
