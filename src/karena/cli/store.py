@@ -1,7 +1,286 @@
-"""Placeholder: the owner of this command group replaces it."""
+"""Storage commands: migrate, import, export, recompute, and small admin commands."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+if TYPE_CHECKING:
+    from karena.store import Store
+
+DbOpt = Annotated[
+    str | None,
+    typer.Option("--database-url", help="SQLAlchemy URL [KARENA_DATABASE_URL; default SQLite]."),
+]
+ArenaOpt = Annotated[str, typer.Option("--arena", "-a", help="Arena slug.")]
+
+
+def _open(database_url: str | None) -> Store:
+    from karena.settings import Settings
+    from karena.store import Store
+
+    settings = Settings()
+    if database_url is not None:
+        settings = settings.model_copy(update={"database_url": database_url})
+    return Store.open(settings)
+
+
+def migrate(database_url: DbOpt = None) -> None:
+    """Create or upgrade the database schema to the latest revision."""
+    from karena.settings import Settings
+    from karena.store.db import Database
+
+    settings = Settings()
+    url = database_url if database_url is not None else settings.resolved_database_url()
+    db = Database.connect(url)
+    try:
+        before = db.current_revision()
+        db.migrate()
+        after = db.current_revision()
+    finally:
+        db.dispose()
+    typer.echo(f"schema at revision {after} (was {before or 'empty'})")
+
+
+def import_command(
+    path: Annotated[Path, typer.Argument(help="Gallery folder, .zip file or .jsonl manifest.")],
+    arena: ArenaOpt,
+    layout: Annotated[
+        str, typer.Option(help="auto, folder, manifest or ksort (K-Sort Eval dataset).")
+    ] = "auto",
+    create_arena: Annotated[
+        bool, typer.Option("--create-arena", help="Create the arena if it does not exist.")
+    ] = False,
+    modality: Annotated[str, typer.Option(help="Modality of a created arena.")] = "image",
+    k: Annotated[int | None, typer.Option("--k", help="K of a created arena.")] = None,
+    replace: Annotated[
+        bool, typer.Option("--replace", help="Replace outputs that differ from stored ones.")
+    ] = False,
+    raw_model_names: Annotated[
+        bool, typer.Option("--raw-model-names", help="K-Sort layout: keep models_name as is.")
+    ] = False,
+    database_url: DbOpt = None,
+) -> None:
+    """Import pre-generated outputs (and, for the K-Sort Eval layout, its human votes)."""
+    from rich.progress import Progress
+
+    from karena.generators.gallery import import_gallery
+
+    store = _open(database_url)
+    try:
+        if create_arena:
+            store.create_arena(slug=arena, modality=modality, k=k, exist_ok=True)
+        with Progress(transient=True) as bar:
+            task = bar.add_task(f"importing {path.name}", total=None)
+            report = import_gallery(
+                store,
+                arena=arena,
+                path=path,
+                layout=layout,
+                replace=replace,
+                raw_model_names=raw_model_names,
+                progress=lambda done, total: bar.update(task, completed=done, total=total),
+            )
+    finally:
+        store.close()
+    typer.echo(report.summary())
+
+
+def export(
+    arena: ArenaOpt,
+    output: Annotated[Path, typer.Option("--output", "-o", help="File to write.")],
+    fmt: Annotated[str, typer.Option("--format", "-f", help="jsonl, csv or parquet.")] = "jsonl",
+    database_url: DbOpt = None,
+) -> None:
+    """Export an arena's vote log (JSONL, CSV, or Parquet loadable by Hugging Face datasets)."""
+    from karena.errors import InvalidInput
+
+    if fmt not in ("jsonl", "csv", "parquet"):
+        raise InvalidInput(f"--format must be jsonl, csv or parquet, got {fmt!r}")
+    store = _open(database_url)
+    try:
+        rows = store.export_votes(arena=arena, path=output, fmt=fmt)  # type: ignore[arg-type]
+    finally:
+        store.close()
+    typer.echo(f"wrote {rows} votes to {output}")
+
+
+def recompute(
+    arena: Annotated[
+        str | None, typer.Option("--arena", "-a", help="Arena slug (default: every arena).")
+    ] = None,
+    database_url: DbOpt = None,
+) -> None:
+    """Rebuild ratings exactly from the vote log and report any drift from the live ratings."""
+    store = _open(database_url)
+    try:
+        slugs = [arena] if arena is not None else [a.slug for a in store.list_arenas()]
+        for slug in slugs:
+            before = {r.model_id: (r.mu, r.sigma) for r in store.leaderboard(arena=slug)}
+            n = store.recompute(arena=slug)
+            after = {r.model_id: (r.mu, r.sigma) for r in store.leaderboard(arena=slug)}
+            drift = max(
+                (abs(a[0] - before[m][0]) + abs(a[1] - before[m][1]) for m, a in after.items()),
+                default=0.0,
+            )
+            typer.echo(f"{slug}: replayed {n} votes; largest change |Δμ|+|Δσ| = {drift:.3g}")
+    finally:
+        store.close()
+
+
+def leaderboard(arena: ArenaOpt, database_url: DbOpt = None) -> None:
+    """Print an arena's leaderboard."""
+    from rich.console import Console
+    from rich.table import Table
+
+    store = _open(database_url)
+    try:
+        rows = store.leaderboard(arena=arena)
+    finally:
+        store.close()
+    table = Table("rank", "model", "score", "μ", "σ", "95% interval", "votes", title=arena)
+    for r in rows:
+        mark = " (provisional)" if r.provisional else ""
+        table.add_row(
+            str(r.rank), r.model_name + mark, f"{r.score:.2f}", f"{r.mu:.2f}", f"{r.sigma:.2f}",
+            f"[{r.ci_low:.2f}, {r.ci_high:.2f}]", str(r.votes),
+        )  # fmt: skip
+    Console().print(table)
+
+
+arena_app = typer.Typer(help="Create and list arenas.", no_args_is_help=True)
+model_app = typer.Typer(help="Add, enable and disable models.", no_args_is_help=True)
+prompt_app = typer.Typer(help="Add prompts.", no_args_is_help=True)
+voter_app = typer.Typer(help="Ban and unban voters.", no_args_is_help=True)
+
+
+@arena_app.command("add")
+def arena_add(
+    slug: Annotated[str, typer.Argument(help="Short id: lower-case letters, digits, - and _.")],
+    name: Annotated[str | None, typer.Option(help="Display name.")] = None,
+    modality: Annotated[str, typer.Option(help="image, video or text.")] = "image",
+    k: Annotated[int | None, typer.Option("--k", help="Contestants per battle.")] = None,
+    rating_model: Annotated[str | None, typer.Option(help="e.g. thurstone, elo.")] = None,
+    matchmaker: Annotated[str | None, typer.Option(help="e.g. ucb, random.")] = None,
+    database_url: DbOpt = None,
+) -> None:
+    """Create an arena."""
+    store = _open(database_url)
+    try:
+        a = store.create_arena(
+            slug=slug, name=name, modality=modality, k=k, rating_model=rating_model,
+            matchmaker=matchmaker,
+        )  # fmt: skip
+    finally:
+        store.close()
+    typer.echo(f"created arena {a.slug} (K={a.k}, {a.rating_model}, {a.matchmaker})")
+
+
+@arena_app.command("list")
+def arena_list(database_url: DbOpt = None) -> None:
+    """List arenas."""
+    store = _open(database_url)
+    try:
+        for a in store.list_arenas():
+            typer.echo(f"{a.slug}\t{a.modality}\tK={a.k}\t{a.rating_model}\t{a.vote_count} votes")
+    finally:
+        store.close()
+
+
+@model_app.command("add")
+def model_add(
+    arena: Annotated[str, typer.Argument(help="Arena slug.")],
+    name: Annotated[str, typer.Argument(help="Model name.")],
+    organization: Annotated[str, typer.Option(help="Who made it.")] = "",
+    link: Annotated[str, typer.Option(help="http(s) link to the model.")] = "",
+    database_url: DbOpt = None,
+) -> None:
+    """Add a model to an arena."""
+    store = _open(database_url)
+    try:
+        m = store.add_model(arena=arena, name=name, organization=organization, link=link)
+    finally:
+        store.close()
+    typer.echo(f"added model {m.name} to {arena}")
+
+
+def _set_enabled(arena: str, name: str, enabled: bool, database_url: str | None) -> None:
+    store = _open(database_url)
+    try:
+        store.set_model_enabled(arena=arena, name=name, enabled=enabled)
+    finally:
+        store.close()
+    typer.echo(f"{name} in {arena} is now {'enabled' if enabled else 'disabled'}")
+
+
+@model_app.command("enable")
+def model_enable(arena: str, name: str, database_url: DbOpt = None) -> None:
+    """Enable a model (it can be matched again)."""
+    _set_enabled(arena, name, True, database_url)
+
+
+@model_app.command("disable")
+def model_disable(arena: str, name: str, database_url: DbOpt = None) -> None:
+    """Disable a model (it is never matched; its votes stay)."""
+    _set_enabled(arena, name, False, database_url)
+
+
+@prompt_app.command("add")
+def prompt_add(
+    arena: Annotated[str, typer.Argument(help="Arena slug.")],
+    text: Annotated[str, typer.Argument(help="Prompt text.")],
+    key: Annotated[str | None, typer.Option(help="External id (default: a text hash).")] = None,
+    category: Annotated[str, typer.Option(help="Category label.")] = "",
+    database_url: DbOpt = None,
+) -> None:
+    """Add a prompt to an arena."""
+    store = _open(database_url)
+    try:
+        p = store.add_prompt(arena=arena, text=text, key=key, category=category)
+    finally:
+        store.close()
+    typer.echo(f"prompt {p.key} in {arena}")
+
+
+@voter_app.command("ban")
+def voter_ban(
+    voter_hash: Annotated[str, typer.Argument(help="The voter hash (as exported).")],
+    reason: Annotated[str, typer.Option(help="Why.")] = "",
+    keep_past: Annotated[
+        bool, typer.Option("--keep-past", help="Keep counting the voter's earlier votes.")
+    ] = False,
+    database_url: DbOpt = None,
+) -> None:
+    """Ban a voter: new votes are refused and (by default) past votes stop counting."""
+    store = _open(database_url)
+    try:
+        n = store.ban_voter(voter_hash=voter_hash, reason=reason, discount_past=not keep_past)
+    finally:
+        store.close()
+    typer.echo(f"banned; {n} earlier votes discounted and ratings rebuilt")
+
+
+@voter_app.command("unban")
+def voter_unban(voter_hash: str, database_url: DbOpt = None) -> None:
+    """Lift a ban (discounted votes stay discounted)."""
+    store = _open(database_url)
+    try:
+        store.unban_voter(voter_hash=voter_hash)
+    finally:
+        store.close()
+    typer.echo("unbanned")
+
 
 def register(app: typer.Typer) -> None:
-    """Register no commands yet."""
+    """Register the storage commands."""
+    app.command("migrate")(migrate)
+    app.command("import")(import_command)
+    app.command("export")(export)
+    app.command("recompute")(recompute)
+    app.command("leaderboard")(leaderboard)
+    app.add_typer(arena_app, name="arena")
+    app.add_typer(model_app, name="model")
+    app.add_typer(prompt_app, name="prompt")
+    app.add_typer(voter_app, name="voter")

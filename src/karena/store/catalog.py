@@ -297,6 +297,18 @@ class CatalogMixin(StoreBase):
         s.flush()
         return out
 
+    def find_output(self, *, arena: str, model: str, prompt_key: str) -> OutputInfo | None:
+        """The output of (model, prompt key) in an arena, or None."""
+        with self.db.read() as s:
+            a = self._arena(s, arena)
+            out = s.scalar(
+                select(Output)
+                .join(Model, Model.id == Output.model_id)
+                .join(Prompt, Prompt.id == Output.prompt_id)
+                .where(Model.arena_id == a.id, Model.name == model, Prompt.key == prompt_key)
+            )
+            return convert.output_info(out) if out is not None else None
+
     def get_output(self, *, model_id: int, prompt_id: int) -> OutputInfo | None:
         """The cached output of (model, prompt), or None."""
         with self.db.read() as s:

@@ -21,6 +21,8 @@ from karena.store.models import (
     Battle,
     BattleSlot,
     Model,
+    Output,
+    Prompt,
     VoteRow,
 )
 from karena.store.ratings import model_for_arena, rebuild
@@ -205,6 +207,79 @@ class VotingMixin(CatalogMixin):
                 now=now,
             )
             return convert.vote_result(s, vote, battle, arena)
+
+    def import_vote(
+        self,
+        *,
+        arena: str,
+        prompt_key: str,
+        models: Sequence[str],
+        ranks: Sequence[object],
+        source: str,
+        voter: str = "import",
+    ) -> VoteResult | None:
+        """Record a ranking from an imported dataset as a counted vote on an ``imported`` battle.
+
+        Every model must already have an output for the prompt. Imports bypass the bot guard
+        and rate limit. Returns None (and stores nothing) when this prompt already holds an
+        imported vote, so importing the same dataset twice adds no duplicates.
+        """
+        now = self._now()
+        with self.db.write() as s:
+            a = self._arena(s, arena)
+            prompt = s.scalar(
+                select(Prompt).where(Prompt.arena_id == a.id, Prompt.key == prompt_key)
+            )
+            if prompt is None:
+                raise NotFound(f"no prompt {prompt_key!r} in arena {arena!r}")
+            if len(models) != a.k:
+                raise InvalidInput(f"arena {arena!r} has K={a.k}, the import names {len(models)}")
+            parsed = parse_vote("rank", list(ranks), None, a.k)
+            ids, outs = [], []
+            for name in models:
+                m = self._model(s, a, name)
+                out = s.scalar(
+                    select(Output).where(Output.model_id == m.id, Output.prompt_id == prompt.id)
+                )
+                if out is None:
+                    raise NotFound(f"model {name!r} has no output for prompt {prompt_key!r}")
+                ids.append(m.id)
+                outs.append(out.id)
+            if len(set(ids)) != len(ids):
+                raise InvalidInput(f"the same model appears twice in {source}")
+            arena_row = self._lock_arena(s, a.id)
+            already = s.scalar(
+                select(Battle.id).where(Battle.prompt_id == prompt.id, Battle.state == "imported")
+            )
+            if already is not None:
+                return None
+            battle = Battle(
+                arena_id=a.id,
+                prompt_id=prompt.id,
+                token=secrets.token_urlsafe(24),
+                state="imported",
+                voter_hash=None,
+                created_at=now,
+                expires_at=now,
+            )
+            s.add(battle)
+            s.flush()
+            s.add_all(
+                BattleSlot(battle_id=battle.id, position=i, model_id=m, output_id=o)
+                for i, (m, o) in enumerate(zip(ids, outs, strict=True))
+            )
+            vote = record_vote(
+                s,
+                arena=arena_row,
+                battle=battle,
+                model_ids=ids,
+                parsed=parsed,
+                rating_model=model_for_arena(arena_row),
+                voter_hash=self.voter_hash(voter),
+                client={"import": str(source)[:300]},
+                now=now,
+            )
+            return convert.vote_result(s, vote, battle, arena_row)
 
     def _bot_guard(self, battle: Battle, now: datetime) -> None:
         min_s = self.settings.min_vote_seconds
