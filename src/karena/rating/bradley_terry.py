@@ -292,46 +292,56 @@ def _assemble(prob: _Problem, h_dd: FloatArray, h_rest: tuple[FloatArray, ...]) 
 
 @numba.njit(cache=True)
 def _cholesky_solve(a: FloatArray, b: FloatArray) -> FloatArray:  # pragma: no cover - compiled
-    """Solve a x = b for small SPD ``a`` single-threaded.
+    """Solve a x = b (b: n × k) for small SPD ``a``, single-threaded; NaN if ``a`` is not SPD.
 
     A multi-threaded LAPACK call on a 130×130 system costs ~20× more than the arithmetic on a busy
     machine (thread hand-offs), and a bootstrap makes hundreds of them.
     """
-    n = b.shape[0]
+    n, k = b.shape
     low = np.zeros((n, n))
     for j in range(n):
         acc = a[j, j]
-        for k in range(j):
-            acc -= low[j, k] * low[j, k]
+        for q in range(j):
+            acc -= low[j, q] * low[j, q]
         if acc <= 0.0:
-            return np.full(n, np.nan)
+            return np.full((n, k), np.nan)
         low[j, j] = np.sqrt(acc)
         for i in range(j + 1, n):
             acc = a[i, j]
-            for k in range(j):
-                acc -= low[i, k] * low[j, k]
+            for q in range(j):
+                acc -= low[i, q] * low[j, q]
             low[i, j] = acc / low[j, j]
-    y = np.empty(n)
-    for i in range(n):
-        acc = b[i]
-        for k in range(i):
-            acc -= low[i, k] * y[k]
-        y[i] = acc / low[i, i]
-    x = np.empty(n)
-    for i in range(n - 1, -1, -1):
-        acc = y[i]
-        for k in range(i + 1, n):
-            acc -= low[k, i] * x[k]
-        x[i] = acc / low[i, i]
+    x = np.empty((n, k))
+    for c in range(k):
+        y = np.empty(n)
+        for i in range(n):
+            acc = b[i, c]
+            for q in range(i):
+                acc -= low[i, q] * y[q]
+            y[i] = acc / low[i, i]
+        for i in range(n - 1, -1, -1):
+            acc = y[i]
+            for q in range(i + 1, n):
+                acc -= low[q, i] * x[q, c]
+            x[i, c] = acc / low[i, i]
     return x
 
 
 def _solve(a: FloatArray, b: FloatArray) -> FloatArray:
-    """Newton direction: a compiled Cholesky, falling back to LAPACK if ``a`` is not SPD."""
-    x: FloatArray = _cholesky_solve(a, b)
+    """Solve a x = b by compiled Cholesky, falling back to LAPACK if ``a`` is not SPD."""
+    rhs = b.reshape(len(b), -1)
+    x: FloatArray = _cholesky_solve(np.ascontiguousarray(a), np.ascontiguousarray(rhs))
     if not np.all(np.isfinite(x)):
-        x = np.asarray(np.linalg.solve(a, b), dtype=np.float64)
-    return x
+        x = np.asarray(np.linalg.solve(a, rhs), dtype=np.float64)
+    return x.reshape(b.shape)
+
+
+def _gauge(prob: _Problem) -> FloatArray:
+    """u uᵀ with u = 1 on θ (0 on η) when the likelihood alone fixes θ only up to a shift."""
+    gauge = np.zeros((prob.n_params, prob.n_params))
+    if prob.ridge == 0.0:
+        gauge[: prob.m, : prob.m] = 1.0
+    return gauge
 
 
 def _newton(
@@ -350,9 +360,7 @@ def _newton(
         params[m] = math.log(2.0 * total_ties / max(total - total_ties, 1.0))
     # Shift invariance: θ ↦ θ + c leaves the likelihood unchanged. Adding u uᵀ (u = 1 on θ)
     # makes the Newton system solvable and keeps Σθ = 0 (see docs/ratings.md, Batch models).
-    gauge = np.zeros((p, p))
-    if prob.ridge == 0.0:
-        gauge[:m, :m] = 1.0
+    gauge = _gauge(prob)
     loglik, grad, neg_hess = _row_terms(prob, params[:m], params[-1], cells, True)
     for iteration in range(1, max_iter + 1):
         assert neg_hess is not None
@@ -601,16 +609,20 @@ def sandwich_intervals(
     _, _, neg_hess = _row_terms(prob, fit.strengths, eta, cells, True)
     assert neg_hess is not None
     meat = _score_outer_products(prob, fit.strengths, eta, cells)
-    bread = np.linalg.pinv(neg_hess, hermitian=True)
-    cov = (bread @ meat @ bread)[:m, :m]
-    # Map the covariance of θ to that of the reported ratings (centred, or anchored).
-    to_ratings = opts.factor * (np.eye(m) - 1.0 / m)
+    # Pseudo-inverse of A (null space u): (A + u uᵀ)⁻¹ − u uᵀ/m², or A⁻¹ when ridge > 0.
+    gauge = _gauge(prob)
+    bread = _solve(neg_hess + gauge, np.eye(prob.n_params)) - gauge / (m * m)
+    # Ratings are a linear map T of θ (centred, or anchored); Var(R) = diag(T A⁺ B A⁺ Tᵀ).
+    to_ratings = np.zeros((m, prob.n_params))
+    to_ratings[:, :m] = opts.factor * (np.eye(m) - 1.0 / m)
     pinned = opts.anchor_shift(counts.models)
     if pinned is not None:
-        to_ratings = opts.factor * np.eye(m)
+        to_ratings[:, :m] = opts.factor * np.eye(m)
         to_ratings[:, pinned[0]] -= opts.factor
-    cov_r = to_ratings @ cov @ to_ratings.T
-    half = stats.norm.ppf(0.5 + 0.5 * level) * np.sqrt(np.clip(np.diag(cov_r), 0.0, None))
+    # einsum without BLAS: small products stay single-threaded (see _cholesky_solve).
+    left = np.einsum("ij,jk->ik", to_ratings, bread)
+    variance = np.einsum("ij,jk,ik->i", left, meat, left)
+    half = stats.norm.ppf(0.5 + 0.5 * level) * np.sqrt(np.clip(variance, 0.0, None))
     return BTIntervals(
         counts.models, fit.ratings, fit.ratings - half, fit.ratings + half, "sandwich", level, fit
     )
