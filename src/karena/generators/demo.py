@@ -15,6 +15,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from karena.errors import NotFound
+from karena.generators.base import GeneratedOutput
 from karena.generators.demo_prompts import (
     COLOURS,
     MAX_COUNT,
@@ -94,6 +95,10 @@ class DemoRenderer:
         if self.degrade is not None:
             image = self.degrade(image, rng)  # type: ignore[assignment]
         return encode_png(image)
+
+    def generate(self, prompt: str) -> GeneratedOutput:
+        """The live-generator protocol (karena.generators.base.Generator)."""
+        return GeneratedOutput(self.render(prompt))
 
 
 #: The shipped renderers, best first by design (a person should rank them roughly like this).

@@ -10,6 +10,7 @@ import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+from karena.errors import InvalidInput
 from karena.generators.demo import (
     DEMO_CATEGORY,
     DEMO_ORGANIZATION,
@@ -23,6 +24,7 @@ from karena.store.types import ModelInfo, PromptInfo
 __all__ = [
     "DEMO_ARENA",
     "DemoArena",
+    "attach_demo_generators",
     "build_demo_arena",
     "demo_generator_config",
     "render_in_background",
@@ -52,19 +54,44 @@ def demo_generator_config(renderer: str) -> dict[str, object]:
     return {"kind": "demo", "renderer": renderer}
 
 
+def _add_demo_model(store: Store, name: str) -> ModelInfo:
+    """Add one demo renderer as a model with a stored live-generator config.
+
+    Also attaches the renderer in-process, so typed prompts work in this process even where the
+    store's generator registry does not know the "demo" kind.
+    """
+    from karena.generators.demo import get_renderer
+
+    try:
+        model = store.add_model(
+            arena=DEMO_ARENA,
+            name=name,
+            organization=DEMO_ORGANIZATION,
+            generator=demo_generator_config(name),
+            exist_ok=True,
+        )
+    except InvalidInput:
+        model = store.add_model(
+            arena=DEMO_ARENA, name=name, organization=DEMO_ORGANIZATION, exist_ok=True
+        )
+    store.register_generator(arena=DEMO_ARENA, model=name, generator=get_renderer(name))
+    return model
+
+
+def attach_demo_generators(store: Store) -> None:
+    """Attach the demo renderers in-process to an existing demo arena's models."""
+    from karena.generators.demo import get_renderer
+
+    for renderer in DEMO_RENDERERS:
+        store.register_generator(
+            arena=DEMO_ARENA, model=renderer.name, generator=get_renderer(renderer.name)
+        )
+
+
 def build_demo_arena(store: Store, *, k: int = 4, prompts: int = DEMO_PROMPT_COUNT) -> DemoArena:
     """Create (or find) the demo arena with its models and prompts; renders nothing."""
     store.create_arena(slug=DEMO_ARENA, name=DEMO_ARENA_NAME, modality="image", k=k, exist_ok=True)
-    models = tuple(
-        store.add_model(
-            arena=DEMO_ARENA,
-            name=renderer.name,
-            organization=DEMO_ORGANIZATION,
-            generator=demo_generator_config(renderer.name),
-            exist_ok=True,
-        )
-        for renderer in DEMO_RENDERERS
-    )
+    models = tuple(_add_demo_model(store, renderer.name) for renderer in DEMO_RENDERERS)
     stored = tuple(
         store.add_prompt(
             arena=DEMO_ARENA,

@@ -254,7 +254,7 @@ def battle_media(
     return Response(
         blob.data,
         media_type=blob.content_type,
-        headers={"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"},
+        headers={"Cache-Control": "no-store"},
     )
 
 

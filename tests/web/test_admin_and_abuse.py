@@ -1,0 +1,121 @@
+"""Admin endpoints behind the bearer token, uploads, the rate limit and the bot guard."""
+
+from __future__ import annotations
+
+from karena.generators.demo import render_demo
+from tests.web.conftest import ADMIN_TOKEN, AppFactory, ArenaApp
+from tests.web.test_api import _assert_error_shape, _battle
+
+AUTH = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
+
+
+def test_admin_refuses_without_or_with_a_wrong_token(arena_app: ArenaApp) -> None:
+    body = {"arena": "demo", "name": "intruder"}
+    _assert_error_shape(arena_app.client.post("/api/admin/models", json=body), 401)
+    wrong = {"Authorization": "Bearer not-the-token"}
+    _assert_error_shape(arena_app.client.post("/api/admin/models", json=body, headers=wrong), 401)
+    basic = {"Authorization": "Basic dXNlcjpwYXNz"}
+    _assert_error_shape(arena_app.client.post("/api/admin/models", json=body, headers=basic), 401)
+    # A malformed body without a token is still a 401: auth comes first.
+    _assert_error_shape(arena_app.client.post("/api/admin/models", json={"x": 1}), 401)
+    names = {m.name for m in arena_app.store.list_models(arena="demo")}
+    assert "intruder" not in names
+
+
+def test_admin_is_disabled_without_a_configured_token(make_app: AppFactory) -> None:
+    app = make_app(admin_token=None)
+    body = {"arena": "demo", "name": "x"}
+    response = app.client.post("/api/admin/models", json=body, headers=AUTH)
+    assert "disabled" in _assert_error_shape(response, 403)["error"]
+
+
+def test_admin_adds_and_disables_models_and_adds_prompts(arena_app: ArenaApp) -> None:
+    client = arena_app.client
+    created = client.post(
+        "/api/admin/models",
+        json={"arena": "demo", "name": "newcomer", "organization": "lab"},
+        headers=AUTH,
+    )
+    assert created.status_code == 201, created.text
+    assert created.json()["enabled"] is True
+    disabled = client.patch(
+        "/api/admin/models/newcomer", params={"arena": "demo"}, json={"enabled": False},
+        headers=AUTH,
+    )  # fmt: skip
+    assert disabled.status_code == 200 and disabled.json()["enabled"] is False
+    assert not arena_app.store.get_model(arena="demo", name="newcomer").enabled
+    prompt = client.post(
+        "/api/admin/prompts",
+        json={"arena": "demo", "text": "a black star", "key": "extra-1"},
+        headers=AUTH,
+    )
+    assert prompt.status_code == 201 and prompt.json()["key"] == "extra-1"
+    _assert_error_shape(
+        client.patch("/api/admin/models/ghost", params={"arena": "demo"}, json={"enabled": True},
+                     headers=AUTH),
+        404,
+    )  # fmt: skip
+
+
+def test_upload_checks_type_and_size(make_app: AppFactory) -> None:
+    app = make_app(max_upload_bytes=200_000)
+    client = app.client
+    client.post("/api/admin/models", json={"arena": "demo", "name": "uploader"}, headers=AUTH)
+    key = app.arena.prompts[0].key
+    form = {"arena": "demo", "model": "uploader", "prompt_key": key}
+    png = render_demo("demo-faithful", app.arena.prompts[0].text)
+    ok = client.post(
+        "/api/admin/outputs", data=form, files={"file": ("x.png", png, "image/png")}, headers=AUTH
+    )
+    assert ok.status_code == 201, ok.text
+    assert ok.json()["content_type"].startswith("image/")
+    svg = b'<svg xmlns="http://www.w3.org/2000/svg"><script>alert(1)</script></svg>'
+    bad = client.post(
+        "/api/admin/outputs",
+        data={**form, "replace": "true"},
+        files={"file": ("x.png", svg, "image/png")},
+        headers=AUTH,
+    )
+    _assert_error_shape(bad, 415)
+    huge = client.post(
+        "/api/admin/outputs",
+        data={**form, "replace": "true"},
+        files={"file": ("x.png", b"\x89PNG" + b"\0" * 300_000, "image/png")},
+        headers=AUTH,
+    )
+    assert huge.status_code == 413
+    assert set(huge.json()) == {"error", "detail"}
+
+
+def test_rate_limit_refuses_a_hammering_voter(make_app: AppFactory) -> None:
+    app = make_app(rate_limit_per_minute=3)
+    statuses = []
+    for _ in range(5):
+        battle = _battle(app)
+        response = app.client.post(f"/api/battles/{battle['token']}/vote", json={"mode": "tie"})
+        statuses.append(response.status_code)
+        app.clock.advance(1)
+    assert statuses[:3] == [200, 200, 200]
+    assert statuses[3:] == [429, 429]
+    # A minute later the voter may vote again.
+    app.clock.advance(61)
+    battle = _battle(app)
+    assert (
+        app.client.post(f"/api/battles/{battle['token']}/vote", json={"mode": "tie"}).status_code
+        == 200
+    )
+
+
+def test_bot_guard_rejects_instant_votes(make_app: AppFactory) -> None:
+    app = make_app(min_vote_seconds=5.0)
+    battle = _battle(app)
+    url = f"/api/battles/{battle['token']}/vote"
+    _assert_error_shape(app.client.post(url, json={"mode": "tie"}), 429)
+    app.clock.advance(6)
+    assert app.client.post(url, json={"mode": "tie"}).status_code == 200
+
+
+def test_battle_creation_is_limited_per_voter(make_app: AppFactory) -> None:
+    app = make_app(rate_limit_per_minute=1)
+    statuses = [app.client.post("/api/battles", json={}).status_code for _ in range(6)]
+    assert statuses.count(201) == 4 and statuses[-1] == 429
