@@ -1,7 +1,156 @@
-"""Placeholder: the owner of this command group replaces it."""
+"""``karena replay``: rebuild a leaderboard from a JSON-lines vote log."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterable
+from enum import StrEnum
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+if TYPE_CHECKING:
+    from karena.rating.base import OnlineRatingModel
+    from karena.rating.leaderboard import LeaderboardRow
+    from karena.rating.types import Vote
+
+
+class OnlineModelName(StrEnum):
+    """The online rating models a log can be replayed through."""
+
+    thurstone = "thurstone"
+    factor_graph = "factor-graph"
+    elo = "elo"
+
+
+def build_model(name: OnlineModelName) -> OnlineRatingModel:
+    """The named model with its documented defaults."""
+    from karena.rating.elo import Elo
+    from karena.rating.factor_graph import FactorGraphFFA
+    from karena.rating.thurstone import ThurstoneK
+
+    models: dict[OnlineModelName, type[OnlineRatingModel]] = {
+        OnlineModelName.thurstone: ThurstoneK,
+        OnlineModelName.factor_graph: FactorGraphFFA,
+        OnlineModelName.elo: Elo,
+    }
+    return models[name]()
+
+
+def _read_votes(path: Path) -> list[Vote]:
+    from karena.errors import InvalidInput, NotFound
+    from karena.rating.vote_log import read_vote_log
+
+    if str(path) == "-":
+        return list(read_vote_log(sys.stdin))
+    if not path.is_file():
+        raise NotFound(f"no vote log at {path}")
+    try:
+        with path.open(encoding="utf-8") as handle:
+            return list(read_vote_log(handle))
+    except UnicodeDecodeError as exc:
+        raise InvalidInput(f"{path} is not UTF-8 text ({exc.reason})") from None
+
+
+def _with_progress(votes: list[Vote], show: bool) -> Iterable[Vote]:
+    """The votes, behind a progress bar on stderr when replaying slowly in a terminal."""
+    if not show or len(votes) < 2000 or not sys.stderr.isatty():
+        return votes
+    from rich.console import Console
+    from rich.progress import track
+
+    return track(votes, description="Replaying", transient=True, console=Console(stderr=True))
+
+
+def _print_table(rows: tuple[LeaderboardRow, ...], title: str, elo: bool) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=title)
+    for column in ("Rank", "Model", "Score μ−3σ", "μ", "σ", "95% interval", "Votes"):
+        table.add_column(column, justify="left" if column == "Model" else "right")
+    for row in rows:
+        interval = "—" if elo else f"{row.lower:.2f} … {row.upper:.2f}"
+        model = f"{row.model} [dim](provisional)[/dim]" if row.provisional else str(row.model)
+        table.add_row(
+            str(row.rank),
+            model,
+            f"{row.score:.2f}",
+            f"{row.mu:.2f}",
+            f"{row.sigma:.3f}",
+            interval,
+            str(row.votes),
+        )
+    Console().print(table)
+
 
 def register(app: typer.Typer) -> None:
-    """Register no commands yet."""
+    """Add the ``replay`` command."""
+
+    @app.command()
+    def replay(
+        log: Annotated[
+            Path,
+            typer.Argument(
+                help="JSON-lines vote log ('-' for stdin): one object per line with "
+                '"models" and one of "ranking", "winner" or "result".',
+            ),
+        ],
+        model: Annotated[
+            OnlineModelName,
+            typer.Option("--model", "-m", help="Online rating model to replay through."),
+        ] = OnlineModelName.thurstone,
+        json_output: Annotated[
+            bool, typer.Option("--json", help="Print the leaderboard as JSON instead of a table.")
+        ] = False,
+        top: Annotated[
+            int | None, typer.Option("--top", min=1, help="Show only the first N rows.")
+        ] = None,
+        provisional_sigma: Annotated[
+            float | None,
+            typer.Option(
+                help="Flag rows with σ above this as provisional "
+                "(default: KARENA_PROVISIONAL_SIGMA, 2.0).",
+            ),
+        ] = None,
+        reference: Annotated[
+            bool,
+            typer.Option(
+                "--reference", help="Use the pure-Python reference update, not the numba kernels."
+            ),
+        ] = False,
+    ) -> None:
+        """Replay a vote log through an online rating model and print the leaderboard."""
+        import json
+
+        from karena.errors import InvalidInput
+        from karena.rating.leaderboard import build_leaderboard, count_votes
+        from karena.rating.replay import has_fast_path
+        from karena.rating.replay import replay as replay_votes
+        from karena.settings import Settings
+
+        threshold = (
+            provisional_sigma if provisional_sigma is not None else Settings().provisional_sigma
+        )
+        if not threshold > 0:
+            raise InvalidInput(f"--provisional-sigma must be > 0, got {threshold}")
+        votes = _read_votes(log)
+        rating_model = build_model(model)
+        use_fast = not reference and has_fast_path(rating_model)
+        ratings = replay_votes(
+            _with_progress(votes, show=not use_fast), rating_model, fast=use_fast
+        )
+        rows = build_leaderboard(ratings, count_votes(votes), provisional_sigma=threshold)
+        if top is not None:
+            rows = rows[:top]
+        if json_output:
+            payload = {
+                "model": model.value,
+                "votes": len(votes),
+                "leaderboard": [row.to_dict() for row in rows],
+            }
+            typer.echo(json.dumps(payload, indent=2))
+            return
+        title = f"{model.value} leaderboard from {len(votes)} votes"
+        _print_table(rows, title, elo=model is OnlineModelName.elo)

@@ -1,0 +1,116 @@
+"""``karena replay``: a JSONL vote log in, a leaderboard out; malformed lines name their number."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from karena.cli.main import build_app
+from karena.errors import InvalidVote
+from karena.rating.elo import Elo
+from karena.rating.factor_graph import FactorGraphFFA
+from karena.rating.thurstone import ThurstoneK
+from karena.rating.types import BestOfK, PairResult, Pairwise, Ranking, Vote
+from karena.rating.vote_log import read_vote_log
+
+LOG = [
+    {"models": ["a", "b", "c", "d"], "ranking": [2, 1, 4, 3]},
+    {"models": ["a", "c"], "result": "both_bad"},
+    {"models": ["b", "c", "d", "e"], "winner": "e"},
+    {"models": ["b", "c", "d", "e"], "winner": 1},
+    {"models": ["a", "b", "c", "d"], "winner": None},
+]
+VOTES = [
+    Vote(("a", "b", "c", "d"), Ranking((2, 1, 4, 3))),
+    Vote(("a", "c"), Pairwise(PairResult.BOTH_BAD)),
+    Vote(("b", "c", "d", "e"), BestOfK(4, 3)),
+    Vote(("b", "c", "d", "e"), BestOfK(4, 1)),
+    Vote(("a", "b", "c", "d"), BestOfK(4, None)),
+]
+
+
+@pytest.fixture
+def log_file(tmp_path: Path) -> Path:
+    path = tmp_path / "votes.jsonl"
+    lines = [json.dumps(r) for r in LOG]
+    path.write_text("# a comment\n" + "\n".join(lines[:2]) + "\n\n" + "\n".join(lines[2:]) + "\n")
+    return path
+
+
+def test_reader_parses_every_vote_kind(log_file: Path) -> None:
+    assert list(read_vote_log(log_file.read_text().splitlines())) == VOTES
+
+
+@pytest.mark.parametrize(
+    ("name", "model"),
+    [("thurstone", ThurstoneK()), ("factor-graph", FactorGraphFFA()), ("elo", Elo())],
+)
+def test_json_output_is_the_leaderboard_of_the_replayed_ratings(
+    log_file: Path, name: str, model: ThurstoneK
+) -> None:
+    result = CliRunner().invoke(build_app(), ["replay", str(log_file), "--model", name, "--json"])
+    assert result.exit_code == 0, result.output
+    payload = json.loads(result.output)
+    want = model.replay(VOTES)
+    rows = payload["leaderboard"]
+    assert payload["votes"] == 5 and payload["model"] == name
+    assert {row["model"] for row in rows} == {"a", "b", "c", "d", "e"}
+    for row in rows:
+        assert row["mu"] == pytest.approx(want[row["model"]].mu, abs=1e-9)
+        assert row["sigma"] == pytest.approx(want[row["model"]].sigma, abs=1e-9)
+    scores = [row["score"] for row in rows]
+    assert scores == sorted(scores, reverse=True)
+    assert {row["model"]: row["votes"] for row in rows} == {"a": 3, "b": 4, "c": 5, "d": 4, "e": 2}
+
+
+def test_table_output_and_top(log_file: Path) -> None:
+    result = CliRunner().invoke(build_app(), ["replay", str(log_file), "--top", "2"])
+    assert result.exit_code == 0, result.output
+    assert "thurstone leaderboard from 5 votes" in result.output
+    assert "Rank" in result.output and "95% interval" in result.output
+
+
+@pytest.mark.parametrize(
+    ("line", "message"),
+    [
+        ("{not json", "line 2: not valid JSON"),
+        ('{"models": ["a", "a"], "ranking": [1, 2]}', "line 2: duplicate models"),
+        ('{"models": ["a", "b"], "ranking": [1, 2, 3]}', "line 2: outcome is for K=3"),
+        ('{"models": ["a", "b"], "ranking": [1, NaN]}', "line 2: rank of position 1 is NaN"),
+        ('{"models": ["a", "b"]}', "line 2: a vote needs exactly one of"),
+        ('{"models": ["a", "b"], "winner": "z"}', "line 2: \"winner\" 'z'"),
+        ('{"models": ["a", "b"], "result": "draw"}', 'line 2: "result" must be one of'),
+        ('["a", "b"]', "line 2: a vote must be a JSON object"),
+    ],
+)
+def test_malformed_lines_name_their_line_number(line: str, message: str) -> None:
+    with pytest.raises(InvalidVote, match=message.replace("(", r"\(")):
+        list(read_vote_log(['{"models": ["a", "b"], "ranking": [1, 2]}', line]))
+
+
+def test_cli_reports_a_bad_line_in_one_line_with_exit_code_2(tmp_path: Path) -> None:
+    path = tmp_path / "bad.jsonl"
+    path.write_text(
+        '{"models": ["a", "b"], "ranking": [1, 2]}\n{"models": ["a"], "ranking": [1]}\n'
+    )
+    done = subprocess.run(
+        [sys.executable, "-m", "karena.cli.main", "replay", str(path)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 2
+    assert done.stderr.strip() == "error: line 2: a ranking needs K >= 2 contestants, got 1"
+    assert "Traceback" not in done.stderr
+    missing = subprocess.run(
+        [sys.executable, "-m", "karena.cli.main", "replay", str(tmp_path / "none.jsonl")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert missing.returncode == 2 and "no vote log" in missing.stderr
