@@ -194,10 +194,16 @@ def top_by_score(
 ) -> IntArray:
     """Per row, the ``count`` columns with the highest ``score`` (best first), ties at random.
 
-    Excluded columns are never chosen. ``score`` may hold +inf (e.g. unmet pairs first).
+    Excluded columns are never chosen. ``score`` may hold +inf (e.g. unmet pairs first). Exact
+    ties are broken by a uniformly random permutation of the columns, drawn from ``rng``.
     """
-    tie_break = rng.random(score.shape)
-    primary = np.where(exclude, -np.inf, score)
-    # lexsort sorts ascending by the last key first: highest score, then random among equals.
-    order = np.lexsort((tie_break, -primary), axis=-1)
-    return np.asarray(order[:, :count], dtype=np.int64)
+    s, n = score.shape
+    perm = rng.permuted(np.tile(np.arange(n), (s, 1)), axis=1)
+    key = np.take_along_axis(np.where(exclude, np.inf, -score), perm, axis=1)
+    if count < n:
+        part = np.argpartition(key, count - 1, axis=1)[:, :count]
+    else:
+        part = np.tile(np.arange(n), (s, 1))
+    best_first = np.argsort(np.take_along_axis(key, part, axis=1), axis=1, kind="stable")
+    chosen = np.take_along_axis(perm, np.take_along_axis(part, best_first, axis=1), axis=1)
+    return np.asarray(chosen, dtype=np.int64)

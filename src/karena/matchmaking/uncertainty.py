@@ -54,6 +54,8 @@ class UncertainWindowMatchmaker(ArrayMatchmaker):
     """
 
     order: Literal["mean", "thompson"] = "thompson"
+    explore: float = 0.0
+    adjacent_only: bool = False
     name: str = "window"
 
     def __post_init__(self) -> None:
@@ -77,7 +79,12 @@ class UncertainWindowMatchmaker(ArrayMatchmaker):
         windows = n - k + 1
         score = np.zeros((s, windows))
         for gap in range(1, k):
+            if self.adjacent_only and gap > 1:
+                continue
             p = misorder_probability(mu_o[:, :-gap], var_o[:, :-gap], mu_o[:, gap:], var_o[:, gap:])
+            if self.explore > 0.0:
+                met = arrays.pair_counts[rows, order[:, :-gap], order[:, gap:]]
+                p = p + self.explore / (1.0 + met)
             # Pair (j, j+gap) lies in windows j−(k−1−gap) … j: add it with a sliding sum.
             width = k - gap
             csum = np.concatenate([np.zeros((s, 1)), np.cumsum(p, axis=1)], axis=1)

@@ -134,10 +134,12 @@ class BatchThurstone:
 
 @dataclass(frozen=True, slots=True)
 class BatchElo:
-    """Online Elo over the C(K,2) pairs of each vote, in pair order (FastChat's formula).
+    """:class:`karena.rating.elo.Elo` (FastChat's online Elo) for one vote in each of S arenas.
 
-    R_a ← R_a + k·(s_a − E_a), E_a = 1 / (1 + 10^((R_b − R_a)/scale)); a tie scores ½.
-    ``k_factor`` may be a scalar or an (S,) array so one run sweeps several K-factors.
+    Every pair of a vote uses the ratings from before the vote and a model's pair steps are
+    summed: R_a ← R_a + k·Σ_q (s_aq − E_aq), E_aq = 1 / (1 + 10^((R_q − R_a)/scale)), a tie
+    scoring ½. For K = 2 this is FastChat's update. ``k_factor`` may be an (S,) array so that one
+    run sweeps several K-factors.
     """
 
     k_factor: float | FloatArray = 4.0
@@ -155,19 +157,18 @@ class BatchElo:
         ranks: IntArray,
         informative: BoolArray | None = None,
     ) -> None:
-        """Update ``rating`` in place, one pair at a time, like a sequential replay."""
+        """Update ``rating`` in place for the (S, K) ``chosen`` models."""
         s, k = chosen.shape
-        rows = np.arange(s)
-        kf = np.broadcast_to(np.asarray(self.k_factor, dtype=np.float64), (s,))
+        rows = np.arange(s)[:, None]
+        kf = np.broadcast_to(np.asarray(self.k_factor, dtype=np.float64), (s,))[:, None]
         pa, pb = pair_index(k)
-        for p, (a, b) in enumerate(zip(pa, pb, strict=True)):
-            ia, ib = chosen[:, a], chosen[:, b]
-            r_a, r_b = rating[rows, ia], rating[rows, ib]
-            expected = 1.0 / (1.0 + 10.0 ** ((r_b - r_a) / self.scale))
-            ra, rb = ranks[:, a], ranks[:, b]
-            score = np.where(ra < rb, 1.0, np.where(ra > rb, 0.0, 0.5))
-            step = kf * (score - expected)
-            if informative is not None:
-                step = np.where(informative[:, p], step, 0.0)
-            rating[rows, ia] = r_a + step
-            rating[rows, ib] = r_b - step
+        before = rating[rows, chosen]
+        r_a, r_b = before[:, pa], before[:, pb]
+        expected = 1.0 / (1.0 + 10.0 ** ((r_b - r_a) / self.scale))
+        ra, rb = ranks[:, pa], ranks[:, pb]
+        score = np.where(ra < rb, 1.0, np.where(ra > rb, 0.0, 0.5))
+        step = kf * (score - expected)
+        if informative is not None:
+            step = np.where(informative, step, 0.0)
+        change = step @ np.eye(k)[pa] - step @ np.eye(k)[pb]
+        rating[rows, chosen] = before + change

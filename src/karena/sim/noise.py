@@ -45,7 +45,10 @@ CodeArray = npt.NDArray[np.int8]
 class NoiseModel(Protocol):
     """Maps true strengths of the contestants to noisy pairwise verdicts."""
 
-    name: str
+    @property
+    def name(self) -> str:
+        """Short label for tables."""
+        ...
 
     def pair_codes(self, strengths: FloatArray, rng: np.random.Generator) -> CodeArray:
         """(S, K) strengths → (S, C(K,2)) pair codes."""
