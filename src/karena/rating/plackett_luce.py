@@ -7,6 +7,7 @@ model indices. Every model listed was shown; a model absent from a ranking says 
 from __future__ import annotations
 
 import math
+from collections import defaultdict
 from collections.abc import Hashable, Iterable, Sequence
 from dataclasses import dataclass
 
@@ -64,6 +65,9 @@ class _Stages:
 def _places(ranking: Sequence[Place], n_models: int, where: int) -> list[tuple[int, ...]]:
     places: list[tuple[int, ...]] = []
     for place in ranking:
+        if type(place) is int and 0 <= place < n_models:
+            places.append((place,))
+            continue
         if isinstance(place, int | np.integer):
             group: tuple[object, ...] = (place,)
         elif isinstance(place, Sequence | np.ndarray):
@@ -86,42 +90,83 @@ def _places(ranking: Sequence[Place], n_models: int, where: int) -> list[tuple[i
     return places
 
 
-def _stages(rankings: Sequence[Sequence[Place]], n: int) -> tuple[_Stages, list[tuple[int, int]]]:
-    chosen = np.zeros(n)
-    mult: list[int] = []
-    member_stage: list[int] = []
-    member_model: list[int] = []
-    beats: list[tuple[int, int]] = []
+@dataclass(frozen=True, slots=True)
+class _Pattern:
+    """Positions that make up the stages of every ranking with one shape (sizes of its places)."""
+
+    mult: IntArray  # per stage
+    member_stage: IntArray
+    member_pos: IntArray
+    chosen_pos: IntArray
+    beat_a: IntArray  # a placed at least as high as b, a ≠ b
+    beat_b: IntArray
+    pair_stage: IntArray
+    pair_a: IntArray
+    pair_b: IntArray
+
+
+def _pattern(shape: tuple[int, ...]) -> _Pattern:
+    k = sum(shape)
+    cols: dict[str, list[int]] = defaultdict(list)
+    start = 0
+    for s, size in enumerate(shape):
+        group = range(start, start + size)
+        remaining = range(start, k)
+        start += size
+        if len(remaining) == 1:
+            break  # the last model alone is chosen with probability 1
+        cols["mult"].append(size)
+        cols["member_stage"] += [s] * len(remaining)
+        cols["member_pos"] += remaining
+        cols["chosen_pos"] += group
+        for a in group:
+            cols["beat_a"] += [a] * (len(remaining) - 1)
+            cols["beat_b"] += [b for b in remaining if b != a]
+        for a in remaining:
+            cols["pair_stage"] += [s] * len(remaining)
+            cols["pair_a"] += [a] * len(remaining)
+            cols["pair_b"] += remaining
+    fields = _Pattern.__dataclass_fields__
+    return _Pattern(**{f: np.asarray(cols[f], dtype=np.intp) for f in fields})
+
+
+def _stages(rankings: Sequence[Sequence[Place]], n: int) -> tuple[_Stages, IntArray, IntArray]:
+    """Vectorised stages: rankings of one shape share one index pattern."""
+    by_shape: dict[tuple[int, ...], list[list[int]]] = defaultdict(list)
     for where, ranking in enumerate(rankings):
         places = _places(ranking, n, where)
-        for s, group in enumerate(places):
-            remaining = [m for g in places[s:] for m in g]
-            if len(remaining) == 1:
-                break  # the last model alone is chosen with probability 1
-            stage = len(mult)
-            mult.append(len(group))
-            chosen[list(group)] += 1.0
-            member_stage += [stage] * len(remaining)
-            member_model += remaining
-            beats += [(a, b) for a in group for b in remaining if a != b]
-    ms, mm = np.asarray(member_stage, np.intp), np.asarray(member_model, np.intp)
-    # All ordered pairs within each stage's remaining set, for the Hessian.
-    starts = np.flatnonzero(np.r_[True, ms[1:] != ms[:-1]]) if len(ms) else np.array([], np.intp)
-    sizes = np.diff(np.r_[starts, len(ms)])
-    pa, pb, ps = [], [], []
-    for size in np.unique(sizes):
-        first = starts[sizes == size]
-        block = mm[first[:, None] + np.arange(size)]  # (stages of this size, size)
-        pa.append(np.repeat(block, size, axis=1).ravel())
-        pb.append(np.tile(block, (1, size)).ravel())
-        ps.append(np.repeat(ms[first], size * size))
-    pair_a = np.concatenate(pa) if pa else np.array([], np.intp)
-    pair_b = np.concatenate(pb) if pb else np.array([], np.intp)
+        by_shape[tuple(len(g) for g in places)].append([m for g in places for m in g])
+    cols: dict[str, list[NDArray[np.generic]]] = defaultdict(list)
+    offset = 0
+    for shape, rows in by_shape.items():
+        block = np.asarray(rows, dtype=np.intp)
+        pat = _pattern(shape)
+        n_stages = len(pat.mult)
+        base = offset + n_stages * np.arange(len(block))[:, None]
+        offset += n_stages * len(block)
+        cols["mult"].append(np.tile(pat.mult, len(block)))
+        cols["member_stage"].append((base + pat.member_stage).ravel())
+        cols["pair_stage"].append((base + pat.pair_stage).ravel())
+        for name, positions in (
+            ("member", pat.member_pos),
+            ("chosen", pat.chosen_pos),
+            ("beat_a", pat.beat_a),
+            ("beat_b", pat.beat_b),
+            ("pair_a", pat.pair_a),
+            ("pair_b", pat.pair_b),
+        ):
+            cols[name].append(block[:, positions].ravel())
+
+    def flat(name: str) -> IntArray:
+        return np.concatenate(cols[name]).astype(np.intp) if cols[name] else np.zeros(0, np.intp)
+
+    pair_a, pair_b = flat("pair_a"), flat("pair_b")
     stages = _Stages(
-        chosen, np.asarray(mult, np.float64), ms, mm, pair_a * n + pair_b,
-        np.concatenate(ps) if ps else np.array([], np.intp), pair_a, pair_b,
+        np.bincount(flat("chosen"), minlength=n).astype(np.float64),
+        flat("mult").astype(np.float64), flat("member_stage"), flat("member"),
+        pair_a * n + pair_b, flat("pair_stage"), pair_a, pair_b,
     )  # fmt: skip
-    return stages, beats
+    return stages, flat("beat_a"), flat("beat_b")
 
 
 def _terms(
@@ -147,11 +192,8 @@ def _terms(
     return loglik, grad, np.asarray(neg_hess, dtype=np.float64)
 
 
-def _check_estimable(beats: list[tuple[int, int]], n: int) -> None:
+def _check_estimable(src: IntArray, dst: IntArray, n: int) -> None:
     """The MLE exists iff the "placed at least as high as" graph is strongly connected."""
-    if not beats:
-        raise InvalidInput("no rankings to fit")
-    src, dst = np.asarray(beats, np.intp).T
     graph = sparse.coo_matrix((np.ones(len(src)), (src, dst)), shape=(n, n)).tocsr()
     n_comp, labels = csgraph.connected_components(graph, directed=True, connection="strong")
     if n_comp > 1:
@@ -198,11 +240,11 @@ def fit_plackett_luce(
         raise InvalidInput(f"{len(names)} model names given for {n_models} models")
     if not (ridge >= 0 and math.isfinite(ridge)) or not (scale > 0 and base > 1):
         raise InvalidInput("ridge must be >= 0, scale > 0 and base > 1")
-    stages, beats = _stages(rankings, n_models)
-    if ridge == 0.0:
-        _check_estimable(beats, n_models)
-    elif not beats:
+    stages, beat_src, beat_dst = _stages(rankings, n_models)
+    if len(stages.mult) == 0:
         raise InvalidInput("no rankings to fit")
+    if ridge == 0.0:
+        _check_estimable(beat_src, beat_dst, n_models)
     theta = np.zeros(n_models)
     gauge = np.ones((n_models, n_models)) if ridge == 0.0 else 0.0
     loglik, grad, neg_hess = _terms(stages, theta, ridge, True)
