@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -13,6 +13,7 @@ from karena.errors import InvalidInput
 def register(app: typer.Typer) -> None:
     """Register ``rewards`` and ``train-dpo``."""
     app.command("rewards")(rewards)
+    app.command("train-dpo")(train_dpo)
 
 
 def rewards(
@@ -98,3 +99,128 @@ def rewards(
         )
     for path in written:
         typer.echo(str(path))
+
+
+def train_dpo(
+    rewards_file: Annotated[
+        Path, typer.Argument(help="rewards.parquet or rewards.jsonl written by `karena rewards`.")
+    ],
+    root: Annotated[
+        Path, typer.Option(help="Folder the image_w/image_l references resolve against.")
+    ],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Checkpoints and final model.")] = Path(
+        "dpo-run"
+    ),
+    kind: Annotated[
+        str, typer.Option(help="'latents' (.npy VAE latents, C×H×W) or 'pixels' (image files).")
+    ] = "latents",
+    model: Annotated[
+        Path | None,
+        typer.Option(help="Local diffusers UNet2DConditionModel folder (save_pretrained layout)."),
+    ] = None,
+    tiny: Annotated[
+        bool, typer.Option(help="Train a tiny randomly initialised UNet (CPU smoke run).")
+    ] = False,
+    variant: Annotated[
+        str, typer.Option(help="adaptive_margin, gap_weighted, fixed_margin or plain.")
+    ] = "adaptive_margin",
+    beta: Annotated[float, typer.Option(help="β_dpo·T·ω(λ_t), one constant.")] = 2500.0,
+    gamma: Annotated[float, typer.Option(help="Adaptive-margin scale γ (margin γ·g).")] = 1.0,
+    margin: Annotated[float, typer.Option(help="Fixed margin m (fixed_margin only).")] = 1.0,
+    lr: Annotated[float, typer.Option(help="AdamW learning rate.")] = 1e-5,
+    batch_size: Annotated[int, typer.Option(min=1, help="Pairs per micro-batch.")] = 4,
+    grad_accum: Annotated[int, typer.Option(min=1, help="Micro-batches per step.")] = 1,
+    steps: Annotated[int, typer.Option(min=1, help="Total optimizer steps.")] = 1000,
+    checkpoint_every: Annotated[int, typer.Option(min=0, help="Steps between saves.")] = 100,
+    resume: Annotated[
+        bool, typer.Option(help="Continue from the latest checkpoint in OUT/checkpoints.")
+    ] = False,
+    text_embeddings: Annotated[
+        Path | None,
+        typer.Option(help=".npz with 'captions' (N,) and 'embeddings' (N,S,D); else zeros."),
+    ] = None,
+    resolution: Annotated[int, typer.Option(min=8, help="Image side for --kind pixels.")] = 64,
+    seed: Annotated[int, typer.Option(help="Seed of batches, noise and timesteps.")] = 0,
+    device: Annotated[str, typer.Option(help="torch device, e.g. cpu or cuda.")] = "cpu",
+) -> None:
+    """Fine-tune a diffusion UNet with Diffusion-DPO using ArenaPO gaps (needs karena[train]).
+
+    Expects precomputed inputs: every untied pair's image_w/image_l must exist under ROOT as
+    .npy latents (or image files with --kind pixels). Captions are encoded only if you pass
+    --text-embeddings. Use --tiny for a CPU smoke run.
+    """
+    from karena.errors import ConfigError
+    from karena.reward.dpo.config import DPOConfig, require_train_extra
+
+    require_train_extra()
+    import numpy as np
+    from rich.console import Console
+    from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+
+    from karena.reward.dpo.data import PreferenceDataset
+    from karena.reward.dpo.trainer import DiffusionDPOTrainer, tiny_unet
+
+    if (model is None) == (not tiny):
+        raise ConfigError("pass exactly one of --model PATH or --tiny")
+    config = DPOConfig(
+        variant=variant,  # type: ignore[arg-type]
+        beta=beta, gamma=gamma, margin=margin, learning_rate=lr, batch_size=batch_size,
+        grad_accum=grad_accum, max_steps=steps, checkpoint_every=checkpoint_every, seed=seed,
+    )  # fmt: skip
+    console = Console(stderr=True)
+    net: Any = None
+    if tiny:
+        cross_dim = 8
+    else:
+        assert model is not None
+        net = _load_unet(model)
+        cross_dim = int(net.config.cross_attention_dim)
+    dataset = PreferenceDataset(
+        rewards_file, root, kind=kind,  # type: ignore[arg-type]
+        resolution=resolution, text_embeddings=text_embeddings,
+        null_embedding_shape=(1, cross_dim),
+    )  # fmt: skip
+    if tiny:
+        sample = dataset.batch(np.arange(1)).x_w
+        net = tiny_unet(in_channels=sample.shape[1], sample_size=sample.shape[-1], seed=seed)
+    trainer = DiffusionDPOTrainer(net, config, device=device)
+    ckpt_dir = out / "checkpoints"
+    if resume:
+        trainer.load_checkpoint(ckpt_dir)
+        console.print(f"resumed at step {trainer.step}")
+    console.print(f"{len(dataset):,} untied pairs; variant={config.variant}; steps={steps}")
+    columns = (
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TextColumn("{task.completed}/{task.total} {task.fields[info]}"),
+        TimeRemainingColumn(),
+    )
+    with Progress(*columns, console=console) as bar:
+        task = bar.add_task("training", total=steps, completed=trainer.step, info="")
+
+        def on_step(m: dict[str, float]) -> None:
+            bar.update(task, advance=1, info=f"loss={m['loss']:.4f} acc={m['accuracy']:.2f}")
+
+        trainer.fit(dataset, checkpoint_dir=ckpt_dir, on_step=on_step)
+    final = out / "model"
+    trained: Any = trainer.model
+    if hasattr(trained, "save_pretrained"):
+        trained.save_pretrained(final)
+        typer.echo(str(final))
+    typer.echo(str(ckpt_dir))
+
+
+def _load_unet(path: Path) -> Any:
+    """A UNet2DConditionModel from a local folder (or its ``unet`` subfolder); never downloads."""
+    from diffusers import UNet2DConditionModel
+
+    from karena.errors import ConfigError
+
+    folder = path / "unet" if (path / "unet" / "config.json").is_file() else path
+    if not (folder / "config.json").is_file():
+        raise ConfigError(f"{path} is not a diffusers UNet folder (no config.json)")
+    try:
+        unet_class: Any = UNet2DConditionModel  # diffusers is untyped
+        return unet_class.from_pretrained(folder, local_files_only=True)
+    except (OSError, ValueError) as exc:
+        raise ConfigError(f"cannot load a UNet from {folder}: {exc}") from exc
