@@ -7,6 +7,8 @@ import math
 import choix
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from scipy import optimize
 
 from karena.errors import InvalidInput, NotFound
@@ -237,3 +239,37 @@ def test_pair_counts_are_read_only() -> None:
     counts = random_counts(np.random.default_rng(12), 3, with_ties=False)
     with pytest.raises(ValueError):
         counts.wins_i[0] = 99.0
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    table=st.lists(
+        st.tuples(st.integers(0, 30), st.integers(0, 30), st.integers(0, 10)),
+        min_size=6,
+        max_size=6,
+    ),
+    ties=st.sampled_from(["half", "davidson"]),
+)
+def test_any_count_table_either_fits_exactly_or_is_refused(
+    table: list[tuple[int, int, int]], ties: str
+) -> None:
+    """For 4 models and arbitrary counts (many without a finite MLE), the fit is refused with
+    InvalidInput or it satisfies the maximum-likelihood score equations; never NaN."""
+    cells = np.array(table, dtype=float)
+    i, j = np.triu_indices(4, 1)
+    counts = PairCounts(tuple("ABCD"), i, j, cells[:, 0], cells[:, 1], cells[:, 2])
+    try:
+        fit = fit_bradley_terry(counts, ties=ties)  # type: ignore[arg-type]
+    except InvalidInput:
+        return
+    assert np.all(np.isfinite(fit.ratings))
+    n = cells.sum(axis=1)
+    d = fit.strengths[i] - fit.strengths[j]
+    if ties == "half":
+        resid = cells[:, 0] + cells[:, 2] / 2 - n / (1 + np.exp(-d))
+    else:
+        assert fit.tie_strength is not None
+        z = np.exp(d / 2) + np.exp(-d / 2) + fit.tie_strength
+        resid = (cells[:, 0] - cells[:, 1]) / 2 - n * (np.exp(d / 2) - np.exp(-d / 2)) / (2 * z)
+    score = np.bincount(i, resid, 4) - np.bincount(j, resid, 4)
+    np.testing.assert_allclose(score, 0.0, atol=1e-6 * max(1.0, n.sum()))
