@@ -18,15 +18,23 @@ def register(app: typer.Typer) -> None:
 
 def rewards(
     source: Annotated[
-        Path,
+        Path | None,
         typer.Argument(
-            help="Preference file: Pick-a-Pic v2 schema or HPD v3-style (.parquet/.jsonl/.json), "
-            "or aggregated arena counts (.json)."
+            help="Preference file: an arena vote export, Pick-a-Pic v2 schema or HPD v3-style "
+            "(.parquet/.jsonl/.json), or aggregated pair counts (.json)."
         ),
-    ],
+    ] = None,
+    from_store: Annotated[
+        str | None,
+        typer.Option(help="Read the counted votes of this arena (slug) from the database."),
+    ] = None,
+    database_url: Annotated[
+        str | None,
+        typer.Option(help="SQLAlchemy URL for --from-store [KARENA_DATABASE_URL; default SQLite]."),
+    ] = None,
     out: Annotated[Path, typer.Option("--out", "-o", help="Output folder.")] = Path("rewards"),
     fmt: Annotated[
-        str, typer.Option("--format", help="auto, pickapic, hpd or arena-counts.")
+        str, typer.Option("--format", help="auto, arena-votes, pickapic, hpd or arena-counts.")
     ] = "auto",
     traversal: Annotated[
         str, typer.Option(help="'shuffled' (several passes, averaged) or 'data' (file order).")
@@ -62,9 +70,15 @@ def rewards(
         raise InvalidInput("--beta must be positive")
     if traversal == "data" and passes != 1:
         passes = 1
+    if (source is None) == (from_store is None):
+        raise InvalidInput("give a SOURCE file or --from-store ARENA (exactly one)")
     console = Console(stderr=True)
-    with console.status(f"reading {source}"):
-        pairs = load_pairs(source, fmt)  # type: ignore[arg-type]
+    with console.status(f"reading {source if source is not None else from_store}"):
+        if source is not None:
+            pairs = load_pairs(source, fmt)  # type: ignore[arg-type]
+        else:
+            assert from_store is not None
+            pairs = _pairs_from_store(from_store, database_url)
     console.print(f"{len(pairs):,} pairs, {pairs.n_models} models, {int(pairs.tie.sum()):,} ties")
     margin = draw_margin_for(draw_probability, beta) if draw_probability > 0 else 0.0
     model = ThurstoneK(beta=beta, tau=tau, draw_margin=margin)
@@ -224,3 +238,21 @@ def _load_unet(path: Path) -> Any:
         return unet_class.from_pretrained(folder, local_files_only=True)
     except (OSError, ValueError) as exc:
         raise ConfigError(f"cannot load a UNet from {folder}: {exc}") from exc
+
+
+def _pairs_from_store(arena: str, database_url: str | None) -> Any:
+    """The counted votes of ``arena`` expanded to pairs, read through the Store API."""
+    from karena.reward.loaders import pairs_from_vote_records
+    from karena.settings import Settings
+    from karena.store import Store
+    from karena.store.export import vote_record
+
+    settings = Settings()
+    if database_url is not None:
+        settings = settings.model_copy(update={"database_url": database_url})
+    with Store.open(settings, migrate=False) as store:
+        records = (vote_record(v) for v in store.iter_votes(arena=arena, counted_only=True))
+        pairs = pairs_from_vote_records(records, where=f"arena {arena!r}")
+    if len(pairs) == 0:
+        raise InvalidInput(f"arena {arena!r} has no counted votes yet")
+    return pairs

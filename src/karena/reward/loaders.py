@@ -16,21 +16,23 @@ from typing import Any, Literal
 import numpy as np
 
 from karena.errors import InvalidInput, InvalidVote
-from karena.rating.types import Ranking, Vote, comparisons
+from karena.rating.types import BestOfK, Outcome, Ranking, Vote, comparisons
 from karena.reward.pairs import PairSet, PairSetBuilder
 
 __all__ = [
     "FORMATS",
+    "load_arena_votes",
     "load_chatbot_arena_counts",
     "load_hpd",
     "load_pairs",
     "load_pickapic",
+    "pairs_from_vote_records",
     "pairs_from_votes",
     "read_rows",
 ]
 
-Format = Literal["auto", "pickapic", "hpd", "arena-counts"]
-FORMATS: tuple[str, ...] = ("auto", "pickapic", "hpd", "arena-counts")
+Format = Literal["auto", "arena-votes", "pickapic", "hpd", "arena-counts"]
+FORMATS: tuple[str, ...] = ("auto", "arena-votes", "pickapic", "hpd", "arena-counts")
 
 #: Pick-a-Pic columns we read; the image bytes (jpg_0, jpg_1) are never loaded.
 _PICKAPIC_COLUMNS = (
@@ -246,6 +248,67 @@ def pairs_from_votes(
     return builder.build()
 
 
+#: Columns of the arena's vote export (``karena`` store export, JSONL or Parquet) that we read.
+_ARENA_VOTE_COLUMNS = ("seq", "mode", "ranks", "models", "prompt", "output_sha256", "counted")
+
+
+def _stored_outcome(mode: object, ranks: list[int], where: str) -> Outcome:
+    """The outcome a stored (mode, ranks) stands for, as the store replays it."""
+    try:
+        if mode == "rank":
+            return Ranking(tuple(ranks))
+        if mode == "best":
+            return BestOfK(len(ranks), list(ranks).index(1))
+        if mode in ("tie", "all_bad"):
+            return BestOfK(len(ranks), None)
+    except ValueError as exc:
+        raise InvalidInput(f"{where}: a best-of-K vote needs one rank 1") from exc
+    raise InvalidInput(f"{where}: unknown vote mode {mode!r}")
+
+
+def pairs_from_vote_records(
+    records: Iterable[Mapping[str, Any]], *, where: str = "votes"
+) -> PairSet:
+    """Expand arena vote records (the store's export rows) to pairs, in record (``seq``) order.
+
+    Each record needs ``models`` (K names), ``ranks`` (K ranks, 1 = best) and ``mode``
+    (``rank``, ``best``, ``tie`` or ``all_bad``); ``prompt`` becomes the caption and
+    ``output_sha256`` the image references. Records with ``counted`` false are skipped. Within a
+    vote, pairs follow :func:`karena.rating.types.comparisons` (display-position order).
+    """
+    builder = PairSetBuilder()
+    for i, row in enumerate(records):
+        at = f"{where}: row {i}"
+        if row.get("counted") is False:
+            continue
+        models, ranks = row.get("models"), row.get("ranks")
+        if not (isinstance(models, list | tuple) and isinstance(ranks, list | tuple)):
+            raise InvalidInput(f"{at}: needs 'models' and 'ranks' lists")
+        if len(models) != len(ranks):
+            raise InvalidInput(f"{at}: {len(models)} models but {len(ranks)} ranks")
+        outcome = _stored_outcome(row.get("mode"), list(ranks), at)
+        try:
+            Vote(tuple(str(m) for m in models), outcome)
+        except InvalidVote as exc:
+            raise InvalidInput(f"{at}: {exc.message}") from exc
+        refs = row.get("output_sha256")
+        refs = list(refs) if isinstance(refs, list | tuple) else [None] * len(models)
+        source = row.get("seq", i)
+        for comp in comparisons(outcome):
+            builder.add(
+                str(models[comp.winner]), str(models[comp.loser]), tie=comp.tie,
+                image_w=refs[comp.winner], image_l=refs[comp.loser], caption=row.get("prompt"),
+                source_id=source,
+            )  # fmt: skip
+    return builder.build()
+
+
+def load_arena_votes(path: str | Path) -> PairSet:
+    """Load an arena vote export (``karena`` store export as JSONL or Parquet) as pairs."""
+    pairs = pairs_from_vote_records(read_rows(path, _ARENA_VOTE_COLUMNS), where=str(path))
+    return _non_empty(pairs, path)
+
+
 def load_chatbot_arena_counts(path: str | Path) -> PairSet:
     """Expand aggregated counts ``{"models", "X": [[i, j]], "Y": [[w_i, w_j, ties, both_bad]]}``.
 
@@ -277,6 +340,8 @@ def load_chatbot_arena_counts(path: str | Path) -> PairSet:
 
 def load_pairs(path: str | Path, fmt: Format = "auto") -> PairSet:
     """Load any supported file; ``auto`` picks the format from the file's fields."""
+    if fmt == "arena-votes":
+        return load_arena_votes(path)
     if fmt == "pickapic":
         return load_pickapic(path)
     if fmt == "hpd":
@@ -299,6 +364,8 @@ def _sniff(path: Path) -> Format:
     first = next(read_rows(path), None)
     if first is None:
         raise InvalidInput(f"{path}: the file has no rows")
+    if "ranks" in first and "mode" in first:
+        return "arena-votes"
     if "model_0" in first:
         return "pickapic"
     if "model1" in first or "models" in first:
