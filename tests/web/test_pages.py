@@ -23,6 +23,7 @@ def test_vote_page_reveals_no_model_before_the_vote(arena_app: ArenaApp) -> None
     for label in "ABCD":
         assert f'<span class="slot-label">{label}</span>' in html
     headers = response.headers
+    assert "karena_voter=" in headers["set-cookie"] and "HttpOnly" in headers["set-cookie"]
     assert headers["cache-control"] == "no-store"
     assert "etag" not in headers and "last-modified" not in headers
     assert "script-src 'self'" in headers["content-security-policy"]

@@ -34,7 +34,7 @@ __all__ = [
 DEMO_ARENA = "demo"
 DEMO_ARENA_NAME = "Demo: coloured shapes (procedural demo renderers, not real models)"
 #: Prompts rendered before the server starts; the rest render in the background.
-EAGER_PROMPTS = 12
+EAGER_PROMPTS = 2
 DEMO_PROMPT_COUNT = 72
 
 Progress = Callable[[int, int], None]
@@ -88,8 +88,34 @@ def attach_demo_generators(store: Store) -> None:
         )
 
 
+def _existing_demo_arena(store: Store, prompts: int) -> DemoArena | None:
+    """The demo arena as stored when a previous build completed, else None (reads only)."""
+    if DEMO_ARENA not in {a.slug for a in store.list_arenas()}:
+        return None
+    by_name = {m.name: m for m in store.list_models(arena=DEMO_ARENA)}
+    if any(r.name not in by_name for r in DEMO_RENDERERS):
+        return None
+    wanted = {f"demo-{i:03d}" for i in range(prompts)}
+    stored: list[PromptInfo] = []
+    offset = 0
+    while True:
+        page = store.list_prompts(arena=DEMO_ARENA, offset=offset, limit=100)
+        stored.extend(p for p in page.items if p.key in wanted)
+        offset += len(page.items)
+        if not page.items or offset >= page.total:
+            break
+    found = tuple(sorted(stored, key=lambda p: p.key))
+    if len(found) != prompts:
+        return None
+    return DemoArena(DEMO_ARENA, tuple(by_name[r.name] for r in DEMO_RENDERERS), found)
+
+
 def build_demo_arena(store: Store, *, k: int = 4, prompts: int = DEMO_PROMPT_COUNT) -> DemoArena:
     """Create (or find) the demo arena with its models and prompts; renders nothing."""
+    existing = _existing_demo_arena(store, prompts)
+    if existing is not None:
+        attach_demo_generators(store)
+        return existing
     store.create_arena(slug=DEMO_ARENA, name=DEMO_ARENA_NAME, modality="image", k=k, exist_ok=True)
     models = tuple(_add_demo_model(store, renderer.name) for renderer in DEMO_RENDERERS)
     stored = tuple(

@@ -39,24 +39,40 @@ def _valid_voter_id(value: str | None) -> bool:
     return value is not None and len(value) == 32 and set(value) <= _VOTER_ID_CHARS
 
 
+def set_voter_cookie(request: Request, response: Response, value: str) -> None:
+    """Set the voter cookie on ``response``."""
+    response.set_cookie(
+        VOTER_COOKIE,
+        value,
+        max_age=365 * 24 * 3600,
+        httponly=True,
+        samesite="lax",
+        secure=request.url.scheme == "https",
+    )
+
+
 def voter_id(request: Request, response: Response) -> str:
     """The voter's random id from a cookie, set now when missing or malformed.
 
-    The raw id never reaches storage: the store keeps only its salted hash.
+    The raw id never reaches storage: the store keeps only its salted hash. Routes that return
+    a Response themselves must call :func:`attach_new_voter_cookie` (FastAPI copies the cookie
+    only onto responses it builds).
     """
     value = request.cookies.get(VOTER_COOKIE)
-    if not _valid_voter_id(value):
-        value = secrets.token_hex(16)
-        response.set_cookie(
-            VOTER_COOKIE,
-            value,
-            max_age=365 * 24 * 3600,
-            httponly=True,
-            samesite="lax",
-            secure=request.url.scheme == "https",
-        )
-    assert value is not None
-    return value
+    if value is not None and _valid_voter_id(value):
+        return value
+    fresh = secrets.token_hex(16)
+    set_voter_cookie(request, response, fresh)
+    request.state.new_voter_id = fresh
+    return fresh
+
+
+def attach_new_voter_cookie(request: Request, response: Response) -> Response:
+    """Copy a voter cookie minted during this request onto a hand-built ``response``."""
+    fresh = getattr(request.state, "new_voter_id", None)
+    if fresh is not None:
+        set_voter_cookie(request, response, fresh)
+    return response
 
 
 def client_info(request: Request) -> dict[str, object]:

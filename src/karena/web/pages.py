@@ -14,7 +14,7 @@ from karena.errors import KarenaError, NotFound
 from karena.store.api import Store
 from karena.store.types import BattleView
 from karena.web.api import leaderboard_out, resolve_arena
-from karena.web.deps import StoreDep, VoterDep
+from karena.web.deps import StoreDep, VoterDep, attach_new_voter_cookie
 from karena.web.plot import interval_plot
 from karena.web.schemas import MAX_PROMPT_CHARS, ModelPageOut
 
@@ -28,7 +28,8 @@ def _render(request: Request, name: str, context: dict[str, Any], status: int = 
     base = {"version": __version__, "arenas": store.list_arenas(), "arena_slug": None, "nav": ""}
     base.update(context)
     templates: Jinja2Templates = request.app.state.templates
-    return templates.TemplateResponse(request, name, base, status_code=status)
+    response = templates.TemplateResponse(request, name, base, status_code=status)
+    return attach_new_voter_cookie(request, response)
 
 
 def _has_live_models(store: Store, arena: str) -> bool:
@@ -81,7 +82,8 @@ def battle_for_prompt(
     slug = resolve_arena(store, arena)
     request.app.state.battle_limiter.check(voter)
     battle = store.create_battle(arena=slug, voter_id=voter, prompt_text=prompt)
-    return RedirectResponse(f"/battle/{battle.token}", status_code=303)
+    redirect = RedirectResponse(f"/battle/{battle.token}", status_code=303)
+    return attach_new_voter_cookie(request, redirect)
 
 
 @router.get("/battle/{token}")
