@@ -104,15 +104,6 @@ def test_kernel_entry_points_reject_bad_arrays(
         )
 
 
-def test_importing_fast_does_not_import_numba() -> None:
-    import subprocess
-    import sys
-
-    code = "import sys, karena.rating, karena.rating.fast; print('numba' in sys.modules)"
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert out.stdout.strip() == "False"
-
-
 @settings(max_examples=100, deadline=None)
 @given(case=game(), which=st.sampled_from(["thurstone", "weng_lin", "elo"]))
 def test_single_vote_kernels_equal_reference_at_extreme_inputs(
