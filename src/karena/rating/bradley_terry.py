@@ -45,7 +45,7 @@ def _frozen(values: ArrayLike, dtype: type, what: str) -> NDArray[np.generic]:
     return array
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, eq=False)  # arrays: compare by identity
 class PairCounts:
     """Aggregated pairwise outcomes: row ``r`` says models ``i[r]`` and ``j[r]`` met
     ``wins_i[r] + wins_j[r] + ties[r]`` times. "Both bad" votes are counted in ``ties``, as FastChat
@@ -128,7 +128,7 @@ class PairCounts:
         return cls(tuple(index), pairs[:, 0], pairs[:, 1], table[:, 0], table[:, 1], table[:, 2])
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, eq=False)  # arrays: compare by identity
 class BTFit:
     """A Bradley–Terry fit: ``ratings`` on the Elo-like scale, ``strengths`` θ in natural log units.
 
@@ -184,7 +184,7 @@ class IntervalRow:
     upper: float
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, eq=False)  # arrays: compare by identity
 class BTIntervals:
     """Ratings with confidence intervals; ``draws`` holds bootstrap ratings (rounds × models)."""
 
@@ -212,7 +212,7 @@ class BTIntervals:
 # The likelihood on aggregated rows
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, eq=False)  # arrays: compare by identity
 class _Problem:
     """Index arrays prepared once per data shape so every Newton step is a few bincounts."""
 

@@ -27,7 +27,7 @@ IntArray = NDArray[np.intp]
 Place = int | Sequence[int]
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, eq=False)  # arrays: compare by identity
 class PLFit:
     """A Plackett–Luce fit: ``strengths`` θ (log-worths, mean zero) and Elo-scaled ``ratings``."""
 
@@ -48,7 +48,7 @@ class PLFit:
         return tuple(self.models[k] for k in np.argsort(-self.strengths, kind="stable"))
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, eq=False)  # arrays: compare by identity
 class _Stages:
     """Flattened choice stages: stage s picks group G_s out of the remaining set R_s."""
 
@@ -90,7 +90,7 @@ def _places(ranking: Sequence[Place], n_models: int, where: int) -> list[tuple[i
     return places
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, eq=False)  # arrays: compare by identity
 class _Pattern:
     """Positions that make up the stages of every ranking with one shape (sizes of its places)."""
 
