@@ -50,7 +50,7 @@ PAPER_MODEL = ThurstoneK(draw_margin=0.0)
 #: The same update with the variance factor clamped at 0.5: one vote may at most halve σ².
 TUNED_MODEL = ThurstoneK(draw_margin=0.0, kappa=0.5)
 #: Elo K-factors swept in one run (4 is FastChat's).
-ELO_K_FACTORS = (4.0, 8.0, 16.0, 32.0, 64.0)
+ELO_K_FACTORS = (2.0, 4.0, 8.0, 16.0, 32.0, 64.0)
 
 
 def information_floor(n: int, k: int) -> float:
@@ -124,15 +124,17 @@ def run_convergence(
     budget_pairs: int,
     seed: int,
     progress: Progress | None = None,
+    every: int = 1,
 ) -> MethodResult:
     """Run ``method`` on every world for ``budget_pairs`` pairwise-equivalent comparisons.
 
     Every method gets the same comparison budget, i.e. ⌊budget / C(K,2)⌋ K-wise votes, and
-    the same worlds; "converged" is MSE = 0 from some vote to the end of its budget.
+    the same worlds; "converged" is MSE = 0 from some vote to the end of its budget. The MSE
+    is checked every ``every`` votes (1: after every vote).
     """
     votes = max(budget_pairs // method.pairs_per_vote, 1)
     arena = SimArena(method, strengths, noise, np.random.default_rng(seed))
-    record = arena.run(votes, {"mse": position_mse}, progress=progress)
+    record = arena.run(votes, {"mse": position_mse}, every=every, progress=progress)
     mse = record.values["mse"]
     settled = settle_point(mse == 0.0, record.steps)
     if method.rating != "elo":

@@ -44,11 +44,6 @@ def _ratio(a: Summary, b: Summary, scale_a: float = 1.0, scale_b: float = 1.0) -
     return "?"
 
 
-def _lower_bound(summary: Summary) -> float:
-    """The median, or the budget when the median is censored (a lower bound on it)."""
-    return summary.median if math.isfinite(summary.median) else summary.budget
-
-
 def convergence_rows(
     results: Sequence[MethodResult], floor_votes: float, ucb_label: str
 ) -> list[dict[str, Any]]:
@@ -109,25 +104,24 @@ def format_table(
 def result_line(results: Sequence[MethodResult], floor_votes: float, ucb_label: str) -> str:
     """``RESULT elo_votes=… ucb_votes=… best_votes=… best_method=… …`` (median K-wise votes).
 
-    A censored median (more than half the runs never converged) is printed as ``inf``.
+    A censored median (more than half the runs never converged) is printed as ``>budget`` and
+    ratios involving it as bounds (``>x`` or ``<x``), never as a made-up number.
     """
     elo = next(r for r in results if r.method.rating == "elo")
     ucb = next(r for r in results if r.method.label == ucb_label)
     best = min(results, key=lambda r: (r.summary.median, r.summary.q75))
 
-    def fmt(x: float) -> str:
-        return f"{x:.0f}" if math.isfinite(x) else "inf"
+    def fmt(s: Summary) -> str:
+        return f"{s.median:.0f}" if math.isfinite(s.median) else f">{s.budget:.0f}"
 
-    def ratio(a: float, b: float) -> str:
-        return f"{a / b:.2f}" if math.isfinite(a) and math.isfinite(b) and b > 0 else "inf"
-
+    floor = Summary(floor_votes, floor_votes, floor_votes, 1, 1, floor_votes)
     name = best.method.label.replace(" ", "_")
     return (
-        f"RESULT elo_votes={fmt(elo.summary.median)} ucb_votes={fmt(ucb.summary.median)} "
-        f"best_votes={fmt(best.summary.median)} best_method={name} "
-        f"elo_over_ucb={ratio(elo.summary.median, ucb.summary.median)} "
-        f"ucb_over_best={ratio(ucb.summary.median, best.summary.median)} "
-        f"best_over_floor={ratio(best.summary.median, floor_votes)}"
+        f"RESULT elo_votes={fmt(elo.summary)} ucb_votes={fmt(ucb.summary)} "
+        f"best_votes={fmt(best.summary)} best_method={name} "
+        f"elo_over_ucb={_ratio(elo.summary, ucb.summary)} "
+        f"ucb_over_best={_ratio(ucb.summary, best.summary)} "
+        f"best_over_floor={_ratio(best.summary, floor)}"
     )
 
 
