@@ -156,3 +156,13 @@ def test_an_existing_journal_needs_resume_or_overwrite(dataset: Dataset, tmp_pat
             _run(dataset, url, tmp_path, config=LoopConfig(max_runs=5, alpha=0.1), resume=True)
         again = _run(dataset, url, tmp_path, config=LoopConfig(max_runs=3), overwrite=True)
     assert again.resumed_runs == 0 and again.runs == 3
+
+
+def test_batched_judging_scores_in_order_and_never_reuses_an_instance(
+    dataset: Dataset, tmp_path: Path
+) -> None:
+    with judge_server(Behaviour(noise=3.0, p_429=0.1)) as (url, _log):
+        summary = _run(dataset, url, tmp_path, config=LoopConfig(max_runs=9), batch=3)
+    entries = [json.loads(x) for x in (tmp_path / "journal.jsonl").read_text().splitlines()[1:]]
+    assert summary.runs == 9 and [e["run"] for e in entries] == list(range(9))
+    assert len({e["instance"] for e in entries}) == 9

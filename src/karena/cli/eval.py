@@ -82,7 +82,8 @@ def eval_command(
         int | None, typer.Option(min=1, help="Judge calls in flight [KARENA_JUDGE_CONCURRENCY].")
     ] = None,
     timeout: Annotated[
-        float | None, typer.Option(help="Seconds per judge call [KARENA_JUDGE_TIMEOUT_SECONDS].")
+        float | None,
+        typer.Option(min=0.01, help="Seconds per judge call [KARENA_JUDGE_TIMEOUT_SECONDS]."),
     ] = None,
     max_retries: Annotated[
         int | None,
