@@ -185,6 +185,11 @@ def test_from_votes_expands_kwise_votes_into_pairs() -> None:
     assert counts.n_battles == 13  # 6 + 2 + 3 + 1 + 1
     fixed = PairCounts.from_votes(votes, models=["d", "c", "b", "a", "e"])
     assert fixed.models == ("d", "c", "b", "a", "e")
+    with pytest.raises(InvalidInput, match="without battles"):
+        fit_bradley_terry(fixed)
+    assert fit_bradley_terry(fixed, ridge=0.1).rating("e") == pytest.approx(1000.0, abs=1e-6)
+    with pytest.raises(InvalidInput, match="no battles"):
+        fit_bradley_terry(PairCounts.from_votes([]))
     with pytest.raises(NotFound):
         PairCounts.from_votes(votes, models=["a", "b"])
 

@@ -387,6 +387,11 @@ def _check_estimable(counts: PairCounts, cells: FloatArray, ties: TieModel, ridg
     if ridge > 0.0:
         return
     m = counts.n_models
+    n = cells.sum(axis=1)
+    unplayed = np.flatnonzero(np.bincount(counts.i, n, m) + np.bincount(counts.j, n, m) == 0)
+    if len(unplayed):
+        names = [counts.models[k] for k in unplayed[:3]]
+        raise InvalidInput(f"models without battles: {names!r}; drop them or pass ridge > 0")
     # Edge a → b when a did at least as well as b once; a tie points both ways.
     forward = (cells[:, 0] + cells[:, 2]) > 0
     backward = (cells[:, 1] + cells[:, 2]) > 0
