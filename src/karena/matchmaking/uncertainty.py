@@ -36,7 +36,8 @@ class UncertainWindowMatchmaker(ArrayMatchmaker):
     1. Order the enabled models by μ (or, with ``order="thompson"``, by one draw
        θ_i ~ N(μ_i, σ_i²) per model: Thompson sampling over rankings).
     2. Score each window of K consecutive models in that order by the expected number of
-       misordered pairs inside it, Σ_{a<b in window} P_ab (:func:`misorder_probability`).
+       misordered pairs inside it plus a bonus for rarely-met pairs,
+       Σ_{a<b in window} [P_ab + explore / (1 + n_ab)] (:func:`misorder_probability`).
     3. Show the best window (ties at random with ``rng``). Column 0 is its least-compared idle
        member (the "pivot" slot the server expects).
 
@@ -49,18 +50,25 @@ class UncertainWindowMatchmaker(ArrayMatchmaker):
     Parameters
     ----------
     order :
-        ``"mean"``: windows over the order by μ; ``"thompson"``: over a sampled ranking, which
-        keeps exploring pairs the posterior has settled wrongly after a noisy vote.
+        ``"mean"`` (default): windows over the order by μ; ``"thompson"``: over a sampled
+        ranking, which keeps exploring pairs the posterior has settled wrongly after a noisy vote.
+    explore :
+        Weight of the direct-meeting bonus explore / (1 + n_ab) added to every pair's P_ab
+        (0.3): pairs ordered only by transitivity still get a direct comparison.
+    adjacent_only :
+        Score windows by their adjacent pairs only (an ablation; default False).
     """
 
-    order: Literal["mean", "thompson"] = "thompson"
-    explore: float = 0.0
+    order: Literal["mean", "thompson"] = "mean"
+    explore: float = 0.3
     adjacent_only: bool = False
     name: str = "window"
 
     def __post_init__(self) -> None:
         if self.order not in ("mean", "thompson"):
             raise InvalidInput(f"order must be 'mean' or 'thompson', got {self.order!r}")
+        if not (np.isfinite(self.explore) and self.explore >= 0.0):
+            raise InvalidInput(f"explore must be finite and >= 0, got {self.explore!r}")
 
     def _select_batch(self, arrays: MatchArrays, k: int, rng: np.random.Generator) -> IntArray:
         s, n = arrays.shape
