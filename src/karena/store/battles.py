@@ -13,8 +13,8 @@ from sqlalchemy.orm import Session
 from karena.errors import InvalidInput, NotFound
 from karena.matchmaking.base import MatchState
 from karena.rating.types import Rating
-from karena.store.models import Arena, Battle, BattleSlot, Model, Output
-from karena.store.ratings import load_pair_counts, load_ratings, model_for_arena
+from karena.store.models import Arena, Battle, BattleSlot, Model, Output, Prompt, RatingRow
+from karena.store.ratings import load_pair_counts, model_for_arena
 from karena.store.registry import matchmaker
 
 __all__ = ["BattlePlan", "pick_models", "plan_battle", "plan_for_prompt", "slots_of"]
@@ -28,9 +28,13 @@ class BattlePlan:
     """What a new battle will show: the prompt and, in display order, models and outputs."""
 
     arena_id: int
+    arena_slug: str
     prompt_id: int
+    prompt_text: str
     model_ids: tuple[int, ...]
     output_ids: tuple[int, ...]
+    content_types: tuple[str, ...]
+    kinds: tuple[str, ...]
 
 
 def slots_of(s: Session, battle_id: int) -> list[BattleSlot]:
@@ -48,7 +52,14 @@ def _match_state(
     s: Session, arena: Arena, models: list[Model], now: datetime, only: set[str] | None
 ) -> MatchState:
     index = {m.id: i for i, m in enumerate(models)}
-    ratings = load_ratings(s, arena.id)
+    ratings = {
+        int(mid): Rating(mu, sigma)
+        for mid, mu, sigma in s.execute(
+            select(RatingRow.model_id, RatingRow.mu, RatingRow.sigma).where(
+                RatingRow.arena_id == arena.id
+            )
+        )
+    }
     prior = model_for_arena(arena).initial()
     busy_ids = set(
         s.scalars(
@@ -64,10 +75,7 @@ def _match_state(
         if not m.enabled or (only is not None and m.name not in only)
     }
     return MatchState(
-        ratings=tuple(
-            Rating(ratings[m.id].mu, ratings[m.id].sigma) if m.id in ratings else prior
-            for m in models
-        ),
+        ratings=tuple(ratings.get(m.id, prior) for m in models),
         pair_counts=load_pair_counts(s, arena.id, index),
         busy=frozenset(index[mid] for mid in busy_ids if mid in index),
         disabled=frozenset(disabled),
@@ -105,18 +113,31 @@ def plan_for_prompt(
     s: Session, arena_id: int, prompt_id: int, model_ids: Sequence[int], rng: np.random.Generator
 ) -> BattlePlan:
     """Fix the display order (shuffled, so the pivot is not always A) and look up the outputs."""
-    outputs = dict(
-        s.execute(
-            select(Output.model_id, Output.id).where(
-                Output.prompt_id == prompt_id, Output.model_id.in_(list(model_ids))
-            )
-        ).all()
-    )
+    rows = s.execute(
+        select(Output.model_id, Output.id, Output.content_type, Output.kind).where(
+            Output.prompt_id == prompt_id, Output.model_id.in_(list(model_ids))
+        )
+    ).all()
+    outputs = {int(mid): (int(oid), str(ct), str(kind)) for mid, oid, ct, kind in rows}
     missing = [m for m in model_ids if m not in outputs]
     if missing:
         raise NotFound(f"outputs missing for models {missing} on prompt {prompt_id}")
+    slug, text = s.execute(
+        select(Arena.slug, Prompt.text)
+        .join(Prompt, Prompt.arena_id == Arena.id)
+        .where(Prompt.id == prompt_id, Arena.id == arena_id)
+    ).one()
     order = [int(model_ids[int(i)]) for i in rng.permutation(len(model_ids))]
-    return BattlePlan(arena_id, prompt_id, tuple(order), tuple(outputs[m] for m in order))
+    return BattlePlan(
+        arena_id=arena_id,
+        arena_slug=str(slug),
+        prompt_id=prompt_id,
+        prompt_text=str(text),
+        model_ids=tuple(order),
+        output_ids=tuple(outputs[m][0] for m in order),
+        content_types=tuple(outputs[m][1] for m in order),
+        kinds=tuple(outputs[m][2] for m in order),
+    )
 
 
 def _complete_prompts(s: Session, model_ids: Sequence[int]) -> list[int]:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -94,12 +96,19 @@ def battle_view(s: Session, b: Battle) -> BattleView:
 
 
 def vote_result(
-    s: Session, v: VoteRow, b: Battle, arena: Arena, *, replayed: bool = False
+    s: Session,
+    v: VoteRow,
+    b: Battle,
+    arena: Arena,
+    *,
+    replayed: bool = False,
+    names: Mapping[int, str] | None = None,
 ) -> VoteResult:
     """The reveal of a stored vote, from the before/after ratings recorded with it."""
-    names = dict(
-        s.execute(select(Model.id, Model.name).where(Model.id.in_(list(v.model_ids)))).all()
-    )
+    if names is None:
+        names = dict(
+            s.execute(select(Model.id, Model.name).where(Model.id.in_(list(v.model_ids)))).all()
+        )
     contestants = tuple(
         ContestantResult(
             position=i,

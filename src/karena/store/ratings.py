@@ -39,10 +39,14 @@ def load_pair_counts(session: Session, arena_id: int, index: dict[int, int]) -> 
     """The symmetric n×n matrix n_iq over the models in ``index`` (model id → row)."""
     n = len(index)
     counts = np.zeros((n, n), dtype=np.int64)
-    for row in session.scalars(select(PairCount).where(PairCount.arena_id == arena_id)):
-        i, j = index.get(row.model_a), index.get(row.model_b)
+    for a, b, n_ab in session.execute(
+        select(PairCount.model_a, PairCount.model_b, PairCount.n).where(
+            PairCount.arena_id == arena_id
+        )
+    ):
+        i, j = index.get(a), index.get(b)
         if i is not None and j is not None:
-            counts[i, j] = counts[j, i] = row.n
+            counts[i, j] = counts[j, i] = n_ab
     return counts
 
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select, tuple_
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from karena.errors import InvalidVote
@@ -130,6 +130,29 @@ def clean_client(client: Mapping[str, object] | None) -> dict[str, Any]:
     return out
 
 
+def upsert(
+    session: Session,
+    table: Any,
+    rows: list[dict[str, Any]],
+    keys: list[str],
+    update: dict[str, Any],
+) -> None:
+    """INSERT … ON CONFLICT DO UPDATE for SQLite and PostgreSQL, as one executemany."""
+    if not rows:
+        return
+    dialect = session.get_bind().dialect.name
+    if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+        stmt: Any = pg_insert(table)
+    else:
+        from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+        stmt = sqlite_insert(table)
+    values = {k: (v(stmt.excluded) if callable(v) else v) for k, v in update.items()}
+    session.execute(stmt.on_conflict_do_update(index_elements=keys, set_=values), rows)
+
+
 def record_vote(
     session: Session,
     *,
@@ -143,45 +166,56 @@ def record_vote(
     now: datetime,
     counted: bool = True,
 ) -> VoteRow:
-    """Append a vote and (when counted) update ratings and pair counts. Caller holds the lock."""
-    ids = list(model_ids)
-    reveal: list[list[float]]
-    if counted:
-        rows = {
-            row.model_id: row
-            for row in session.scalars(
-                select(RatingRow).where(RatingRow.arena_id == arena.id, RatingRow.model_id.in_(ids))
+    """Append a vote and (when counted) update ratings and pair counts. Caller holds the lock.
+
+    Few round trips: one read of the K ratings, one upsert of them, one upsert of the pairs.
+    """
+    ids = [int(m) for m in model_ids]
+    table = RatingRow.__table__
+    current = {
+        int(mid): (mu, sigma, votes)
+        for mid, mu, sigma, votes in session.execute(
+            select(RatingRow.model_id, RatingRow.mu, RatingRow.sigma, RatingRow.votes).where(
+                RatingRow.arena_id == arena.id, RatingRow.model_id.in_(ids)
             )
-        }
-        prior = rating_model.initial()
-        for mid in ids:
-            if mid not in rows:
-                row = RatingRow(
-                    arena_id=arena.id,
-                    model_id=mid,
-                    mu=prior.mu,
-                    sigma=prior.sigma,
-                    votes=0,
-                    updated_at=now,
-                )
-                session.add(row)
-                rows[mid] = row
-        before = tuple(Rating(rows[m].mu, rows[m].sigma) for m in ids)
-        after = rating_model.update(before, parsed.outcome)
-        reveal = []
-        for mid, b, a in zip(ids, before, after, strict=True):
-            row = rows[mid]
-            row.mu, row.sigma = a.mu, a.sigma
-            row.votes += 1
-            row.updated_at = now
-            reveal.append([b.mu, b.sigma, a.mu, a.sigma])
-        _bump_pairs(session, arena.id, ids)
-    else:
-        reveal = []
-        for mid in ids:
-            current = session.get(RatingRow, (arena.id, mid))
-            r = Rating(current.mu, current.sigma) if current is not None else rating_model.initial()
-            reveal.append([r.mu, r.sigma, r.mu, r.sigma])
+        )
+    }
+    prior = rating_model.initial()
+    before = tuple(Rating(current[m][0], current[m][1]) if m in current else prior for m in ids)
+    after = rating_model.update(before, parsed.outcome) if counted else before
+    reveal = [[b.mu, b.sigma, a.mu, a.sigma] for b, a in zip(before, after, strict=True)]
+    if counted:
+        upsert(
+            session,
+            table,
+            [
+                {
+                    "arena_id": arena.id,
+                    "model_id": m,
+                    "mu": a.mu,
+                    "sigma": a.sigma,
+                    "votes": (current[m][2] if m in current else 0) + 1,
+                    "updated_at": now,
+                }
+                for m, a in zip(ids, after, strict=True)
+            ],
+            ["arena_id", "model_id"],
+            {
+                "mu": lambda ex: ex.mu,
+                "sigma": lambda ex: ex.sigma,
+                "votes": lambda ex: ex.votes,
+                "updated_at": lambda ex: ex.updated_at,
+            },
+        )
+        pairs = sorted({(min(a, b), max(a, b)) for i, a in enumerate(ids) for b in ids[i + 1 :]})
+        pair_table = PairCount.__table__
+        upsert(
+            session,
+            pair_table,
+            [{"arena_id": arena.id, "model_a": a, "model_b": b, "n": 1} for a, b in pairs],
+            ["arena_id", "model_a", "model_b"],
+            {"n": pair_table.c.n + 1},
+        )
     arena.vote_seq += 1
     vote = VoteRow(
         arena_id=arena.id,
@@ -204,22 +238,3 @@ def record_vote(
 
         write_snapshot(session, arena=arena, reason="periodic", now=now)
     return vote
-
-
-def _bump_pairs(session: Session, arena_id: int, ids: Sequence[int]) -> None:
-    pairs = sorted({(min(a, b), max(a, b)) for i, a in enumerate(ids) for b in ids[i + 1 :]})
-    existing = {
-        (row.model_a, row.model_b): row
-        for row in session.scalars(
-            select(PairCount).where(
-                PairCount.arena_id == arena_id,
-                tuple_(PairCount.model_a, PairCount.model_b).in_(pairs),
-            )
-        )
-    }
-    for a, b in pairs:
-        row = existing.get((a, b))
-        if row is None:
-            session.add(PairCount(arena_id=arena_id, model_a=a, model_b=b, n=1))
-        else:
-            row.n += 1

@@ -5,9 +5,10 @@ from __future__ import annotations
 import secrets
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
+from typing import Any
 
 import numpy as np
-from sqlalchemy import func, select
+from sqlalchemy import exists, func, literal, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -28,6 +29,8 @@ from karena.store.models import (
 from karena.store.ratings import model_for_arena, rebuild
 from karena.store.text import clean_prompt
 from karena.store.types import (
+    POSITION_LABELS,
+    BattleMedia,
     BattleView,
     VoteResult,
 )
@@ -83,7 +86,19 @@ class VotingMixin(CatalogMixin):
                 for i, (m, o) in enumerate(zip(plan.model_ids, plan.output_ids, strict=True))
             )
             s.flush()
-            return convert.battle_view(s, battle)
+            return BattleView(
+                token=token,
+                arena_slug=plan.arena_slug,
+                k=len(plan.model_ids),
+                prompt_text=plan.prompt_text,
+                created_at=battle.created_at,
+                expires_at=battle.expires_at,
+                state="open",
+                slots=tuple(
+                    BattleMedia(position=i, label=POSITION_LABELS[i], content_type=ct, kind=kind)
+                    for i, (ct, kind) in enumerate(zip(plan.content_types, plan.kinds, strict=True))
+                ),
+            )
 
     def _typed_prompt_battle(
         self, arena: str, text: str, voter_id: str | None, rng: np.random.Generator
@@ -179,34 +194,42 @@ class VotingMixin(CatalogMixin):
             battle = s.scalar(select(Battle).where(Battle.token == str(token)))
             if battle is None:
                 raise NotFound("unknown battle", detail={"token": str(token)[:64]})
-            k = len(battle_service.slots_of(s, battle.id))
-            parsed = parse_vote(mode, ranks, winner, k)
+            slots = s.execute(
+                select(BattleSlot.model_id, Model.name)
+                .join(Model, Model.id == BattleSlot.model_id)
+                .where(BattleSlot.battle_id == battle.id)
+                .order_by(BattleSlot.position)
+            ).all()
+            names = {int(mid): str(name) for mid, name in slots}
+            parsed = parse_vote(mode, ranks, winner, len(slots))
             arena = self._lock_arena(s, battle.arena_id)
             now = self._now()
             existing = s.scalar(select(VoteRow).where(VoteRow.battle_id == battle.id))
             if existing is not None:
                 if existing.mode == parsed.mode and tuple(existing.ranks) == parsed.ranks:
-                    return convert.vote_result(s, existing, battle, arena, replayed=True)
+                    return convert.vote_result(
+                        s, existing, battle, arena, replayed=True, names=names
+                    )
                 raise Conflict("this battle already has a different vote")
             if now >= battle.expires_at:
                 raise Expired("this battle has expired; start a new one")
-            if s.get(BannedVoter, voter) is not None:
+            banned, recent = self._abuse_state(s, voter, now)
+            if banned:
                 raise Forbidden("this voter may not vote")
             self._bot_guard(battle, now)
-            self._rate_limit(s, voter, now)
-            slots = battle_service.slots_of(s, battle.id)
+            self._check_recent(recent)
             vote = record_vote(
                 s,
                 arena=arena,
                 battle=battle,
-                model_ids=[slot.model_id for slot in slots],
+                model_ids=[int(mid) for mid, _ in slots],
                 parsed=parsed,
                 rating_model=model_for_arena(arena),
                 voter_hash=voter,
                 client=client,
                 now=now,
             )
-            return convert.vote_result(s, vote, battle, arena)
+            return convert.vote_result(s, vote, battle, arena, names=names)
 
     def import_vote(
         self,
@@ -290,19 +313,30 @@ class VotingMixin(CatalogMixin):
                 detail={"retry_after": round(min_s - elapsed, 3)},
             )
 
-    def _rate_limit(self, s: Session, voter: str, now: datetime) -> None:
+    def _abuse_state(self, s: Session, voter: str, now: datetime) -> tuple[bool, int]:
+        """Is the voter banned, and how many votes did they cast in the last 60 s (one query)."""
+        recent: Any = literal(0)
+        if self.settings.rate_limit_per_minute > 0:
+            recent = (
+                select(func.count())
+                .select_from(VoteRow)
+                .where(
+                    VoteRow.voter_hash == voter, VoteRow.created_at > now - timedelta(seconds=60)
+                )
+                .scalar_subquery()
+            )
+        row = s.execute(select(exists().where(BannedVoter.voter_hash == voter), recent)).one()
+        return bool(row[0]), int(row[1] or 0)
+
+    def _check_recent(self, recent: int) -> None:
         limit = self.settings.rate_limit_per_minute
-        if limit <= 0:
-            return
-        recent = s.scalar(
-            select(func.count())
-            .select_from(VoteRow)
-            .where(VoteRow.voter_hash == voter, VoteRow.created_at > now - timedelta(seconds=60))
-        )
-        if int(recent or 0) >= limit:
+        if limit > 0 and recent >= limit:
             raise RateLimited(
                 f"too many votes: the limit is {limit} a minute", detail={"retry_after": 60}
             )
+
+    def _rate_limit(self, s: Session, voter: str, now: datetime) -> None:
+        self._check_recent(self._abuse_state(s, voter, now)[1])
 
     def check_rate_limit(self, *, voter_id: str) -> None:
         """Raise RateLimited when the voter cast ``rate_limit_per_minute`` votes in 60 s."""
