@@ -17,7 +17,7 @@ from scipy import sparse
 from scipy.sparse import csgraph
 
 from karena.errors import InvalidInput, NotFound
-from karena.rating.bradley_terry import _solve
+from karena.rating.bt_likelihood import solve_spd
 from karena.rating.types import Vote, outcome_ranks
 
 __all__ = ["PLFit", "Place", "fit_plackett_luce", "rankings_from_votes"]
@@ -254,7 +254,7 @@ def fit_plackett_luce(
         if iteration > max_iter:
             raise InvalidInput(f"Plackett–Luce fit did not converge in {max_iter} Newton steps")
         assert neg_hess is not None
-        step = _solve(neg_hess + gauge, grad)
+        step = solve_spd(neg_hess + gauge, grad)
         t = 1.0
         while True:
             trial = theta + t * step
