@@ -117,6 +117,8 @@ class LoopState:
 
     def __post_init__(self) -> None:
         self.rating = Rating(self.config.mu0, self.config.sigma0)
+        if not self.history:  # run 0: the prior, so plots start where the evaluation started
+            self.history.append((0, self.rating.mu, self.rating.sigma))
         if self.config.beta is not None:
             self.rating_model = replace(self.rating_model, beta=self.config.beta)
         if len(self.instance_ratings) != len(self.human_ranks):
