@@ -164,6 +164,7 @@ def plot_convergence(
                 ax.plot(x, r.curve, label=label, linewidth=1.2)
             ax.set_xscale("log")
             ax.set_yscale("symlog", linthresh=0.1)
+            ax.set_ylim(bottom=0.0)
             ax.set_xlabel(unit)
             ax.set_ylabel("MSE of ranked positions (mean over seeds)")
             ax.set_title(f"{title} — noise {noise}")
