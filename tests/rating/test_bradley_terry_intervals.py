@@ -130,3 +130,12 @@ def test_interval_arguments_are_checked() -> None:
     fractional = PairCounts(("a", "b"), [0], [1], [1.5], [1.0], [0.0])
     with pytest.raises(InvalidInput, match="integer"):
         bootstrap_intervals(fractional, rounds=10)
+
+
+def test_interval_values_are_read_only() -> None:
+    counts = simulate(np.random.default_rng(6), np.zeros(3), per_pair=20)
+    iv = sandwich_intervals(counts)
+    with pytest.raises(ValueError):
+        iv.lower[0] = 0.0
+    with pytest.raises(ValueError):
+        iv.ratings[0] = 0.0

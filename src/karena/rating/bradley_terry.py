@@ -203,6 +203,10 @@ class BTIntervals:
     fit: BTFit
     draws: FloatArray | None = None
 
+    def __post_init__(self) -> None:
+        for array in (self.lower, self.upper):
+            array.setflags(write=False)
+
     def rows(self) -> list[IntervalRow]:
         """Every model, best rating first."""
         order = np.argsort(-self.ratings, kind="stable")
