@@ -218,7 +218,7 @@ def _reference(
     from karena.judge.store_source import load_from_store
     from karena.store.api import Store
 
-    store = Store.open(settings, migrate=False)
+    store = Store.open(settings)
     try:
         threshold = min_agreement if min_agreement is not None else DEFAULT_MIN_AGREEMENT
         ref, counts = load_from_store(store, arena=str(arena), min_agreement=threshold)
