@@ -64,7 +64,10 @@ class StoreBase:
     def _lock_arena(session: Session, arena_id: int) -> Arena:
         # PostgreSQL: a row lock serialises this arena's votes across workers. SQLite: the
         # write transaction already holds the database's single write lock (BEGIN IMMEDIATE).
-        arena = session.scalar(select(Arena).where(Arena.id == arena_id).with_for_update())
+        # NO KEY UPDATE: foreign-key checks of concurrent battle inserts (KEY SHARE) do not wait.
+        arena = session.scalar(
+            select(Arena).where(Arena.id == arena_id).with_for_update(key_share=True)
+        )
         if arena is None:
             raise NotFound("arena vanished")
         return arena
