@@ -1,0 +1,329 @@
+"""Votes per second and latency of create-battle + vote over HTTP against a real ``karena serve``.
+
+A bounded local load generator (asyncio + httpx, ``--concurrency`` voters, each with its own
+voter cookie) loops "open a battle, rank it" for ``--seconds`` against the server: SQLite with
+1 worker and PostgreSQL with 2 workers. Afterwards the vote log is read back from the database:
+every acknowledged vote must be there (``lost_votes``), and the incremental ratings must equal
+a recompute from the log. The baseline, measured in the same run against the same server, is
+the same load on a static file: the HTTP ceiling of this machine with this load generator.
+
+    python benchmarks/serve_load.py --quick                 # < 1 minute on 2 cores
+    python benchmarks/serve_load.py --db postgres           # the published figures
+    python benchmarks/serve_load.py --db sqlite --seconds 20
+
+PostgreSQL comes from ``--postgres-url`` or ``KARENA_TEST_POSTGRES_URL``; a fresh database is
+created beside it and dropped afterwards. The abuse guards are off for the run (they would
+refuse a load generator, by design).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import os
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+import httpx
+import numpy as np
+
+from karena.generators.demo_arena import build_demo_arena, render_missing
+from karena.settings import Settings
+from karena.store.api import Store
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "benchmarks" / "results"
+SEED_PROMPTS = 6
+
+
+@dataclass
+class RunStats:
+    """One timed load run."""
+
+    seconds: float
+    latencies_ms: list[float] = field(default_factory=list)
+    acked: dict[str, int] = field(default_factory=dict)
+    errors: dict[int, int] = field(default_factory=dict)
+
+    @property
+    def rate(self) -> float:
+        return len(self.latencies_ms) / self.seconds if self.seconds > 0 else 0.0
+
+    def percentile(self, q: float) -> float:
+        return float(np.percentile(self.latencies_ms, q)) if self.latencies_ms else float("nan")
+
+
+# -- databases and the server -------------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def fresh_database(kind: str, workdir: Path, postgres_url: str | None) -> Iterator[str]:
+    """A fresh, empty database URL of ``kind``."""
+    if kind == "sqlite":
+        yield f"sqlite:///{workdir / 'karena.db'}"
+        return
+    if postgres_url is None:
+        raise SystemExit("--db postgres needs --postgres-url or KARENA_TEST_POSTGRES_URL")
+    import psycopg
+
+    parts = urlsplit(postgres_url)
+    libpq = urlunsplit((parts.scheme.split("+", 1)[0], parts.netloc, parts.path, "", ""))
+    name = f"karena_bench_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(libpq, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield urlunsplit((parts.scheme, parts.netloc, "/" + name, parts.query, ""))
+    finally:
+        with psycopg.connect(libpq, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def seed(settings: Settings) -> None:
+    """The demo arena with every output of its first prompts rendered."""
+    store = Store.open(settings)
+    try:
+        arena = build_demo_arena(store, prompts=SEED_PROMPTS)
+        render_missing(store, arena, arena.prompts)
+    finally:
+        store.close()
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@contextlib.contextmanager
+def serving(database_url: str, data_dir: Path, workers: int) -> Iterator[str]:
+    """``karena serve`` in a subprocess group; yields its base URL once it answers."""
+    port = _free_port()
+    env = {
+        **os.environ,
+        "KARENA_DATA_DIR": str(data_dir),
+        "KARENA_MIN_VOTE_SECONDS": "0",
+        "KARENA_RATE_LIMIT_PER_MINUTE": "0",
+    }
+    command = [
+        sys.executable, "-m", "karena.cli.main", "serve", "--host", "127.0.0.1",
+        "--port", str(port), "--workers", str(workers), "--database-url", database_url,
+        "--log-level", "warning",
+    ]  # fmt: skip
+    log_path = data_dir / "server.log"
+    with log_path.open("ab") as log:
+        process = subprocess.Popen(
+            command, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+        )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 180
+        while True:
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise SystemExit(f"server did not start:\n{log_path.read_text()[-2000:]}")
+            try:
+                if httpx.get(f"{base}/api/arenas", timeout=2).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                time.sleep(0.2)
+        # Every worker must be up, not just the first: a few warm-up calls reach them all.
+        for _ in range(4 * workers):
+            httpx.get(f"{base}/api/leaderboard", timeout=30)
+        yield base
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGTERM)
+            try:
+                process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait(timeout=10)
+
+
+# -- the load generator -------------------------------------------------------------------------
+
+
+async def _voter(
+    client: httpx.AsyncClient, voter: int, deadline: float, stats: RunStats, static: bool
+) -> None:
+    cookies = {"karena_voter": f"{voter:032x}"}
+    rng = np.random.default_rng(voter)
+    while time.perf_counter() < deadline:
+        start = time.perf_counter()
+        if static:
+            first = await client.get("/static/site.js")
+            second = await client.get("/static/vote.js")
+            if first.status_code == second.status_code == 200:
+                stats.latencies_ms.append((time.perf_counter() - start) * 1000)
+            continue
+        created = await client.post("/api/battles", json={"arena": "demo"}, cookies=cookies)
+        if created.status_code != 201:
+            stats.errors[created.status_code] = stats.errors.get(created.status_code, 0) + 1
+            continue
+        token = created.json()["token"]
+        ranks = [int(r) for r in rng.permutation(4) + 1]
+        voted = await client.post(
+            f"/api/battles/{token}/vote", json={"mode": "rank", "ranks": ranks}, cookies=cookies
+        )
+        if voted.status_code != 200:
+            stats.errors[voted.status_code] = stats.errors.get(voted.status_code, 0) + 1
+            continue
+        stats.latencies_ms.append((time.perf_counter() - start) * 1000)
+        stats.acked[token] = int(voted.json()["seq"])
+
+
+async def load(base_url: str, seconds: float, concurrency: int, static: bool = False) -> RunStats:
+    """Run ``concurrency`` voters for ``seconds``; collect latencies and acknowledged votes."""
+    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+    async with httpx.AsyncClient(base_url=base_url, timeout=60.0, limits=limits) as client:
+        start = time.perf_counter()
+        stats = RunStats(seconds=seconds)
+        await asyncio.gather(
+            *(_voter(client, v, start + seconds, stats, static) for v in range(concurrency))
+        )
+        stats.seconds = time.perf_counter() - start
+    return stats
+
+
+def audit(settings: Settings, acked: dict[str, int]) -> tuple[int, int, float]:
+    """Lost votes (acknowledged, not stored), stored votes, and |incremental − recompute|."""
+    store = Store.open(settings, migrate=False)
+    try:
+        logged = {v.token: v.seq for v in store.iter_votes(arena="demo")}
+        lost = sum(1 for token, seq in acked.items() if logged.get(token) != seq)
+        before = {r.model_name: (r.mu, r.sigma) for r in store.leaderboard(arena="demo")}
+        store.recompute(arena="demo")
+        after = {r.model_name: (r.mu, r.sigma) for r in store.leaderboard(arena="demo")}
+        diff = max(
+            max(abs(before[m][0] - after[m][0]), abs(before[m][1] - after[m][1])) for m in before
+        )
+        return lost, len(logged), diff
+    finally:
+        store.close()
+
+
+# -- the benchmark ------------------------------------------------------------------------------
+
+
+def bench_one(
+    kind: str, workers: int, seconds: float, repeats: int, concurrency: int, pg: str | None
+) -> dict[str, object]:
+    """Seed, serve, measure the baseline and ``repeats`` vote runs, audit; one result row."""
+    with tempfile.TemporaryDirectory(prefix=f"karena-load-{kind}-") as tmp:
+        workdir = Path(tmp)
+        with fresh_database(kind, workdir, pg) as url:
+            settings = Settings(data_dir=workdir, database_url=url)
+            seed(settings)
+            with serving(url, workdir, workers) as base:
+                baseline = asyncio.run(load(base, min(seconds, 5.0), concurrency, static=True))
+                runs = [asyncio.run(load(base, seconds, concurrency)) for _ in range(repeats)]
+            acked = {t: s for run in runs for t, s in run.acked.items()}
+            lost, stored, diff = audit(settings, acked)
+    rates = [run.rate for run in runs]
+    errors: dict[str, int] = {}
+    for run in runs:
+        for status, count in run.errors.items():
+            errors[str(status)] = errors.get(str(status), 0) + count
+    return {
+        "db": kind,
+        "workers": workers,
+        "concurrency": concurrency,
+        "seconds_per_run": seconds,
+        "repeats": repeats,
+        "votes_per_s": statistics.median(rates),
+        "votes_per_s_runs": rates,
+        "p50_ms": statistics.median(run.percentile(50) for run in runs),
+        "p99_ms": statistics.median(run.percentile(99) for run in runs),
+        "baseline_static_pairs_per_s": baseline.rate,
+        "baseline_p50_ms": baseline.percentile(50),
+        "acked_votes": len(acked),
+        "stored_votes": stored,
+        "lost_votes": lost,
+        "errors": errors,
+        "recompute_max_abs_diff": diff,
+        "latencies_ms": [round(x, 3) for x in runs[len(runs) // 2].latencies_ms],
+    }
+
+
+def plot(rows: list[dict[str, object]], path: Path) -> None:
+    """Latency CDF per database, with throughput in the legend."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7, 4))
+    for row in rows:
+        lat = np.sort(np.asarray(row["latencies_ms"], dtype=float))
+        if lat.size == 0:
+            continue
+        label = f"{row['db']} ×{row['workers']} workers: {row['votes_per_s']:.0f} votes/s"
+        ax.plot(lat, np.arange(1, lat.size + 1) / lat.size, label=label)
+    ax.axvline(100, color="grey", linestyle=":", label="100 ms goal (p99)")
+    ax.set_xscale("log")
+    ax.set_xlabel("create-battle + vote latency (ms)")
+    ax.set_ylabel("fraction of votes")
+    ax.set_title("karena serve under local load")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--db", choices=["sqlite", "postgres", "both"], default="both")
+    parser.add_argument("--seconds", type=float, default=None, help="length of one timed run")
+    parser.add_argument("--repeats", type=int, default=None, help="timed runs (median reported)")
+    parser.add_argument("--concurrency", type=int, default=16, help="simultaneous voters")
+    parser.add_argument("--quick", action="store_true", help="short runs (< 1 minute)")
+    parser.add_argument("--postgres-url", default=os.environ.get("KARENA_TEST_POSTGRES_URL"))
+    args = parser.parse_args()
+    seconds = args.seconds if args.seconds is not None else (4.0 if args.quick else 20.0)
+    repeats = args.repeats if args.repeats is not None else (1 if args.quick else 3)
+    kinds = ["sqlite", "postgres"] if args.db == "both" else [args.db]
+    if args.db == "both" and args.postgres_url is None:
+        print("KARENA_TEST_POSTGRES_URL is not set: SQLite only")
+        kinds = ["sqlite"]
+    rows = []
+    for kind in kinds:
+        workers = 1 if kind == "sqlite" else 2
+        print(
+            f"{kind}: {workers} worker(s), {repeats} × {seconds:.0f} s, {args.concurrency} voters"
+        )
+        rows.append(bench_one(kind, workers, seconds, repeats, args.concurrency, args.postgres_url))
+    header = f"{'db':<9}{'workers':>8}{'votes/s':>10}{'p50 ms':>9}{'p99 ms':>9}{'acked':>8}"
+    header += f"{'stored':>8}{'lost':>6}{'errors':>8}{'static/s':>10}"
+    print(header)
+    for row in rows:
+        print(
+            f"{row['db']:<9}{row['workers']:>8}{row['votes_per_s']:>10.1f}{row['p50_ms']:>9.1f}"
+            f"{row['p99_ms']:>9.1f}{row['acked_votes']:>8}{row['stored_votes']:>8}"
+            f"{row['lost_votes']:>6}{sum(row['errors'].values()):>8}"
+            f"{row['baseline_static_pairs_per_s']:>10.1f}"
+        )
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    payload = {"mode": "quick" if args.quick else "full", "rows": rows}
+    (RESULTS / "serve_load.json").write_text(json.dumps(payload, indent=2))
+    plot(rows, RESULTS / "serve_load.png")
+    print(f"wrote {RESULTS / 'serve_load.json'} and {RESULTS / 'serve_load.png'}")
+    last = rows[-1]
+    print(
+        f"RESULT db={last['db']} workers={last['workers']} votes_per_s={last['votes_per_s']:.1f} "
+        f"p50_ms={last['p50_ms']:.1f} p99_ms={last['p99_ms']:.1f} lost_votes={last['lost_votes']}"
+    )
+
+
+if __name__ == "__main__":
+    main()
