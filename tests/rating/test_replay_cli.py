@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import json
-import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
 
-from karena.cli.main import build_app
+from karena.cli.main import build_app, run
 from karena.errors import InvalidVote
 from karena.rating.elo import Elo
 from karena.rating.factor_graph import FactorGraphFFA
@@ -93,24 +92,24 @@ def test_malformed_lines_name_their_line_number(line: str, message: str) -> None
         list(read_vote_log(['{"models": ["a", "b"], "ranking": [1, 2]}', line]))
 
 
-def test_cli_reports_a_bad_line_in_one_line_with_exit_code_2(tmp_path: Path) -> None:
+def test_cli_reports_a_bad_line_in_one_line_with_exit_code_2(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     path = tmp_path / "bad.jsonl"
-    path.write_text(
-        '{"models": ["a", "b"], "ranking": [1, 2]}\n{"models": ["a"], "ranking": [1]}\n'
-    )
-    done = subprocess.run(
-        [sys.executable, "-m", "karena.cli.main", "replay", str(path)],
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert done.returncode == 2
-    assert done.stderr.strip() == "error: line 2: a ranking needs K >= 2 contestants, got 1"
-    assert "Traceback" not in done.stderr
-    missing = subprocess.run(
-        [sys.executable, "-m", "karena.cli.main", "replay", str(tmp_path / "none.jsonl")],
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert missing.returncode == 2 and "no vote log" in missing.stderr
+    good, bad = '{"models": ["a", "b"], "ranking": [1, 2]}', '{"models": ["a"], "ranking": [1]}'
+    path.write_text(f"{good}\n{bad}\n")
+    for argv, message in [
+        ([str(path)], "error: line 2: a ranking needs K >= 2 contestants, got 1"),
+        ([str(tmp_path / "none.jsonl")], f"error: no vote log at {tmp_path / 'none.jsonl'}"),
+        (
+            [str(path), "--provisional-sigma", "0"],
+            "error: --provisional-sigma must be > 0, got 0.0",
+        ),
+    ]:
+        monkeypatch.setattr(sys, "argv", ["karena", "replay", *argv])
+        with pytest.raises(SystemExit) as exit_info:
+            run()
+        assert exit_info.value.code == 2
+        err = capsys.readouterr().err
+        assert err.strip() == message
+        assert "Traceback" not in err
