@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from karena.sim.engine import SimArena
 from karena.sim.metrics import (
@@ -135,5 +136,18 @@ def test_cli_simulate_bad_input_is_one_line() -> None:
     out = _karena("simulate", "--methods", "nope")
     assert out.returncode == 2
     assert "unknown method" in out.stderr and "Traceback" not in out.stderr
-    out = _karena("simulate", "--noise", "lots")
-    assert out.returncode == 2 and "bad noise" in out.stderr
+
+
+def test_noise_specs_parse_or_fail_clearly(tmp_path: Path) -> None:
+    from karena.cli.simulate import parse_noise
+    from karena.errors import InvalidInput, NotFound
+    from karena.sim.noise import FlipNoise, ThurstonianNoise
+
+    assert parse_noise("0.05", tmp_path) == ("5%", FlipNoise(0.05))
+    assert parse_noise("thurstone:1.5", tmp_path) == ("β=1.5", ThurstonianNoise(1.5))
+    with pytest.raises(InvalidInput, match="bad noise"):
+        parse_noise("lots", tmp_path)
+    with pytest.raises(InvalidInput, match="thurstone:1.5"):
+        parse_noise("thurstone:x", tmp_path)
+    with pytest.raises(NotFound):
+        parse_noise("judge", tmp_path / "absent.csv")
