@@ -7,6 +7,7 @@ from collections.abc import Callable, Iterator, Mapping
 from contextlib import ExitStack
 from pathlib import Path
 
+import httpx
 import pytest
 
 from tests.reliability.databases import fresh_database, postgres_admin_url
@@ -98,3 +99,23 @@ class _Servers:
     def __exit__(self, *exc: object) -> None:
         for server in self.servers:
             server.stop()
+
+
+@pytest.fixture(scope="session")
+def shared_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
+    """One seeded SQLite server for the hostile-input tests (each test uses its own prompts)."""
+    from tests.reliability.seed import LOAD_ENV, seed_arena
+
+    base = tmp_path_factory.mktemp("shared")
+    with _Databases(base) as make_db, _Servers(base) as make_server:
+        server = make_server(make_db("sqlite"), env=LOAD_ENV)
+        server.start()
+        seed_arena(server.base_url, prompts=2)
+        yield server
+
+
+@pytest.fixture
+def shared_client(shared_server: ServerProcess) -> Iterator[httpx.Client]:
+    """An HTTP client of the shared server."""
+    with httpx.Client(base_url=shared_server.base_url, timeout=60.0) as client:
+        yield client

@@ -97,6 +97,8 @@ def run_crash_scenario(
             voters=voters,
             seed=seed * 1000 + round_index,
             on_progress=hook,
+            # With one worker the kill takes the whole server down: stop, restart, go on.
+            stop=fired if server.workers == 1 else None,
         )
         run.reports.append(report)
         if server.workers == 1 and fired.is_set():

@@ -85,3 +85,21 @@ def seed_arena(
                 data = image(m, p, name)
                 _check(upload_output(client, arena=arena, model=name, prompt_key=key, data=data))
     return SeededArena(arena=arena, models=tuple(models), prompt_keys=keys)
+
+
+def add_prompt(client: httpx.Client, *, key: str, text: str, arena: str = ARENA) -> httpx.Response:
+    """POST one prompt to the admin API (the caller checks the status)."""
+    return client.post(
+        "/api/admin/prompts",
+        json={"arena": arena, "key": key, "text": text},
+        headers=api.admin_headers(ADMIN_TOKEN),
+    )
+
+
+def add_model(client: httpx.Client, *, name: str, arena: str = ARENA) -> httpx.Response:
+    """POST one model to the admin API (the caller checks the status)."""
+    return client.post(
+        "/api/admin/models",
+        json={"arena": arena, "name": name},
+        headers=api.admin_headers(ADMIN_TOKEN),
+    )

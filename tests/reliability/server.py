@@ -20,7 +20,7 @@ from pathlib import Path
 import httpx
 
 #: Seconds a server gets to start (imports, migrations, workers). Generous: CI has 2 busy cores.
-STARTUP_SECONDS = 90.0
+STARTUP_SECONDS = 180.0
 #: Set to 1 to start the serve command without the rest of the CLI (while another command's
 #: module is broken mid-edit); the flags and the code path of ``karena serve`` are the same.
 DIRECT_SERVE_ENV = "KARENA_RELIABILITY_DIRECT_SERVE"

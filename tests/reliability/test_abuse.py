@@ -65,7 +65,7 @@ def test_one_voter_hammering_votes_is_rate_limited(server: ServerProcess) -> Non
         ]
         assert statuses == [200] * RATE_LIMIT + [429, 429]
         refused = {b.token for b in battles[RATE_LIMIT:]}
-        stored = {str(v["token"]) for v in _exported(client)}
+        stored = {str(v["battle"]) for v in _exported(client)}
         assert not refused & stored
         # Someone else is not affected by the hammering voter's limit.
         other = api.create_battle(client, arena=ARENA, voter="bystander")
@@ -86,7 +86,7 @@ def test_bot_guard_rejects_votes_faster_than_the_minimum(server: ServerProcess) 
         )
         assert fast.status_code == 429, fast.text
         assert "error" in fast.json()
-        assert battle.token not in {str(v["token"]) for v in _exported(client)}
+        assert battle.token not in {str(v["battle"]) for v in _exported(client)}
         time.sleep(PATIENCE)
         slow = api.submit_rank_vote(
             client, arena=ARENA, token=battle.token, ranks=ranks, voter="quick-bot"
@@ -105,7 +105,7 @@ def test_vote_from_banned_voter_does_not_count(server: ServerProcess) -> None:
             client, arena=ARENA, token=first.token, ranks=_ranks(first.k), voter="troll"
         )
         assert r.status_code == 200, r.text
-        voter_hash = next(v["voter_hash"] for v in _exported(client) if v["token"] == first.token)
+        voter_hash = next(v["voter_hash"] for v in _exported(client) if v["battle"] == first.token)
 
         ban = client.post(
             "/api/admin/voters/ban",
@@ -121,7 +121,7 @@ def test_vote_from_banned_voter_does_not_count(server: ServerProcess) -> None:
         )
         assert late.status_code == 403 or late.json().get("counted") is False, late.text
         assert _board(client) == board_after_ban
-        counted = {str(v["token"]): v["counted"] for v in _exported(client)}
+        counted = {str(v["battle"]): v["counted"] for v in _exported(client)}
         assert counted[first.token] is False
         assert counted.get(second.token, False) is False
         # The board without the banned votes is exactly what a replay of the counted log gives.

@@ -11,24 +11,17 @@ import pytest
 from PIL import Image
 
 from tests.reliability import api, hostile
-from tests.reliability.conftest import ServerFactory
-from tests.reliability.seed import ADMIN_TOKEN, ARENA, LOAD_ENV, seed_arena, upload_output
+from tests.reliability.seed import ADMIN_TOKEN, ARENA, LOAD_ENV, upload_output
 
 MAX_UPLOAD = int(LOAD_ENV["KARENA_MAX_UPLOAD_BYTES"])
 MODEL = "alpha"
 _keys = itertools.count()
 
 
-@pytest.fixture(scope="module")
-def client(
-    module_database_url_factory, module_server_factory: ServerFactory
-) -> Iterator[httpx.Client]:
-    """An admin client of one seeded server shared by this module."""
-    server = module_server_factory(module_database_url_factory("sqlite"), env=LOAD_ENV)
-    server.start()
-    seed_arena(server.base_url, prompts=2)
-    with httpx.Client(base_url=server.base_url, timeout=60.0) as c:
-        yield c
+@pytest.fixture
+def client(shared_client: httpx.Client) -> httpx.Client:
+    """An HTTP client of the shared, seeded server."""
+    return shared_client
 
 
 def _fresh_prompt(client: httpx.Client) -> str:

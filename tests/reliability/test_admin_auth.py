@@ -1,0 +1,73 @@
+"""Forged or missing admin tokens: every admin operation in the OpenAPI schema answers 401 and
+changes nothing; a server without a configured token answers 403 to everyone."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+
+from tests.reliability import api
+from tests.reliability.conftest import DatabaseFactory, ServerFactory
+from tests.reliability.seed import ADMIN_TOKEN
+
+FORGED: dict[str, dict[str, str]] = {
+    "missing": {},
+    "bare_scheme": {"Authorization": "Bearer"},
+    "wrong_token": {"Authorization": "Bearer not-the-admin-token"},
+    "prefix_of_token": {"Authorization": f"Bearer {ADMIN_TOKEN[:-1]}"},
+    "token_plus_suffix": {"Authorization": f"Bearer {ADMIN_TOKEN}x"},
+    "basic_scheme": {"Authorization": f"Basic {ADMIN_TOKEN}"},
+    "token_without_scheme": {"Authorization": ADMIN_TOKEN},
+    "token_in_query_header": {"X-Admin-Token": ADMIN_TOKEN},
+    "odd_characters": {"Authorization": "Bearer ' OR 1=1 --"},
+}
+
+
+def _admin_operations(client: httpx.Client) -> list[tuple[str, str]]:
+    """(method, path) of every admin operation, straight from the served OpenAPI schema."""
+    schema = client.get("/openapi.json").json()
+    ops = [
+        (method.upper(), path)
+        for path, item in schema["paths"].items()
+        if path.startswith("/api/admin")
+        for method in item
+        if method in ("get", "post", "put", "patch", "delete")
+    ]
+    assert len(ops) >= 5, ops
+    return ops
+
+
+def _call(client: httpx.Client, method: str, path: str, headers: dict[str, str]) -> httpx.Response:
+    concrete = path.replace("{name}", "alpha")
+    body = {"arena": "rel", "slug": "forged-arena", "name": "forged", "text": "x", "enabled": False}
+    kwargs: dict[str, object] = {"headers": headers, "params": {"arena": "rel"}}
+    if method in ("POST", "PUT", "PATCH"):
+        kwargs["json"] = body
+    return client.request(method, concrete, **kwargs)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("case", sorted(FORGED))
+def test_forged_or_missing_admin_token_is_401_everywhere(
+    shared_client: httpx.Client, case: str
+) -> None:
+    """Each admin operation refuses the forged credential before reading the body."""
+    arenas_before = shared_client.get("/api/arenas").json()
+    for method, path in _admin_operations(shared_client):
+        response = _call(shared_client, method, path, FORGED[case])
+        assert response.status_code == 401, (method, path, response.text)
+        assert response.json()["error"]
+    assert shared_client.get("/api/arenas").json() == arenas_before
+
+
+def test_admin_api_is_disabled_without_a_configured_token(
+    database_url_factory: DatabaseFactory, server_factory: ServerFactory
+) -> None:
+    """No KARENA_ADMIN_TOKEN: every admin operation is 403, whatever token is sent."""
+    server = server_factory(database_url_factory("sqlite"), env={})
+    server.start()
+    with httpx.Client(base_url=server.base_url, timeout=30.0) as client:
+        for method, path in _admin_operations(client):
+            for headers in ({}, api.admin_headers(ADMIN_TOKEN), api.admin_headers("x")):
+                response = _call(client, method, path, headers)
+                assert response.status_code == 403, (method, path, response.text)
+        assert client.get("/api/arenas").json() == []
