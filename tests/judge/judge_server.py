@@ -62,6 +62,7 @@ class Behaviour:
     delay: float = 0.0
     always: str | None = None  # "429", "500", "malformed", "bad_json", "401"
     prose: bool = False  # wrap good answers in markdown and prose
+    generated_red: float = 134.0  # what /v1/images/generations draws (quality 24 on the test scale)
 
 
 @dataclass
@@ -113,6 +114,11 @@ class _Handler(BaseHTTPRequestHandler):
     def do_POST(self) -> None:
         length = int(self.headers.get("Content-Length", "0"))
         body = json.loads(self.rfile.read(length))
+        if self.path.rstrip("/") == "/v1/images/generations":
+            image = quality_image(self.server.behaviour.generated_red)
+            payload = {"data": [{"b64_json": base64.b64encode(image).decode()}]}
+            self._send(200, json.dumps(payload).encode())
+            return
         if self.path.rstrip("/") != "/v1/chat/completions":
             self._send(404, b'{"error": "not found"}')
             return

@@ -60,3 +60,28 @@ def test_print_rules_and_bad_arguments() -> None:
     assert shown.exit_code == 0 and json.loads(shown.output)["label"] == "Video"
     both = runner.invoke(_app(), ["eval", "--model", "m"])
     assert both.exit_code != 0 and "exactly one of --reference" in str(both.exception)
+
+
+def test_karena_eval_with_a_live_images_endpoint(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ds = build_dataset(tmp_path / "data", n_models=8, n_instances=20)
+    monkeypatch.delenv("KARENA_TEST_IMAGES_KEY", raising=False)
+    runner = CliRunner()
+    with judge_server(Behaviour(noise=2.0)) as (url, log):
+        base = [
+            "eval", "--model", "live", "--reference", str(ds.root), "--generator-url", url,
+            "--generator-model", "img", "--judge-url", url, "--max-runs", "5",
+        ]  # fmt: skip
+        missing_key = runner.invoke(
+            _app(),
+            [*base, "--generator-key-env", "KARENA_TEST_IMAGES_KEY", "--out", str(tmp_path / "a")],
+        )
+        assert "KARENA_TEST_IMAGES_KEY" in str(missing_key.exception)  # stops at once, no skips
+        result = runner.invoke(
+            _app(), [*base, "--generator-key-env", "", "--out", str(tmp_path / "b")]
+        )
+        assert result.exit_code == 0, result.output
+    report = json.loads((tmp_path / "b" / "report.json").read_text())
+    assert report["scored_runs"] == 5 and report["skipped_runs"] == 0
+    assert log.good == 5

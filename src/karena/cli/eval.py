@@ -60,6 +60,16 @@ def eval_command(
         str | None,
         typer.Option("--generator", help="Live generator 'package.module:attr' (prompt -> image)."),
     ] = None,
+    generator_url: Annotated[
+        str | None,
+        typer.Option(help="Live OpenAI-compatible images endpoint (base URL up to /v1)."),
+    ] = None,
+    generator_model: Annotated[
+        str, typer.Option(help="Model name for --generator-url.")
+    ] = "dall-e-3",
+    generator_key_env: Annotated[
+        str, typer.Option(help="Env variable with --generator-url's API key ('' for none).")
+    ] = "OPENAI_API_KEY",
     out: Annotated[
         Path | None, typer.Option("--out", help="Report folder [./ksort-eval/<model>].")
     ] = None,
@@ -147,7 +157,9 @@ def eval_command(
     rule_set = rules_for(ref_set.modality)
     if rules is not None:
         rule_set = load_rules(rules, rule_set)
-    source = _outputs(outputs, generator)
+    source = _outputs(
+        outputs, generator, generator_url, generator_model, generator_key_env, settings
+    )
     config = LoopConfig(
         max_runs=max_runs,
         stop_sigma=stop_sigma,
@@ -227,13 +239,33 @@ def _reference(
     return ref, f"{counts['kept']} of {counts['battles']} battles of arena {arena} ({counts})"
 
 
-def _outputs(folder: Path | None, generator: str | None) -> Any:
-    if (folder is None) == (generator is None):
-        raise InvalidInput("give exactly one of --outputs DIR or --generator module:attr")
+def _outputs(
+    folder: Path | None,
+    generator: str | None,
+    url: str | None,
+    model: str,
+    key_env: str,
+    settings: Any,
+) -> Any:
+    given = [x for x in (folder, generator, url) if x is not None]
+    if len(given) != 1:
+        raise InvalidInput(
+            "give exactly one of --outputs DIR, --generator module:attr or --generator-url URL"
+        )
     from karena.judge.outputs import CallableOutputs, FolderOutputs, load_callable
 
     if folder is not None:
         return FolderOutputs(folder)
+    if url is not None:
+        from karena.generators.openai_images import OpenAIImagesGenerator
+
+        gen = OpenAIImagesGenerator(
+            base_url=url,
+            model=model,
+            api_key_env=key_env or None,
+            timeout=settings.generator_timeout_seconds,
+        )
+        return CallableOutputs(gen.generate, name=f"{model} at {url}")
     return CallableOutputs(load_callable(str(generator)), name=str(generator))
 
 

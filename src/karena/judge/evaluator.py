@@ -8,7 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from karena.errors import KarenaError, UpstreamError
+from karena.errors import ConfigError, KarenaError, UpstreamError
 from karena.judge.client import JudgeClient, JudgeUnavailable, Verdict
 from karena.judge.journal import Journal
 from karena.judge.loop import LoopConfig, LoopState, RunOutcome, ranks_from_order, swap_permutation
@@ -117,8 +117,8 @@ class Evaluator:
                 content_parts(media[i], f"{label} {pos + 1}", self.video_mode, self.frames)
                 for pos, i in enumerate(shown)
             ]
-        except JudgeUnavailable:
-            raise
+        except (JudgeUnavailable, ConfigError):
+            raise  # the judge is down or the setup is wrong: stop, resumably
         except KarenaError as exc:
             return f"output unavailable: {exc.message}"
         instruction = build_instruction(self.rules, inst.prompt, k + 1)

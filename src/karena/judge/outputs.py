@@ -10,7 +10,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, Protocol
 
-from karena.errors import InvalidInput, NotFound, UpstreamError
+from karena.errors import InvalidInput, KarenaError, NotFound, UpstreamError
 from karena.judge.media import Media
 from karena.judge.reference import Instance
 
@@ -106,6 +106,8 @@ class CallableOutputs:
     def output_for(self, instance: Instance) -> Media:
         try:
             result = self.generate(instance.prompt)
+        except KarenaError:
+            raise
         except Exception as exc:  # a user's generator may raise anything
             raise UpstreamError(
                 f"generator {self.name} failed: {type(exc).__name__}: {exc}"
