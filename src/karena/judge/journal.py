@@ -24,6 +24,14 @@ __all__ = ["JOURNAL_VERSION", "Journal"]
 JOURNAL_VERSION = 1
 
 
+def _fsync_dir(folder: Path) -> None:
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
 class Journal:
     """An open, locked journal. Use :meth:`open`; close it (or use ``with``) when done."""
 
@@ -61,6 +69,7 @@ class Journal:
             if not exists:
                 journal = cls(path, handle, dict(header), [])
                 journal._append({"type": "header", "version": JOURNAL_VERSION, **header})
+                _fsync_dir(path.parent)  # the new file's directory entry must survive a crash too
                 return journal
             return cls._replay(path, handle, header)
         except BaseException:
