@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from karena.judge.outputs import prompt_key
-from tests.judge.judge_server import quality_image
+from tests.judge.judge_server import quality_clip, quality_image
 
 
 def red_of(x: float) -> float:
@@ -33,14 +33,16 @@ def build_dataset(
     new_mu: float = 24.3,
     noise: float = 2.0,
     seed: int = 0,
+    video: bool = False,
 ) -> Dataset:
     """Write Image/<id>/result.json + 0..3.jpg, Image_meta/ leaderboard, and outputs/ by prompt."""
     rng = np.random.default_rng(seed)
     mus = np.linspace(15.0, 31.0, n_models)
     board = {f"M{i:02d}": (float(m), 0.8) for i, m in enumerate(mus)}
     names = list(board)
-    image_dir = root / "Image"
-    meta = root / "Image_meta"
+    image_dir = root / ("Video" if video else "Image")
+    meta = root / ("Video_meta" if video else "Image_meta")
+    make, ext = (quality_clip, ".gif") if video else (quality_image, ".jpg")
     outputs = root / "outputs"
     for d in (image_dir, meta, outputs):
         d.mkdir(parents=True)
@@ -48,7 +50,7 @@ def build_dataset(
         {"🤖 Model": n, "⭐ Score (μ/σ)": f"{m - 3 * s:.2f} ({m:.2f}/{s:.3f})"}
         for n, (m, s) in board.items()
     ]
-    (meta / "Arena-Leaderboard-Image.json").write_text(
+    (meta / f"Arena-Leaderboard-{'Video' if video else 'Image'}.json").write_text(
         json.dumps({"sorted_score_list": entries}), encoding="utf-8"
     )
     for i in range(n_instances):
@@ -65,7 +67,7 @@ def build_dataset(
         }
         (folder / "result.json").write_text(json.dumps(result), encoding="utf-8")
         for slot, x in enumerate(seen):
-            (folder / f"{slot}.jpg").write_bytes(quality_image(red_of(x)))
+            (folder / f"{slot}{ext}").write_bytes(make(red_of(x)))
         new_seen = new_mu + rng.normal(0.0, noise)
-        (outputs / f"{prompt_key(prompt)}.jpg").write_bytes(quality_image(red_of(new_seen)))
+        (outputs / f"{prompt_key(prompt)}{ext}").write_bytes(make(red_of(new_seen)))
     return Dataset(root, outputs, board, new_mu)

@@ -13,6 +13,7 @@ import base64
 import hashlib
 import io
 import json
+import re
 import threading
 import time
 from collections import Counter
@@ -42,6 +43,18 @@ def quality_image(red: float, size: int = 12) -> bytes:
     return buf.getvalue()
 
 
+def quality_clip(red: float, frames: int = 12, size: int = 12) -> bytes:
+    """An animated GIF whose frames' mean red is the hidden quality (they flicker around it)."""
+    value = min(max(red, 12.0), 243.0)
+    images = [
+        Image.new("RGB", (size, size), (round(value + (10 if i % 2 else -10)), 90, 160))
+        for i in range(frames)
+    ]
+    buf = io.BytesIO()
+    images[0].save(buf, format="GIF", save_all=True, append_images=images[1:], duration=40)
+    return buf.getvalue()
+
+
 def read_quality(data: bytes) -> float:
     with Image.open(io.BytesIO(data)) as im:
         return float(ImageStat.Stat(im.convert("RGB").getchannel("R")).mean[0])
@@ -62,6 +75,7 @@ class Behaviour:
     delay: float = 0.0
     always: str | None = None  # "429", "500", "malformed", "bad_json", "401"
     prose: bool = False  # wrap good answers in markdown and prose
+    label: str = "Image"
     generated_red: float = 134.0  # what /v1/images/generations draws (quality 24 on the test scale)
 
 
@@ -74,16 +88,29 @@ class ServerLog:
     attempts: Counter[str] = field(default_factory=Counter)
 
 
-def _images(body: dict) -> list[bytes]:
-    out = []
+def _images(body: dict) -> list[list[bytes]]:
+    """The request's outputs, each a list of images: a caption such as "Video 2:" starts an
+    output and the images after it (a video's frames) belong to it; uncaptioned images stand alone.
+    """
+    groups: list[list[bytes]] = []
+    open_group = False
     for message in body.get("messages", []):
         content = message.get("content")
-        if isinstance(content, list):
-            for part in content:
-                if isinstance(part, dict) and part.get("type") == "image_url":
-                    url = part["image_url"]["url"]
-                    out.append(base64.b64decode(url.split(",", 1)[1]))
-    return out
+        if not isinstance(content, list):
+            continue
+        for part in content:
+            if not isinstance(part, dict):
+                continue
+            if part.get("type") == "text" and re.fullmatch(r"\w+ \d+:", part.get("text", "")):
+                groups.append([])
+                open_group = True
+            elif part.get("type") == "image_url":
+                data = base64.b64decode(part["image_url"]["url"].split(",", 1)[1])
+                if open_group:
+                    groups[-1].append(data)
+                else:
+                    groups.append([data])
+    return [g for g in groups if g]
 
 
 def _draw(key: str, purpose: str) -> np.random.Generator:
@@ -124,7 +151,8 @@ class _Handler(BaseHTTPRequestHandler):
             return
         b, log = self.server.behaviour, self.server.log
         images = _images(body)
-        key = hashlib.sha256(b"".join(images) + str(len(body["messages"])).encode()).hexdigest()
+        flat = b"".join(b"".join(g) for g in images)
+        key = hashlib.sha256(flat + str(len(body["messages"])).encode()).hexdigest()
         with log.lock:
             log.requests += 1
             attempt = log.attempts[key]
@@ -165,9 +193,12 @@ class _Handler(BaseHTTPRequestHandler):
                 log.faults["malformed"] += 1
             self._reply(MALFORMED[int(rng.integers(len(MALFORMED)))])
             return
-        seen = [read_quality(img) + rng.normal(0.0, b.noise) for img in images]
+        seen = [
+            float(np.mean([read_quality(img) for img in group])) + rng.normal(0.0, b.noise)
+            for group in images
+        ]
         order = sorted(range(len(images)), key=lambda i: -seen[i])
-        answer = ", ".join(f"Image {i + 1}" for i in order)
+        answer = ", ".join(f"{b.label} {i + 1}" for i in order)
         if b.prose:
             answer = f"Here is my ranking:\n\n**{answer}**\n\nThe first image is sharpest."
         with log.lock:

@@ -10,7 +10,7 @@ import pytest
 from karena.errors import Conflict, UpstreamError
 from karena.judge.loop import LoopConfig
 from karena.judge.outputs import FolderOutputs
-from karena.judge.prompts import IMAGE_RULES
+from karena.judge.prompts import IMAGE_RULES, VIDEO_RULES
 from karena.judge.reference import load_ksort_folder
 from karena.judge.report import place
 from karena.judge.run import EvalSummary, evaluate
@@ -166,3 +166,24 @@ def test_batched_judging_scores_in_order_and_never_reuses_an_instance(
     entries = [json.loads(x) for x in (tmp_path / "journal.jsonl").read_text().splitlines()[1:]]
     assert summary.runs == 9 and [e["run"] for e in entries] == list(range(9))
     assert len({e["instance"] for e in entries}) == 9
+
+
+def test_video_is_judged_from_sampled_frames(tmp_path: Path) -> None:
+    ds = build_dataset(tmp_path / "data", n_models=8, n_instances=40, video=True)
+    ref, _ = load_ksort_folder(ds.root, modality="video")
+    assert ref.modality == "video" and ref.instances[0].media[0].suffix == ".gif"
+    with judge_server(Behaviour(noise=3.0, label="Video")) as (url, log):
+        summary = evaluate(
+            reference=ref,
+            outputs=FolderOutputs(ds.outputs),
+            model_name="clip-model",
+            rules=VIDEO_RULES,
+            settings=_settings(url),
+            config=LoopConfig(max_runs=40),
+            out_dir=tmp_path / "out",
+            video_mode="frames",
+            frames=6,
+            client_options={"backoff_base": 0.001},
+        )
+    assert summary.skipped == 0 and log.good == summary.runs
+    assert abs(summary.placement.rank_paper - _true_rank(ds)) <= 1
