@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Hashable, Iterable
 from datetime import datetime
 
 import numpy as np
@@ -124,32 +124,41 @@ def leaderboard_rows(
     provisional_sigma: float,
     include_disabled: bool = True,
 ) -> tuple[LeaderboardRow, ...]:
-    """Rank models by μ − 3σ (K-Sort Arena Eq. 6), best first; unrated models sit at the prior."""
-    entries = []
-    for m in models:
-        if not m.enabled and not include_disabled:
-            continue
-        row = ratings.get(m.id)
-        mu, sigma = (row.mu, row.sigma) if row is not None else (prior.mu, prior.sigma)
-        votes = row.votes if row is not None else 0
-        entries.append((m, mu, sigma, votes, row.updated_at if row is not None else None))
-    entries.sort(key=lambda e: (-(e[1] - 3.0 * e[2]), e[0].name))
-    return tuple(
-        LeaderboardRow(
-            rank=i + 1,
-            model_id=m.id,
-            model_name=m.name,
-            organization=m.organization,
-            link=m.link,
-            score=mu - 3.0 * sigma,
-            mu=mu,
-            sigma=sigma,
-            ci_low=mu - Z95 * sigma,
-            ci_high=mu + Z95 * sigma,
-            votes=votes,
-            provisional=sigma > provisional_sigma or votes == 0,
-            last_updated=updated,
-            enabled=m.enabled,
+    """Rank models by μ − 3σ (K-Sort Arena Eq. 6), via ``rating.leaderboard.build_leaderboard``.
+
+    Unrated models sit at the prior and are provisional; equal scores share a rank.
+    """
+    from karena.rating.leaderboard import build_leaderboard
+
+    by_id = {m.id: m for m in models if m.enabled or include_disabled}
+    beliefs: dict[Hashable, Rating] = {
+        mid: Rating(ratings[mid].mu, ratings[mid].sigma) if mid in ratings else prior
+        for mid in by_id
+    }
+    counts: dict[Hashable, int] = {
+        mid: ratings[mid].votes if mid in ratings else 0 for mid in by_id
+    }
+    rows = build_leaderboard(beliefs, counts, provisional_sigma=provisional_sigma, z=Z95)
+    out = []
+    for row in rows:
+        mid = int(row.model)  # type: ignore[call-overload]
+        m, stored = by_id[mid], ratings.get(mid)
+        out.append(
+            LeaderboardRow(
+                rank=row.rank,
+                model_id=mid,
+                model_name=m.name,
+                organization=m.organization,
+                link=m.link,
+                score=row.score,
+                mu=row.mu,
+                sigma=row.sigma,
+                ci_low=row.lower,
+                ci_high=row.upper,
+                votes=row.votes,
+                provisional=row.provisional or row.votes == 0,
+                last_updated=stored.updated_at if stored is not None else None,
+                enabled=m.enabled,
+            )
         )
-        for i, (m, mu, sigma, votes, updated) in enumerate(entries)
-    )
+    return tuple(out)
