@@ -13,6 +13,7 @@ from tests.reliability.anonymity import (
     size_fingerprints,
 )
 from tests.reliability.conftest import ServerFactory
+from tests.reliability.findings import finding
 from tests.reliability.seed import ARENA, LOAD_ENV, seed_arena
 
 #: Distinctive names, so any occurrence in served bytes is a leak, not a coincidence.
@@ -64,7 +65,7 @@ def test_reveal_is_refused_before_the_vote(voter_view) -> None:
     assert {seen.early_result_status for seen in voter_view} <= {404, 409, 403}
 
 
-@pytest.mark.skip(reason="finding R-ANON-1 in /work/notes/reliability-findings.md (placeholder)")
+@finding("R-ANON-1")
 def test_image_dimensions_do_not_identify_models(
     database_url_factory, server_factory: ServerFactory
 ) -> None:

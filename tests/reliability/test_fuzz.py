@@ -9,6 +9,7 @@ import pytest
 
 from tests.reliability import api
 from tests.reliability.conftest import ServerFactory
+from tests.reliability.findings import finding
 from tests.reliability.fuzz import run_schemathesis
 from tests.reliability.seed import ADMIN_TOKEN, LOAD_ENV, seed_arena
 from tests.reliability.server import ServerProcess
@@ -78,7 +79,7 @@ def test_schemathesis_finds_no_server_error_or_schema_violation(
     assert result.server_errors == 0, server.log_text()[-4000:]
 
 
-@pytest.mark.skip(reason="finding R-WEB-3 in /work/notes/reliability-findings.md")
+@finding("R-WEB-3")
 def test_non_utf8_json_body_gets_a_documented_status(server: ServerProcess) -> None:
     """A JSON body that is not UTF-8 is answered with a status the schema documents."""
     import httpx

@@ -15,6 +15,7 @@ import httpx
 import pytest
 
 from tests.reliability import api, hostile
+from tests.reliability.findings import finding
 from tests.reliability.seed import ADMIN_TOKEN, ARENA, add_model, add_prompt, upload_output
 
 _keys = itertools.count()
@@ -124,7 +125,7 @@ def test_unicode_model_name_is_refused_or_round_trips_escaped(
     assert off.status_code == 200, off.text
 
 
-@pytest.mark.skip(reason="finding R-WEB-2 in /work/notes/reliability-findings.md")
+@finding("R-WEB-2")
 def test_model_name_with_a_slash_is_refused_or_reachable(shared_client: httpx.Client) -> None:
     """A name the admin API accepts must be addressable by the model and admin routes."""
     name = "org/model-with-slash"
