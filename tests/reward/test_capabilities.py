@@ -139,3 +139,20 @@ def test_chatbot_arena_capabilities_rank_like_batch_bradley_terry() -> None:
     models, bt = _batch_bt(ARENA)
     assert models == caps.models
     assert spearmanr(caps.mu, bt)[0] >= 0.98
+
+
+def test_pair_kernel_agrees_with_the_rating_layers_k_wise_kernel() -> None:
+    """Our pair-specialised pass equals karena.rating.fast's K-wise replay with K = 2."""
+    from karena.rating import fast
+
+    model = ThurstoneK(tau=0.05)
+    pairs = _random_pairs(np.random.default_rng(9), 2000, 12, tie_rate=0.15)
+    order = np.random.default_rng(10).permutation(len(pairs))
+    mine = fit_capabilities(pairs.take(order), model, traversal="data", passes=1)
+    mu = np.full(pairs.n_models, model.mu0)
+    sigma = np.full(pairs.n_models, model.sigma0)
+    models = np.stack([pairs.winner, pairs.loser], axis=1)[order].astype(np.int32)
+    ranks = np.where(pairs.tie[order, None], 1, np.array([1, 2])).astype(np.int32)
+    fast.thurstone_replay_inplace(mu, sigma, models, ranks, fast.thurstone_params(model))
+    np.testing.assert_allclose(mine.mu, mu, rtol=0, atol=1e-9)
+    np.testing.assert_allclose(mine.sigma, sigma, rtol=0, atol=1e-9)

@@ -71,7 +71,9 @@ class PreferenceDataset:
         self.gap = np.asarray(table.columns["gap_norm"], dtype=np.float32)[keep]
         captions = table.columns.get("caption")
         self.captions = (
-            [str(c) for c in captions[keep]] if captions is not None else [""] * len(self.gap)
+            ["" if c is None else str(c) for c in captions[keep]]
+            if captions is not None
+            else [""] * len(self.gap)
         )
         if len(self.gap) == 0:
             raise InvalidInput("the rewards file has no untied pairs to train on")
