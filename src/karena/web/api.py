@@ -21,9 +21,11 @@ from karena.web.schemas import (
     ArenaOut,
     BattleCreate,
     BattleOut,
+    BestVote,
     LeaderboardOut,
     LeaderboardRowOut,
     ModelPageOut,
+    RankVote,
     Slug,
     VoteIn,
     VoteOut,
@@ -100,8 +102,8 @@ def submit_vote(
     result = store.submit_vote(
         token=token,
         mode=body.mode,
-        ranks=body.ranks,
-        winner=body.winner,
+        ranks=body.ranks if isinstance(body, RankVote) else None,
+        winner=body.winner if isinstance(body, BestVote) else None,
         voter_id=voter,
         client=client_info(request),
     )

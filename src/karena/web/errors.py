@@ -91,7 +91,11 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> Response:
         message = exc.detail if isinstance(exc.detail, str) else "request failed"
-        response = error_response(request, exc.status_code, message)
+        status = exc.status_code
+        if status == 400:
+            # FastAPI's only 400 is a body it cannot decode: a malformed request, like bad JSON.
+            status, message = 422, f"invalid request: {message.lower()}"
+        response = error_response(request, status, message)
         for key, value in (exc.headers or {}).items():
             response.headers[key] = value
         return response

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictBool
 
 from karena.store.types import (
     ArenaInfo,
@@ -21,8 +21,17 @@ from karena.store.types import (
 #: Longest prompt a voter may type; longer ones are refused with 422 before any work.
 MAX_PROMPT_CHARS = 500
 MAX_K = 8
-Slug = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")]
-Name = Annotated[str, Field(min_length=1, max_length=200)]
+Slug = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[a-z0-9][a-z0-9_-]*$")]
+# What the store accepts as a name: no control or bidi-override characters, and no leading or
+# trailing whitespace (the store strips it, so a blank name would become empty).
+_BAD = r"\x00-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069"
+_NAME_PATTERN = rf"^[^\s{_BAD}](?:[^{_BAD}]*[^\s{_BAD}])?$"
+# Prompts may also hold tabs and newlines inside.
+_BAD_IN_TEXT = r"\x00-\x08\x0b-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069"
+_TEXT_PATTERN = rf"^[^\s{_BAD}](?:[^{_BAD_IN_TEXT}]*[^\s{_BAD}])?$"
+Name = Annotated[str, Field(min_length=1, max_length=200, pattern=_NAME_PATTERN)]
+Label = Annotated[str, Field(min_length=1, max_length=64, pattern=_NAME_PATTERN)]
+Link = Annotated[str, Field(max_length=500, pattern=r"^(https?://[^\s\x00-\x1f\x7f]+)?$")]
 
 
 class _Body(BaseModel):
@@ -62,7 +71,10 @@ class BattleCreate(_Body):
     """Open a battle; ``prompt`` (optional) is typed by the voter and needs live generators."""
 
     arena: Slug | None = None
-    prompt: Annotated[str, Field(min_length=1, max_length=MAX_PROMPT_CHARS)] | None = None
+    prompt: (
+        Annotated[str, Field(min_length=1, max_length=MAX_PROMPT_CHARS, pattern=_TEXT_PATTERN)]
+        | None
+    ) = None
 
 
 class SlotOut(BaseModel):
@@ -108,15 +120,39 @@ class BattleOut(BaseModel):
         )
 
 
-Rank = Annotated[StrictInt, Field(ge=1, le=MAX_K)]
+def _no_bool_or_text(value: object) -> object:
+    """JSON integers only: 2 and 2.0 are fine (JSON Schema agrees); true, "2" and 2.5 are not."""
+    if isinstance(value, bool | str | bytes):
+        raise ValueError("must be a JSON integer")
+    return value
 
 
-class VoteIn(_Body):
-    """A vote: ``rank`` needs ``ranks`` (1 = best, equal = tie); ``best`` needs ``winner``."""
+_JSON_INT = BeforeValidator(_no_bool_or_text)
+Rank = Annotated[int, Field(ge=1, le=MAX_K), _JSON_INT]
 
-    mode: Literal["rank", "best", "tie", "all_bad"]
-    ranks: Annotated[list[Rank], Field(min_length=2, max_length=MAX_K)] | None = None
-    winner: Annotated[StrictInt, Field(ge=0, lt=MAX_K)] | None = None
+
+class RankVote(_Body):
+    """Rank mode: ``ranks[i]`` is the rank of position ``i`` (1 = best, equal ranks tie)."""
+
+    mode: Literal["rank"]
+    ranks: Annotated[list[Rank], Field(min_length=2, max_length=MAX_K)]
+
+
+class BestVote(_Body):
+    """Best mode: ``winner`` is the position (0..K−1) of the best output."""
+
+    mode: Literal["best"]
+    winner: Annotated[int, Field(ge=0, lt=MAX_K), _JSON_INT]
+
+
+class TieVote(_Body):
+    """No output is better than the others ("tie"), or all of them are bad ("all_bad")."""
+
+    mode: Literal["tie", "all_bad"]
+
+
+#: A vote body; ``mode`` decides which fields it has.
+VoteIn = Annotated[RankVote | BestVote | TieVote, Field(discriminator="mode")]
 
 
 class ContestantOut(BaseModel):
@@ -308,14 +344,14 @@ class ArenaCreate(_Body):
     slug: Slug
     name: Name | None = None
     modality: Literal["image", "video", "text"] = "image"
-    k: Annotated[StrictInt, Field(ge=2, le=MAX_K)] | None = None
+    k: Annotated[int, Field(ge=2, le=MAX_K), _JSON_INT] | None = None
 
 
 class ModelCreate(_Body):
     arena: Slug
     name: Name
-    organization: Annotated[str, Field(max_length=200)] = ""
-    link: Annotated[str, Field(max_length=500)] = ""
+    organization: Name | Literal[""] = ""
+    link: Link = ""
     enabled: StrictBool = True
 
 
@@ -325,10 +361,10 @@ class ModelUpdate(_Body):
 
 class PromptCreate(_Body):
     arena: Slug
-    text: Annotated[str, Field(min_length=1, max_length=4000)]
-    key: Annotated[str, Field(min_length=1, max_length=200)] | None = None
-    source: Annotated[str, Field(max_length=200)] = "admin"
-    category: Annotated[str, Field(max_length=200)] = ""
+    text: Annotated[str, Field(min_length=1, max_length=4000, pattern=_TEXT_PATTERN)]
+    key: Name | None = None
+    source: Label | Literal[""] = "admin"
+    category: Label | Literal[""] = ""
 
 
 class PromptOut(BaseModel):
@@ -358,7 +394,7 @@ class OutputOut(BaseModel):
 
 
 class BanIn(_Body):
-    voter_hash: Annotated[str, Field(min_length=8, max_length=128)]
+    voter_hash: Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]
     reason: Annotated[str, Field(max_length=500)] = ""
     discount_past: StrictBool = True
 
