@@ -38,6 +38,8 @@ class LoadReport:
     statuses: Counter[int] = field(default_factory=Counter)
     connection_errors: int = 0
     unknown_outcome: list[tuple[str, tuple[int, ...]]] = field(default_factory=list)
+    vote_latencies_ms: list[float] = field(default_factory=list)
+    seconds: float = 0.0
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     @property
@@ -62,6 +64,7 @@ def _vote_with_retries(
 ) -> None:
     """Submit one vote, resubmitting the same token after connection failures."""
     for attempt in range(1, retries + 2):
+        started = time.perf_counter()
         try:
             response = api.submit_rank_vote(
                 client, arena=arena, token=token, ranks=ranks, voter=voter
@@ -74,6 +77,7 @@ def _vote_with_retries(
         report.record_status(response.status_code)
         if 200 <= response.status_code < 300:
             with report.lock:
+                report.vote_latencies_ms.append(1000.0 * (time.perf_counter() - started))
                 report.acked.append(AckedVote(token, ranks, response.status_code, attempt))
         return
     with report.lock:  # never answered: the vote may or may not be stored; either is allowed
@@ -98,7 +102,8 @@ def run_load(
     use it to fire a SIGKILL midway. Setting ``stop`` ends the run early.
     """
     report = LoadReport()
-    deadline = time.monotonic() + max_seconds
+    began = time.monotonic()
+    deadline = began + max_seconds
     budget = threading.Semaphore(max_votes)
 
     def voter_loop(index: int) -> None:
@@ -136,4 +141,5 @@ def run_load(
         thread.start()
     for thread in threads:
         thread.join(timeout=max_seconds + 60)
+    report.seconds = time.monotonic() - began
     return report

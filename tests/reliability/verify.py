@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
+import tempfile
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -85,6 +87,9 @@ def ratings(database_url: str, arena: str) -> dict[str, RatingRow]:
 
 def karena_cli(*args: str, env: dict[str, str] | None = None, timeout: float = 120.0) -> str:
     """Run the real ``karena`` command line; raise with its output when it fails."""
+    if env is None:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("KARENA_")}
+        env["KARENA_DATA_DIR"] = tempfile.mkdtemp(prefix="karena-cli-")
     result = subprocess.run(
         [sys.executable, "-m", "karena.cli.main", *args],
         capture_output=True,

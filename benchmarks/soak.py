@@ -1,0 +1,316 @@
+"""Soak: long load with repeated SIGKILLs, a long schemathesis run and the anonymity audit.
+
+The long versions of tests/reliability/. Against real ``karena serve`` subprocesses on 127.0.0.1:
+
+1. **Crash soak**, per database (SQLite with 1 worker; PostgreSQL with 2 workers when
+   ``--postgres-url`` or ``KARENA_TEST_POSTGRES_URL`` is set): a baseline round without faults,
+   then rounds that each SIGKILL a worker midway (with one worker: the whole server, then a
+   restart), then a round that SIGKILLs the whole server, and a restart. Afterwards the vote log
+   is audited: every acknowledged vote stored, none twice, none altered, none invented, and
+   ``karena recompute`` equal to the incremental ratings.
+2. **Anonymity audit** on the restarted server: outputs whose EXIF / PNG text name their model,
+   then a voter's whole pre-vote view (pages, JS, JSON, headers, media) searched for identity.
+3. **Fuzzing**: schemathesis over every route, with and without the admin token.
+
+    python benchmarks/soak.py --quick      # < 1 minute on an idle 2-core machine (SQLite only)
+    python benchmarks/soak.py              # the published figures (both databases)
+
+It prints a table, writes benchmarks/results/soak.json and soak.png, and its last line is
+``RESULT acked_votes=… stored_votes=… lost_votes=… duplicate_votes=… fuzz_cases=…
+server_errors=… identity_leaks=…``. Every count but the first three must be 0.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import statistics
+import sys
+import tempfile
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "benchmarks" / "results"
+sys.path.insert(0, str(ROOT))  # the harness lives in tests/reliability/
+
+import httpx  # noqa: E402
+from tests.reliability import api, hostile  # noqa: E402
+from tests.reliability.anonymity import (  # noqa: E402
+    collect_battle,
+    dimensions_by_model,
+    find_leaks,
+    size_fingerprints,
+)
+from tests.reliability.crash import run_crash_scenario  # noqa: E402
+from tests.reliability.databases import fresh_database  # noqa: E402
+from tests.reliability.fuzz import count_server_errors, run_schemathesis  # noqa: E402
+from tests.reliability.load import LoadReport, run_load  # noqa: E402
+from tests.reliability.seed import ADMIN_TOKEN, ARENA, LOAD_ENV, seed_arena  # noqa: E402
+from tests.reliability.server import ServerProcess  # noqa: E402
+from tests.reliability.verify import audit_votes, recompute_matches  # noqa: E402
+
+ANON_ARENA = "anon"
+ANON_MODELS = ("ZephyrDiffusionXL", "QuokkaGen", "MarmotImagine", "NarwhalPix", "OcelotArt")
+ANON_CLASS = {name: ("png" if i < 3 else "jpeg") for i, name in enumerate(ANON_MODELS)}
+
+
+@dataclass(frozen=True)
+class Mode:
+    """How long each part runs."""
+
+    rounds_with_worker_kill: int
+    votes_per_round: int
+    seconds_per_round: float
+    voters: int
+    fuzz_examples: int
+    fuzz_phases: str
+    anon_battles: int
+
+
+QUICK = Mode(1, 40, 15.0, 4, 3, "fuzzing", 6)
+FULL = Mode(4, 150, 40.0, 8, 40, "examples,coverage,fuzzing", 30)
+
+
+@dataclass
+class DbResult:
+    """Everything measured against one database."""
+
+    db: str
+    workers: int
+    sent: int = 0
+    acked: int = 0
+    stored: int = 0
+    lost: int = 0
+    duplicates: int = 0
+    altered: int = 0
+    phantoms: int = 0
+    unanswered: int = 0
+    worker_kills: int = 0
+    server_kills: int = 0
+    restarts: int = 0
+    recompute_mismatches: int = 0
+    load_5xx: int = 0
+    log_5xx: int = 0
+    baseline_votes_per_s: float = 0.0
+    baseline_p50_ms: float = 0.0
+    fault_votes_per_s: float = 0.0
+    fault_p50_ms: float = 0.0
+    fuzz_cases: int = 0
+    fuzz_failures: list[str] = field(default_factory=list)
+    fuzz_5xx: int = 0
+    identity_leaks: list[str] = field(default_factory=list)
+    dimension_fingerprints: int = 0
+    seconds: float = 0.0
+
+
+def _rate(reports: list[LoadReport]) -> tuple[float, float]:
+    """Acknowledged votes per second and the median vote latency over ``reports``."""
+    acked = sum(len(r.acked) for r in reports)
+    seconds = sum(r.seconds for r in reports)
+    latencies = [x for r in reports for x in r.vote_latencies_ms]
+    p50 = statistics.median(latencies) if latencies else float("nan")
+    return (acked / seconds if seconds > 0 else 0.0), p50
+
+
+def _anonymity(server: ServerProcess, battles: int, result: DbResult) -> None:
+    """Seed an arena whose images name their models in metadata, and audit a voter's view."""
+
+    def image(m: int, p: int, name: str) -> bytes:
+        return hostile.image_naming_model(name, ANON_CLASS[name], (50 * p % 256, 90, 160))
+
+    seed_arena(server.base_url, arena=ANON_ARENA, models=ANON_MODELS, prompts=3, image=image)
+    with httpx.Client(base_url=server.base_url, timeout=30.0) as client:
+        seen = [
+            collect_battle(client, arena=ANON_ARENA, voter=f"soak-anon-{i}") for i in range(battles)
+        ]
+    result.identity_leaks = find_leaks(seen, list(ANON_MODELS)) + size_fingerprints(
+        seen, ANON_CLASS
+    )
+    # Different native sizes per model (finding R-ANON-1) are reported apart: see docs.
+    native = {size: models for size, models in dimensions_by_model(seen).items()}
+    result.dimension_fingerprints = sum(1 for models in native.values() if len(models) == 1)
+
+
+def _fuzz(server: ServerProcess, mode: Mode, seed: int, work: Path, result: DbResult) -> None:
+    """Schemathesis without and with the admin token."""
+    for label, headers in (("anonymous", None), ("admin", api.admin_headers(ADMIN_TOKEN))):
+        fuzz = run_schemathesis(
+            server.base_url,
+            work / f"fuzz-{result.db}-{label}",
+            label=label,
+            seed=seed,
+            max_examples=mode.fuzz_examples,
+            phases=mode.fuzz_phases,
+            headers=headers,
+            log_text=server.log_text,
+            timeout=900,
+        )
+        result.fuzz_cases += fuzz.cases
+        result.fuzz_failures += [f"{label}: {f}" for f in fuzz.failures]
+        result.fuzz_failures += [f"{label}: error {e}" for e in fuzz.errors]
+        result.fuzz_5xx += fuzz.server_errors
+
+
+def soak_one(db: str, workers: int, mode: Mode, seed: int, work: Path) -> DbResult:
+    """The whole soak against one database."""
+    result = DbResult(db=db, workers=workers)
+    began = time.monotonic()
+    folder = work / db
+    folder.mkdir(parents=True)
+    with fresh_database(db, folder) as url:
+        server = ServerProcess(database_url=url, data_dir=folder / "server", workers=workers,
+                               env=LOAD_ENV)  # fmt: skip
+        try:
+            server.start()
+            seed_arena(server.base_url)
+            print(f"[{db}] baseline round (no faults)", flush=True)
+            baseline = run_load(
+                server.base_url, arena=ARENA, max_votes=mode.votes_per_round,
+                max_seconds=mode.seconds_per_round, voters=mode.voters, seed=seed,
+            )  # fmt: skip
+            print(f"[{db}] {mode.rounds_with_worker_kill} rounds with SIGKILL, then a power cut")
+            run = run_crash_scenario(
+                server,
+                votes_per_round=mode.votes_per_round,
+                seconds_per_round=mode.seconds_per_round,
+                worker_kills=mode.rounds_with_worker_kill,
+                voters=mode.voters,
+                seed=seed + 1,
+            )
+            reports = [baseline, *run.reports]
+            result.baseline_votes_per_s, result.baseline_p50_ms = _rate([baseline])
+            result.fault_votes_per_s, result.fault_p50_ms = _rate(run.reports)
+            result.sent = sum(r.sent for r in reports)
+            result.load_5xx = sum(r.server_errors for r in reports)
+            result.unanswered = sum(len(r.unknown_outcome) for r in reports)
+            result.worker_kills, result.server_kills = run.worker_kills, run.server_kills
+            result.restarts = run.restarts
+            acked = [v for r in reports for v in r.acked]
+            maybe = [t for r in reports for t, _ in r.unknown_outcome]
+            audit = audit_votes(url, ARENA, acked, maybe=maybe)
+            result.acked, result.stored = audit.acked, audit.stored
+            result.lost, result.duplicates = len(audit.lost), len(audit.duplicates)
+            result.altered, result.phantoms = len(audit.altered), len(audit.phantoms)
+            result.recompute_mismatches = len(recompute_matches(url, ARENA))
+            print(f"[{db}] anonymity audit over {mode.anon_battles} battles", flush=True)
+            _anonymity(server, mode.anon_battles, result)
+            print(f"[{db}] schemathesis, {mode.fuzz_phases}, {mode.fuzz_examples}/operation")
+            _fuzz(server, mode, seed, work, result)
+            result.log_5xx = sum(
+                count_server_errors(
+                    (server.data_dir / f"serve-{n}.log").read_text(errors="replace")
+                )
+                for n in range(1, server.starts + 1)
+            )
+        finally:
+            server.stop()
+    result.seconds = time.monotonic() - began
+    return result
+
+
+def print_table(results: list[DbResult]) -> None:
+    """One column per database."""
+    rows = [
+        ("workers", "workers"), ("votes sent", "sent"), ("acknowledged (2xx)", "acked"),
+        ("stored", "stored"), ("lost", "lost"), ("stored twice", "duplicates"),
+        ("altered", "altered"), ("invented", "phantoms"),
+        ("answer lost (may be stored)", "unanswered"),
+        ("worker SIGKILLs", "worker_kills"), ("server SIGKILLs", "server_kills"),
+        ("restarts", "restarts"), ("recompute mismatches", "recompute_mismatches"),
+        ("baseline votes/s", "baseline_votes_per_s"), ("baseline p50 ms", "baseline_p50_ms"),
+        ("votes/s under faults", "fault_votes_per_s"), ("p50 ms under faults", "fault_p50_ms"),
+        ("fuzz cases", "fuzz_cases"), ("fuzz failures", "fuzz_failures"),
+        ("5xx (access logs, all parts)", "log_5xx"), ("identity leaks", "identity_leaks"),
+        ("size fingerprints (R-ANON-1)", "dimension_fingerprints"), ("seconds", "seconds"),
+    ]  # fmt: skip
+    width = 30
+    print(f"{'':{width}}" + "".join(f"{r.db:>14}" for r in results))
+    for label, key in rows:
+        cells = []
+        for r in results:
+            value = getattr(r, key)
+            value = len(value) if isinstance(value, list) else value
+            cells.append(f"{value:>14.1f}" if isinstance(value, float) else f"{value:>14}")
+        print(f"{label:{width}}" + "".join(cells))
+    for r in results:
+        for line in r.fuzz_failures + r.identity_leaks:
+            print(f"  [{r.db}] {line}")
+
+
+def plot(results: list[DbResult], path: Path) -> None:
+    """Votes acknowledged vs stored per database, and throughput with and without faults."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, (left, right) = plt.subplots(1, 2, figsize=(10, 4))
+    names = [f"{r.db}\n{r.workers} worker(s)" for r in results]
+    x = range(len(results))
+    left.bar([i - 0.2 for i in x], [r.acked for r in results], 0.4, label="acknowledged (2xx)")
+    left.bar([i + 0.2 for i in x], [r.stored for r in results], 0.4, label="stored")
+    left.set_xticks(list(x), names)
+    left.set_title("Votes under SIGKILL: acknowledged vs stored")
+    left.legend()
+    right.bar([i - 0.2 for i in x], [r.baseline_votes_per_s for r in results], 0.4,
+              label="baseline (no faults)")  # fmt: skip
+    right.bar([i + 0.2 for i in x], [r.fault_votes_per_s for r in results], 0.4,
+              label="rounds with SIGKILL")  # fmt: skip
+    right.set_xticks(list(x), names)
+    right.set_ylabel("acknowledged votes / s")
+    right.set_title("Throughput, same run")
+    right.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="SQLite only, short (< 1 minute)")
+    parser.add_argument("--db", choices=["sqlite", "postgres", "both"], default=None)
+    parser.add_argument("--postgres-url", default=os.environ.get("KARENA_TEST_POSTGRES_URL"))
+    parser.add_argument("--seed", type=int, default=20261127)
+    args = parser.parse_args()
+    mode = QUICK if args.quick else FULL
+    db_choice = args.db if args.db is not None else ("sqlite" if args.quick else "both")
+    if args.postgres_url:
+        os.environ["KARENA_TEST_POSTGRES_URL"] = args.postgres_url
+    plan = []
+    if db_choice in ("sqlite", "both"):
+        plan.append(("sqlite", 1))
+    if db_choice in ("postgres", "both"):
+        if args.postgres_url:
+            plan.append(("postgres", 2))
+        else:
+            print("PostgreSQL skipped: set --postgres-url or KARENA_TEST_POSTGRES_URL")
+    results = []
+    with tempfile.TemporaryDirectory(prefix="karena-soak-") as tmp:
+        for db, workers in plan:
+            results.append(soak_one(db, workers, mode, args.seed, Path(tmp)))
+    print_table(results)
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    payload = {"mode": "quick" if args.quick else "full", "mode_settings": asdict(mode),
+               "results": [asdict(r) for r in results]}  # fmt: skip
+    (RESULTS / "soak.json").write_text(json.dumps(payload, indent=2))
+    with contextlib.suppress(Exception):
+        plot(results, RESULTS / "soak.png")
+    print(f"wrote {RESULTS / 'soak.json'} and {RESULTS / 'soak.png'}")
+    total = {
+        "acked_votes": sum(r.acked for r in results),
+        "stored_votes": sum(r.stored for r in results),
+        "lost_votes": sum(r.lost + r.altered for r in results),
+        "duplicate_votes": sum(r.duplicates for r in results),
+        "fuzz_cases": sum(r.fuzz_cases for r in results),
+        "server_errors": sum(max(r.log_5xx, r.load_5xx + r.fuzz_5xx) for r in results),
+        "identity_leaks": sum(len(r.identity_leaks) for r in results),
+    }
+    print("RESULT " + " ".join(f"{k}={v}" for k, v in total.items()))
+
+
+if __name__ == "__main__":
+    main()
