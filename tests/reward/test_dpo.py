@@ -117,11 +117,11 @@ def test_one_optimizer_step_lowers_the_loss_on_that_batch(variant: str) -> None:
     trainer = _trainer(variant)
     batch = _batch(2)
     trainer.generator.manual_seed(77)
-    before = float(trainer.loss_on_batch(batch).loss)
+    before = float(trainer.loss_on_batch(batch).loss.detach())
     trainer.generator.manual_seed(77)  # the step sees the same noise and timesteps
     trainer.train_step([batch])
     trainer.generator.manual_seed(77)
-    after = float(trainer.loss_on_batch(batch).loss)
+    after = float(trainer.loss_on_batch(batch).loss.detach())
     assert after < before
 
 
@@ -137,7 +137,7 @@ def test_equal_gaps_reduce_the_variants_to_their_baselines() -> None:
         tr = _trainer(variant, **kw)
         tr.reference.load_state_dict(base.reference.state_dict())
         tr.model.load_state_dict(state)
-        return float(tr.loss_on_batch(batch, noise=noise, timesteps=t).loss)
+        return float(tr.loss_on_batch(batch, noise=noise, timesteps=t).loss.detach())
 
     plain = loss("plain")
     assert loss("gap_weighted") == pytest.approx(plain, rel=1e-6)

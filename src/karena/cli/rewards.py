@@ -50,8 +50,7 @@ def rewards(
 ) -> None:
     """Fit model capabilities and export per-pair ArenaPO rewards (truncated-normal gaps).
 
-    Writes OUT/rewards.parquet, OUT/rewards.jsonl, OUT/capabilities.{csv,md}, OUT/gaps_hist.png
-    and OUT/summary.json.
+    Writes rewards.parquet, rewards.jsonl, capabilities.csv/.md, gaps_hist.png, summary.json to OUT.
     """
     import numpy as np
     from rich.console import Console
