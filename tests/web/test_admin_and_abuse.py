@@ -119,3 +119,30 @@ def test_battle_creation_is_limited_per_voter(make_app: AppFactory) -> None:
     app = make_app(rate_limit_per_minute=1)
     statuses = [app.client.post("/api/battles", json={}).status_code for _ in range(6)]
     assert statuses.count(201) == 4 and statuses[-1] == 429
+
+
+def test_model_names_with_a_slash_are_reachable(arena_app: ArenaApp) -> None:
+    """Regression (R-WEB-2): "org/model" was accepted but unreachable by the JSON routes."""
+    client = arena_app.client
+    created = client.post(
+        "/api/admin/models", json={"arena": "demo", "name": "org/model"}, headers=AUTH
+    )
+    assert created.status_code == 201, created.text
+    page = client.get("/api/models/org%2Fmodel", params={"arena": "demo"})
+    assert page.status_code == 200 and page.json()["model"]["name"] == "org/model"
+    off = client.patch(
+        "/api/admin/models/org%2Fmodel", params={"arena": "demo"}, json={"enabled": False},
+        headers=AUTH,
+    )  # fmt: skip
+    assert off.status_code == 200 and off.json()["enabled"] is False
+    assert client.get("/models/org%2Fmodel", params={"arena": "demo"}).status_code == 200
+
+
+def test_undecodable_json_body_is_a_documented_422(arena_app: ArenaApp) -> None:
+    """Regression (R-WEB-3): a non-UTF-8 JSON body was an undocumented 400."""
+    response = arena_app.client.post(
+        "/api/battles", content=b"\xffY\x7f\xfa", headers={"content-type": "application/json"}
+    )
+    assert response.status_code == 422 and set(response.json()) == {"error", "detail"}
+    schema = arena_app.client.get("/openapi.json").json()
+    assert "422" in schema["paths"]["/api/battles"]["post"]["responses"]

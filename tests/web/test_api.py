@@ -54,6 +54,7 @@ def test_media_is_served_without_identifying_headers(arena_app: ArenaApp) -> Non
         assert response.status_code == 200
         assert response.headers["content-type"] == slot["content_type"]
         assert response.headers["cache-control"] == "no-store"
+        assert response.headers.get_list("x-content-type-options") == ["nosniff"]
         for header in ("etag", "last-modified", "content-disposition"):
             assert header not in response.headers
         assert response.content[:8] == b"\x89PNG\r\n\x1a\n"

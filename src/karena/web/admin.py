@@ -55,7 +55,7 @@ def add_model(body: ModelCreate, store: StoreDep) -> ModelOut:
     return ModelOut.of(model)
 
 
-@router.patch("/models/{name}", response_model=ModelOut, responses=error_responses(404))
+@router.patch("/models/{name:path}", response_model=ModelOut, responses=error_responses(404))
 def update_model(
     name: Annotated[str, PathParam(min_length=1, max_length=200)],
     body: ModelUpdate,

@@ -171,7 +171,7 @@ def leaderboard(
 
 
 @router.get(
-    "/models/{name}",
+    "/models/{name:path}",
     response_model=ModelPageOut,
     summary="One model: its leaderboard row, head-to-head records and recent battles",
     responses=error_responses(404),
