@@ -37,6 +37,20 @@ def test_static_scripts_name_no_model() -> None:
             assert name not in text, path
 
 
+def test_prompt_box_shows_only_for_arenas_with_live_generators(arena_app: ArenaApp) -> None:
+    from karena.web.app import create_app
+
+    has_config = any(m.generator is not None for m in arena_app.store.list_models(arena="demo"))
+    html = arena_app.client.get("/").text
+    assert ('name="prompt"' in html) == has_config
+    live = create_app(arena_app.settings, store=arena_app.store, live_arenas=frozenset({"demo"}))
+    from fastapi.testclient import TestClient
+
+    with TestClient(live) as client:
+        page = client.get("/").text
+    assert 'name="prompt"' in page and 'action="/battle"' in page
+
+
 def test_typed_prompt_is_escaped(arena_app: ArenaApp) -> None:
     evil = '<script>alert("x")</script> two red circles'
     response = arena_app.client.post(

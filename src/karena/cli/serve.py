@@ -160,7 +160,7 @@ def demo(
     if not no_browser:
         _open_browser_when_up(url, _display_host(settings.host), settings.port)
     try:
-        app = create_app(settings, store=store)
+        app = create_app(settings, store=store, live_arenas=frozenset({arena.slug}))
         uvicorn.run(app, host=settings.host, port=settings.port, log_level="warning")
     finally:
         stop.set()

@@ -32,11 +32,17 @@ Errors are always JSON `{"error": "...", "detail": ...}`. Admin routes need
 
 
 def create_app(
-    settings: Settings | None = None, *, store: Store | None = None, migrate: bool = True
+    settings: Settings | None = None,
+    *,
+    store: Store | None = None,
+    migrate: bool = True,
+    live_arenas: frozenset[str] = frozenset(),
 ) -> FastAPI:
     """Build the app. Opens (and, with ``migrate``, migrates) the store unless one is given.
 
     A store passed in stays the caller's to close; one opened here closes at shutdown.
+    ``live_arenas`` names arenas whose generators were attached in-process (with
+    ``Store.register_generator``), so the vote page offers the typed-prompt box there too.
     """
     settings = settings if settings is not None else Settings()
     owned = store is None
@@ -56,6 +62,7 @@ def create_app(
     )
     app.state.settings = settings
     app.state.store = the_store
+    app.state.live_arenas = live_arenas
     app.state.templates = Jinja2Templates(directory=str(_HERE / "templates"))
     limit = settings.rate_limit_per_minute
     app.state.battle_limiter = SlidingWindowLimiter(limit * BATTLES_PER_VOTE if limit > 0 else 0)

@@ -32,7 +32,9 @@ def _render(request: Request, name: str, context: dict[str, Any], status: int = 
     return attach_new_voter_cookie(request, response)
 
 
-def _has_live_models(store: Store, arena: str) -> bool:
+def _has_live_models(request: Request, store: Store, arena: str) -> bool:
+    if arena in request.app.state.live_arenas:
+        return True
     return any(m.generator is not None and m.enabled for m in store.list_models(arena=arena))
 
 
@@ -44,7 +46,7 @@ def _vote_page(
         "arena_slug": arena,
         "battle": battle,
         "message": message,
-        "live": _has_live_models(store, arena),
+        "live": _has_live_models(request, store, arena),
         "max_prompt_chars": MAX_PROMPT_CHARS,
         "prompt_placeholder": _PLACEHOLDER,
     }
