@@ -93,6 +93,7 @@ def test_front_door_uses_reference_for_subclasses() -> None:
         (np.zeros(3), [[0, 3]], [[1, 2]], "model indices"),
         (np.zeros(3), [[0, 1]], [[1, 5]], "ranks"),
         (np.zeros(3), [[0, 1]], [[1, 2, 3]], "one shape"),
+        (np.zeros(3), [[0, 1, 2], [2, -1, 2]], [[1, 2, 3], [1, 0, 2]], "same model twice"),
     ],
 )
 def test_kernel_entry_points_reject_bad_arrays(

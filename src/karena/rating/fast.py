@@ -306,6 +306,12 @@ def _check_votes(models: Any, ranks: Any, n_models: int, ndim: int) -> tuple[Int
         raise InvalidInput(f"model indices must be in -1..{n_models - 1}")
     if r.size and (r.min() < 0 or r.max() > m.shape[-1]):
         raise InvalidInput(f"ranks must be in 0..{m.shape[-1]}")
+    if m.shape[-1] > 1:
+        # A model twice in one vote would be updated twice from one prior: reject it.
+        ordered = np.sort(m, axis=-1)
+        repeated = (ordered[..., 1:] == ordered[..., :-1]) & (ordered[..., 1:] >= 0)
+        if repeated.any():
+            raise InvalidInput("a vote names the same model twice")
     return m, r
 
 
