@@ -74,7 +74,8 @@ def list_arenas(store: StoreDep) -> list[ArenaOut]:
 def create_battle(
     body: BattleCreate, request: Request, store: StoreDep, voter: VoterDep
 ) -> BattleOut:
-    arena = resolve_arena(store, body.arena)
+    # A named arena is checked by create_battle itself (NotFound): one query fewer per battle.
+    arena = body.arena if body.arena is not None else resolve_arena(store, None)
     request.app.state.battle_limiter.check(voter)
     battle = store.create_battle(arena=arena, voter_id=voter, prompt_text=body.prompt)
     return BattleOut.of(battle)
