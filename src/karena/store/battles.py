@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import NamedTuple
 
 import numpy as np
 from sqlalchemy import func, select
@@ -49,7 +50,7 @@ def slots_of(s: Session, battle_id: int) -> list[BattleSlot]:
 
 
 def _match_state(
-    s: Session, arena: Arena, models: list[Model], now: datetime, only: set[str] | None
+    s: Session, arena: Arena, models: list[ModelRow], now: datetime, only: set[str] | None
 ) -> MatchState:
     index = {m.id: i for i, m in enumerate(models)}
     ratings = {
@@ -94,8 +95,22 @@ def _select(arena: Arena, state: MatchState, rng: np.random.Generator) -> tuple[
         return mm.select(relaxed, arena.k, rng)
 
 
-def _arena_models(s: Session, arena: Arena) -> list[Model]:
-    return list(s.scalars(select(Model).where(Model.arena_id == arena.id).order_by(Model.id)))
+class ModelRow(NamedTuple):
+    """The model columns matchmaking needs (plain tuples: cheaper than ORM objects)."""
+
+    id: int
+    name: str
+    enabled: bool
+    generator: dict[str, object] | None
+
+
+def _arena_models(s: Session, arena: Arena) -> list[ModelRow]:
+    rows = s.execute(
+        select(Model.id, Model.name, Model.enabled, Model.generator)
+        .where(Model.arena_id == arena.id)
+        .order_by(Model.id)
+    ).all()
+    return [ModelRow(int(i), str(n), bool(e), g) for i, n, e, g in rows]
 
 
 def pick_models(

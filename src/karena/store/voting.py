@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import numpy as np
-from sqlalchemy import exists, func, literal, select
+from sqlalchemy import exists, func, insert, literal, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -69,30 +69,35 @@ class VotingMixin(CatalogMixin):
         self, plan: battle_service.BattlePlan, voter_id: str | None, now: datetime
     ) -> BattleView:
         token = secrets.token_urlsafe(24)
+        expires = now + timedelta(seconds=self.settings.battle_ttl_seconds)
         with self.db.write() as s:
-            battle = Battle(
-                arena_id=plan.arena_id,
-                prompt_id=plan.prompt_id,
-                token=token,
-                state="open",
-                voter_hash=self.voter_hash(voter_id) if voter_id is not None else None,
-                created_at=now,
-                expires_at=now + timedelta(seconds=self.settings.battle_ttl_seconds),
+            battle_id = s.execute(
+                insert(Battle)
+                .values(
+                    arena_id=plan.arena_id,
+                    prompt_id=plan.prompt_id,
+                    token=token,
+                    state="open",
+                    voter_hash=self.voter_hash(voter_id) if voter_id is not None else None,
+                    created_at=now,
+                    expires_at=expires,
+                )
+                .returning(Battle.id)
+            ).scalar_one()
+            s.execute(
+                insert(BattleSlot),
+                [
+                    {"battle_id": battle_id, "position": i, "model_id": m, "output_id": o}
+                    for i, (m, o) in enumerate(zip(plan.model_ids, plan.output_ids, strict=True))
+                ],
             )
-            s.add(battle)
-            s.flush()
-            s.add_all(
-                BattleSlot(battle_id=battle.id, position=i, model_id=m, output_id=o)
-                for i, (m, o) in enumerate(zip(plan.model_ids, plan.output_ids, strict=True))
-            )
-            s.flush()
             return BattleView(
                 token=token,
                 arena_slug=plan.arena_slug,
                 k=len(plan.model_ids),
                 prompt_text=plan.prompt_text,
-                created_at=battle.created_at,
-                expires_at=battle.expires_at,
+                created_at=now,
+                expires_at=expires,
                 state="open",
                 slots=tuple(
                     BattleMedia(position=i, label=POSITION_LABELS[i], content_type=ct, kind=kind)
