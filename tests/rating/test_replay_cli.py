@@ -113,3 +113,17 @@ def test_cli_reports_a_bad_line_in_one_line_with_exit_code_2(
         err = capsys.readouterr().err
         assert err.strip() == message
         assert "Traceback" not in err
+
+
+def test_default_model_follows_karena_rating_model(log_file: Path) -> None:
+    runner = CliRunner()
+    result = runner.invoke(
+        build_app(), ["replay", str(log_file), "--json"], env={"KARENA_RATING_MODEL": "elo"}
+    )
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.output)["model"] == "elo"
+    bad = runner.invoke(
+        build_app(), ["replay", str(log_file)], env={"KARENA_RATING_MODEL": "bradley-terry"}
+    )
+    assert bad.exit_code != 0
+    assert "not an online model" in str(bad.exception)

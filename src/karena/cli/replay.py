@@ -38,6 +38,19 @@ def build_model(name: OnlineModelName) -> OnlineRatingModel:
     return models[name]()
 
 
+def _model_from_settings(name: str) -> OnlineModelName:
+    """The model KARENA_RATING_MODEL names, if it is an online one."""
+    from karena.errors import ConfigError
+
+    try:
+        return OnlineModelName(name)
+    except ValueError:
+        known = ", ".join(m.value for m in OnlineModelName)
+        raise ConfigError(
+            f"KARENA_RATING_MODEL={name!r} is not an online model ({known}); pass --model"
+        ) from None
+
+
 def _read_votes(path: Path) -> list[Vote]:
     from karena.errors import InvalidInput, NotFound
     from karena.rating.vote_log import read_vote_log
@@ -98,9 +111,14 @@ def register(app: typer.Typer) -> None:
             ),
         ],
         model: Annotated[
-            OnlineModelName,
-            typer.Option("--model", "-m", help="Online rating model to replay through."),
-        ] = OnlineModelName.thurstone,
+            OnlineModelName | None,
+            typer.Option(
+                "--model",
+                "-m",
+                help="Online rating model to replay through "
+                "(default: KARENA_RATING_MODEL, thurstone).",
+            ),
+        ] = None,
         json_output: Annotated[
             bool, typer.Option("--json", help="Print the leaderboard as JSON instead of a table.")
         ] = False,
@@ -130,13 +148,15 @@ def register(app: typer.Typer) -> None:
         from karena.rating.replay import replay as replay_votes
         from karena.settings import Settings
 
+        settings = Settings()
         threshold = (
-            provisional_sigma if provisional_sigma is not None else Settings().provisional_sigma
+            provisional_sigma if provisional_sigma is not None else settings.provisional_sigma
         )
+        chosen = model if model is not None else _model_from_settings(settings.rating_model)
         if not threshold > 0:
             raise InvalidInput(f"--provisional-sigma must be > 0, got {threshold}")
         votes = _read_votes(log)
-        rating_model = build_model(model)
+        rating_model = build_model(chosen)
         use_fast = not reference and has_fast_path(rating_model)
         ratings = replay_votes(
             _with_progress(votes, show=not use_fast), rating_model, fast=use_fast
@@ -146,11 +166,11 @@ def register(app: typer.Typer) -> None:
             rows = rows[:top]
         if json_output:
             payload = {
-                "model": model.value,
+                "model": chosen.value,
                 "votes": len(votes),
                 "leaderboard": [row.to_dict() for row in rows],
             }
             typer.echo(json.dumps(payload, indent=2))
             return
-        title = f"{model.value} leaderboard from {len(votes)} votes"
-        _print_table(rows, title, elo=model is OnlineModelName.elo)
+        title = f"{chosen.value} leaderboard from {len(votes)} votes"
+        _print_table(rows, title, elo=chosen is OnlineModelName.elo)
