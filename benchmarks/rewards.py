@@ -14,6 +14,11 @@ the order documented in docs/rewards.md), this measures:
 
     python benchmarks/rewards.py --quick      # < 1 minute on 2 cores
     python benchmarks/rewards.py              # the published figures
+
+``--dpo`` adds a Diffusion-DPO section (needs karena[train]): training steps per second for each
+loss variant, on ``--dpo-unet tiny`` (CPU smoke size) or ``sd15`` (a randomly initialised UNet of
+Stable Diffusion 1.5's shape, 64×64 latents; for a GPU, ``--dpo-device cuda``), plus an on-device
+check that equal gaps reduce gap weighting to plain DPO. It does not change the RESULT line.
 """
 
 from __future__ import annotations
@@ -123,6 +128,56 @@ def synthetic_pairs(n: int, k: int, rng: np.random.Generator) -> PairSet:
     )
 
 
+def dpo_section(device: str, unet: str, steps: int) -> dict[str, Any]:
+    """Seconds per Diffusion-DPO optimizer step for each variant, and an equal-gap check."""
+    import torch
+    from diffusers import UNet2DConditionModel
+
+    from karena.reward.dpo import DPOConfig
+    from karena.reward.dpo.data import PreferenceBatch
+    from karena.reward.dpo.trainer import DiffusionDPOTrainer, tiny_unet
+
+    if unet == "tiny":
+        net, latent, cross, batch = tiny_unet(), 8, 8, 4
+    else:
+        torch.manual_seed(0)
+        unet_class: Any = UNet2DConditionModel
+        net, latent, cross, batch = unet_class(sample_size=64, cross_attention_dim=768), 64, 768, 4
+    g = torch.Generator().manual_seed(0)
+    pairs = PreferenceBatch(
+        x_w=torch.randn(batch, 4, latent, latent, generator=g),
+        x_l=torch.randn(batch, 4, latent, latent, generator=g),
+        cond=torch.randn(batch, 77 if unet != "tiny" else 2, cross, generator=g),
+        gap=torch.rand(batch, generator=g) + 0.5,
+    )
+    n_params = sum(p.numel() for p in net.parameters())
+    out: dict[str, Any] = {"device": device, "unet": unet, "parameters": n_params, "pairs": batch}
+    state = {k: v.clone() for k, v in net.state_dict().items()}
+    for variant in ("plain", "fixed_margin", "adaptive_margin", "gap_weighted"):
+        net.load_state_dict(state)
+        trainer = DiffusionDPOTrainer(net, DPOConfig(variant=variant), device=device)  # type: ignore[arg-type]
+        trainer.train_step([pairs])  # warm-up (allocations, kernels)
+
+        def step(tr: DiffusionDPOTrainer = trainer) -> object:
+            metrics = tr.train_step([pairs])
+            if device.startswith("cuda"):
+                torch.cuda.synchronize()
+            return metrics
+
+        out[f"{variant}_s_per_step"] = median_time(step, steps)
+        out[f"{variant}_last_loss"] = float(trainer.loss_on_batch(pairs).loss.detach())
+    equal = PreferenceBatch(pairs.x_w, pairs.x_l, pairs.cond, torch.ones(batch))
+    noise = torch.randn(pairs.x_w.shape, generator=g)
+    t = torch.randint(0, 1000, (batch,), generator=g)
+    losses = {}
+    for variant in ("plain", "gap_weighted"):
+        cfg = DPOConfig(variant=variant)  # type: ignore[arg-type]
+        tr = DiffusionDPOTrainer(net, cfg, reference=trainer.reference, device=device)
+        losses[variant] = float(tr.loss_on_batch(equal, noise=noise, timesteps=t).loss.detach())
+    out["equal_gap_rel_diff"] = abs(losses["plain"] - losses["gap_weighted"]) / losses["plain"]
+    return out
+
+
 def plot(payload: dict[str, Any], out: Path) -> None:
     """Four panels: throughput, accuracy against z, Spearman per traversal, gap histogram."""
     import matplotlib
@@ -188,6 +243,12 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="small repeats (< 1 minute)")
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
+    parser.add_argument("--dpo", action="store_true", help="also time Diffusion-DPO steps")
+    parser.add_argument("--dpo-device", default="cpu", help="torch device for --dpo")
+    parser.add_argument("--dpo-unet", choices=("tiny", "sd15"), default="tiny")
+    parser.add_argument(
+        "--dpo-threads", type=int, default=None, help="torch CPU threads (1 on a shared box)"
+    )
     args = parser.parse_args(argv)
     quick = args.quick
     repeats = 3 if quick else 7
@@ -257,7 +318,14 @@ def main(argv: list[str] | None = None) -> None:
     gap_values = untied.mean[~pairs.tie]  # type: ignore[attr-defined]
     hist_counts, hist_edges = np.histogram(gap_values, bins=80)
 
+    if args.dpo and args.dpo_threads is not None:
+        import torch
+
+        torch.set_num_threads(args.dpo_threads)
+    dpo = dpo_section(args.dpo_device, args.dpo_unet, 3 if quick else 10) if args.dpo else None
+
     payload: dict[str, Any] = {
+        "dpo": dpo,
         "mode": "quick" if quick else "full",
         "data": str(args.data) if have_data else "synthetic",
         "throughput": throughput,
@@ -298,6 +366,14 @@ def main(argv: list[str] | None = None) -> None:
         ("max rel err vs mpmath, ours (z ≥ −1e6)", f"{acc['max_mpmath_rel_err_ours']:.2e}"),
         ("max rel err vs mpmath, truncnorm (|z|≤40)", f"{acc['max_mpmath_rel_err_truncnorm']:.2e}"),
     ]
+    if dpo is not None:
+        rows.append((f"DPO UNet ({dpo['unet']}, {dpo['parameters']:,} params)", dpo["device"]))
+        for variant in ("plain", "fixed_margin", "adaptive_margin", "gap_weighted"):
+            sec = dpo[f"{variant}_s_per_step"]
+            rows.append((f"DPO step, {variant}", f"{sec:.3f} s ({dpo['pairs'] / sec:.1f} pairs/s)"))
+        rows.append(
+            ("DPO equal gaps: |weighted − plain|/plain", f"{dpo['equal_gap_rel_diff']:.1e}")
+        )
     width = max(len(r[0]) for r in rows)
     print(f"ArenaPO rewards benchmark ({payload['mode']}, {n:,} pairs)")
     for name, value in rows:
