@@ -156,11 +156,13 @@ def train_dpo(
     seed: Annotated[int, typer.Option(help="Seed of batches, noise and timesteps.")] = 0,
     device: Annotated[str, typer.Option(help="torch device, e.g. cpu or cuda.")] = "cpu",
 ) -> None:
-    """Fine-tune a diffusion UNet with Diffusion-DPO using ArenaPO gaps (needs karena[train]).
+    """Fine-tune a diffusion UNet with Diffusion-DPO and ArenaPO gaps (needs the train extra).
 
-    Expects precomputed inputs: every untied pair's image_w/image_l must exist under ROOT as
-    .npy latents (or image files with --kind pixels). Captions are encoded only if you pass
-    --text-embeddings. Use --tiny for a CPU smoke run.
+    Inputs are precomputed: each untied pair's image_w/image_l must exist under ROOT.
+
+    Use .npy latents (default) or image files (--kind pixels); captions need --text-embeddings.
+
+    Use --tiny for a CPU smoke run; --resume continues from OUT/checkpoints.
     """
     from karena.errors import ConfigError
     from karena.reward.dpo.config import DPOConfig, require_train_extra
