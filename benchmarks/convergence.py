@@ -69,7 +69,7 @@ def study(args: argparse.Namespace) -> tuple[dict[str, list[MethodResult]], str]
         noise_keys = (
             keys
             if noise_label != "judge"
-            else ["random", "ucb", "ucb-tuned", "window", "window-tuned"]
+            else ["random", "ucb", "ucb-tuned", "window", "window-tuned", "ucb-wl", "window-wl"]
         )
         for i, key in enumerate(noise_keys):
             method = catalog[key]
@@ -134,9 +134,7 @@ def real_scale(args: argparse.Namespace) -> dict[str, object]:
     fit = fit_bradley_terry(load_chatbot_arena(path))
     strengths = np.asarray(fit.strengths, dtype=np.float64)
     catalog = method_catalog(4)
-    keys = ["elo", "random", "ucb", "window-tuned"]
-    if not args.quick:
-        keys += ["ucb-tuned"]
+    keys = ["elo", "random", "ucb", "ucb-tuned", "window-tuned", "ucb-wl", "window-wl"]
     results = run_real_scale(
         [catalog[k] for k in keys],
         strengths,
@@ -151,12 +149,18 @@ def real_scale(args: argparse.Namespace) -> dict[str, object]:
     for r, key in zip(results, keys, strict=True):
         ppv = catalog[key].pairs_per_vote
         tau = summarize(r.tau_votes, r.budget)
+        tau80 = summarize(r.tau80_votes, r.budget)
         top = summarize(r.top_votes, r.budget)
+        final_tau = float(r.mean_tau[-1])
         log(
-            f"  {r.label:<24} τ≥0.95: {tau.fmt():<24} ({tau.fmt(scale=ppv)} pairs)   "
-            f"top-10 exact: {top.fmt():<24} ({top.converged}/{top.runs})"
+            f"  {r.label:<20} τ≥0.95: {tau.fmt():<16} τ≥0.8: {tau80.fmt():<24} "
+            f"({tau80.fmt(scale=ppv)} pairs)  top-10 exact: {top.fmt():<16} "
+            f"({top.converged}/{top.runs})  τ at budget {final_tau:.3f}"
         )
         out[r.label] = {
+            "tau80_votes_median": tau80.median if math.isfinite(tau80.median) else None,
+            "tau80_pairs_median": tau80.median * ppv if math.isfinite(tau80.median) else None,
+            "final_mean_tau": final_tau,
             "tau_votes_median": tau.median if math.isfinite(tau.median) else None,
             "tau_pairs_median": tau.median * ppv if math.isfinite(tau.median) else None,
             "top10_votes_median": top.median if math.isfinite(top.median) else None,
@@ -217,6 +221,7 @@ def main(argv: list[str]) -> None:
         log("Real scale: Bradley–Terry truth from Chatbot Arena (Plackett–Luce voters):")
         payload["real_scale"] = real_scale(args)
     payload["seconds"] = time.perf_counter() - t0
+    payload["cpu_seconds"] = time.process_time()
     (RESULTS / "convergence.json").write_text(json.dumps(payload, indent=2, default=str))
     log("")
     log(
@@ -224,7 +229,10 @@ def main(argv: list[str]) -> None:
         f"floor log(N!)/log(4!) = {floor:.1f} K=4 votes"
     )
     log(format_table(results, floor, ucb_label))
-    log(f"wrote {RESULTS / 'convergence.json'} and PNG plots; {payload['seconds']:.0f}s")
+    log(
+        f"wrote {RESULTS / 'convergence.json'} and PNG plots; "
+        f"{payload['seconds']:.0f}s wall, {payload['cpu_seconds']:.0f}s CPU"
+    )
     log(result_line(results["5%"], floor, ucb_label))
 
 

@@ -74,7 +74,8 @@ def convergence_rows(
         if ucb is not None:
             row["this_over_ucb_votes"] = _ratio(r.summary, ucb.summary)
         floor = Summary(floor_votes, floor_votes, floor_votes, 1, 1, floor_votes)
-        row["this_over_floor"] = _ratio(r.summary, floor)
+        # The floor is for K = 4 votes: other K have another floor.
+        row["this_over_floor"] = _ratio(r.summary, floor) if r.method.k == 4 else "-"
         rows.append(row)
     return rows
 
