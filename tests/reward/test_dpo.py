@@ -221,3 +221,38 @@ def test_cli_train_dpo_tiny_smoke_run_and_resume(tmp_path: Path) -> None:
     missing = CliRunner().invoke(build_app(), [*args[:3], str(tmp_path), *args[4:], "--steps", "1"])
     assert isinstance(missing.exception, InvalidInput)
     assert "missing" in missing.exception.message
+
+
+def test_dataset_reads_pixels_and_text_embeddings(tmp_path: Path) -> None:
+    from PIL import Image
+
+    from karena.reward.dpo.data import PreferenceDataset
+    from karena.reward.export import RewardTable
+
+    for name, colour in (("w.png", (255, 0, 0)), ("l.png", (0, 0, 255))):
+        Image.new("RGB", (20, 12), colour).save(tmp_path / name)
+    obj = np.array(["w.png", "l.png"], dtype=object)
+    table = RewardTable(
+        {
+            "pair": np.arange(2),
+            "tie": np.array([False, True]),
+            "gap_norm": np.array([1.0, 0.0]),
+            "image_w": obj,
+            "image_l": obj[::-1].copy(),
+            "caption": np.array(["a red square", "tied"], dtype=object),
+        }
+    )
+    emb = tmp_path / "emb.npz"
+    np.savez(emb, captions=np.array(["a red square"]), embeddings=np.full((1, 3, 8), 0.5))
+    data = PreferenceDataset(table, tmp_path, kind="pixels", resolution=16, text_embeddings=emb)
+    assert len(data) == 1  # the tie is skipped
+    batch = data.batch(np.array([0]))
+    assert batch.x_w.shape == (1, 3, 16, 16)
+    assert float(batch.x_w[0, 0].min()) == pytest.approx(1.0)  # red channel of the winner
+    assert float(batch.x_l[0, 0].max()) == pytest.approx(-1.0)  # no red in the loser
+    assert batch.cond.shape == (1, 3, 8) and float(batch.cond.mean()) == pytest.approx(0.5)
+    np.savez(emb, captions=np.array(["something else"]), embeddings=np.zeros((1, 3, 8)))
+    with pytest.raises(InvalidInput, match="no text embedding"):
+        PreferenceDataset(table, tmp_path, kind="pixels", text_embeddings=emb)
+    with pytest.raises(InvalidInput, match="missing"):
+        PreferenceDataset(table, tmp_path / "elsewhere", kind="pixels")
