@@ -216,6 +216,7 @@ def test_admin_validation(store: Store, seeded: SeededArena) -> None:
     m = store.add_model(arena=seeded.slug, name="Cafe\u0301 模型 🎨")
     assert m.name == "Café 模型 🎨"
     assert store.get_model(arena=seeded.slug, name="Café 模型 🎨").id == m.id
+    assert store.get_model(arena=seeded.slug, name="Cafe\u0301 模型 🎨 ").id == m.id
     with pytest.raises(InvalidInput):
         store.add_prompt(arena=seeded.slug, text="x" * 5000)
     with pytest.raises(InvalidInput):
@@ -253,3 +254,11 @@ def test_k2_arena_with_elo(store: Store, clock: TestClock) -> None:
     before = [(x.mu, x.sigma) for x in store.leaderboard(arena="duel")]
     store.recompute(arena="duel")
     assert [(x.mu, x.sigma) for x in store.leaderboard(arena="duel")] == before
+
+
+def test_factor_graph_arena_recomputes_exactly(store: Store, clock: TestClock) -> None:
+    seed_arena(store, slug="fg", n_models=5, n_prompts=1, k=4, rating_model="factor-graph")
+    _cast(store, clock, "fg", 6)
+    before = [(x.mu, x.sigma, x.votes) for x in store.leaderboard(arena="fg")]
+    assert store.recompute(arena="fg") == 6
+    assert [(x.mu, x.sigma, x.votes) for x in store.leaderboard(arena="fg")] == before

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import unicodedata
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Literal
@@ -74,6 +75,8 @@ class StoreBase:
 
     @staticmethod
     def _model(session: Session, arena: Arena, name: str) -> Model:
+        # Names are stored NFC-normalised; look them up the same way.
+        name = unicodedata.normalize("NFC", str(name)).strip()
         model = session.scalar(select(Model).where(Model.arena_id == arena.id, Model.name == name))
         if model is None:
             raise NotFound(f"no model {name!r} in arena {arena.slug!r}")
