@@ -21,10 +21,15 @@ def _cookie(voter: int) -> dict[str, str]:
     return {"karena_voter": hashlib.sha256(f"voter-{voter}".encode()).hexdigest()[:32]}
 
 
-def test_real_server_round_trip_on_sqlite(seeded_data: tuple[Path, str], tmp_path: Path) -> None:
-    data_dir, url = seeded_data
-    if not url.startswith("sqlite"):
-        pytest.skip("the single-worker round trip runs on SQLite; PostgreSQL has its own test")
+def test_real_server_round_trip_on_sqlite(tmp_path: Path) -> None:
+    from tests.web.conftest import seed_demo_arena
+
+    data_dir, url = tmp_path, f"sqlite:///{tmp_path / 'karena.db'}"
+    store = Store.open(make_settings(data_dir, url))
+    try:
+        seed_demo_arena(store)
+    finally:
+        store.close()
     with (
         KarenaServer(database_url=url, data_dir=data_dir) as server,
         httpx.Client(base_url=server.base_url, timeout=30.0) as client,
@@ -82,8 +87,8 @@ def test_fifty_voters_two_workers_postgres_lose_nothing(postgres_url: str, tmp_p
     finally:
         store.close()
     with KarenaServer(database_url=postgres_url, data_dir=tmp_path, workers=2) as server:
-        acked = asyncio.run(_simulate(server.base_url, voters=50, votes_each=3))
-    assert len(acked) == 150
+        acked = asyncio.run(_simulate(server.base_url, voters=50, votes_each=2))
+    assert len(acked) == 100
     store = Store.open(settings, migrate=False)
     try:
         logged = {v.token: v.seq for v in store.iter_votes(arena="demo")}
