@@ -262,3 +262,39 @@ def test_factor_graph_arena_recomputes_exactly(store: Store, clock: TestClock) -
     before = [(x.mu, x.sigma, x.votes) for x in store.leaderboard(arena="fg")]
     assert store.recompute(arena="fg") == 6
     assert [(x.mu, x.sigma, x.votes) for x in store.leaderboard(arena="fg")] == before
+
+
+def test_hostile_lookups_are_404_not_database_errors(
+    store: Store, seeded: SeededArena, clock: TestClock
+) -> None:
+    """Regression: NUL bytes and out-of-range integers must never reach the database."""
+    for token in ("tok\x00en", "x" * 10_000, "../../etc", "é" * 10, ""):
+        with pytest.raises(NotFound):
+            store.submit_vote(token=token, mode="tie", voter_id="a")
+        with pytest.raises(NotFound):
+            store.battle_media(token=token, position=0)
+    b = store.create_battle(arena=seeded.slug, seed=1)
+    for position in (2**63, -1, 10**30):
+        with pytest.raises(NotFound):
+            store.battle_media(token=b.token, position=position)
+    for slug in ("img\x00", "x" * 1000):
+        with pytest.raises(NotFound):
+            store.leaderboard(arena=slug)
+    with pytest.raises(NotFound):
+        store.get_model(arena=seeded.slug, name="model-0\x00")
+    with pytest.raises(NotFound):
+        store.output_media(output_id=10**20)
+    with pytest.raises(NotFound):
+        store.get_output(model_id=2**40, prompt_id=1)
+    with pytest.raises(InvalidInput):
+        store.list_votes(arena=seeded.slug, offset=10**30)
+    clock.advance(3)
+    r = store.submit_vote(
+        token=b.token,
+        mode="rank",
+        ranks=[1, 2, 3, 4],
+        voter_id="v\x00",
+        client={"ua": "bad\x00agent\u202e", "k\x00": 10**30, "n": float("nan")},
+    )
+    stored = store.list_votes(arena=seeded.slug).items[0]
+    assert stored.client == {"ua": "badagent", "k": 10**30} and r.seq == 1

@@ -28,6 +28,35 @@ MODALITY_KINDS: dict[str, Literal["image", "video", "text"]] = {
     "text": "text",
 }
 MAX_PAGE = 1000
+#: Largest offset accepted by listings (keeps every value inside a 32-bit SQL integer).
+MAX_OFFSET = 1_000_000_000
+#: Largest row id looked up; anything bigger cannot exist and would overflow the SQL integer.
+MAX_ROW_ID = 2**31 - 1
+
+
+def token_key(token: object) -> str:
+    """A battle token fit for a query, or NotFound (no NUL, no giant strings reach the database)."""
+    text = str(token)
+    if not 1 <= len(text) <= 64 or any(
+        not (c.isascii() and (c.isalnum() or c in "-_")) for c in text
+    ):
+        raise NotFound("unknown battle")
+    return text
+
+
+def text_key(value: object, what: str) -> str:
+    """A name or key fit for an equality lookup, or NotFound."""
+    text = unicodedata.normalize("NFC", str(value)).strip()
+    if not text or len(text) > 500 or "\x00" in text:
+        raise NotFound(f"no {what} {text[:80]!r}")
+    return text
+
+
+def row_id(value: object, what: str) -> int:
+    """A positive integer id within SQL range, or NotFound."""
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_ROW_ID:
+        raise NotFound(f"no {what} {str(value)[:40]}")
+    return value
 
 
 def utc_now() -> datetime:
@@ -53,7 +82,7 @@ class StoreBase:
 
     @staticmethod
     def _arena(session: Session, slug: str, *, lock: bool = False) -> Arena:
-        query = select(Arena).where(Arena.slug == slug)
+        query = select(Arena).where(Arena.slug == text_key(slug, "arena"))
         if lock:
             query = query.with_for_update()
         arena = session.scalar(query)
@@ -76,7 +105,7 @@ class StoreBase:
     @staticmethod
     def _model(session: Session, arena: Arena, name: str) -> Model:
         # Names are stored NFC-normalised; look them up the same way.
-        name = unicodedata.normalize("NFC", str(name)).strip()
+        name = text_key(name, "model")
         model = session.scalar(select(Model).where(Model.arena_id == arena.id, Model.name == name))
         if model is None:
             raise NotFound(f"no model {name!r} in arena {arena.slug!r}")
@@ -90,8 +119,8 @@ def prompt_key_for(text: str) -> str:
 
 def page_bounds(offset: int, limit: int) -> tuple[int, int]:
     """Validate paging arguments."""
-    if isinstance(offset, bool) or not isinstance(offset, int) or offset < 0:
-        raise InvalidInput(f"offset must be an integer >= 0, got {offset!r}")
+    if isinstance(offset, bool) or not isinstance(offset, int) or not 0 <= offset <= MAX_OFFSET:
+        raise InvalidInput(f"offset must be an integer in 0..{MAX_OFFSET}, got {offset!r}")
     if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= MAX_PAGE:
         raise InvalidInput(f"limit must be an integer in 1..{MAX_PAGE}, got {limit!r}")
     return offset, limit

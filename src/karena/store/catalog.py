@@ -16,6 +16,9 @@ from karena.store.base import (
     StoreBase,
     page_bounds,
     prompt_key_for,
+    row_id,
+    text_key,
+    token_key,
 )
 from karena.store.models import (
     Arena,
@@ -257,7 +260,8 @@ class CatalogMixin(StoreBase):
         with self.db.write() as s:
             a = self._arena(s, arena)
             m = self._model(s, a, model)
-            p = s.scalar(select(Prompt).where(Prompt.arena_id == a.id, Prompt.key == prompt_key))
+            key = text_key(prompt_key, "prompt")
+            p = s.scalar(select(Prompt).where(Prompt.arena_id == a.id, Prompt.key == key))
             if p is None:
                 raise NotFound(f"no prompt {prompt_key!r} in arena {arena!r}")
             return convert.output_info(self._put_output(s, m, p, stored, metadata, replace=replace))
@@ -305,7 +309,11 @@ class CatalogMixin(StoreBase):
                 select(Output)
                 .join(Model, Model.id == Output.model_id)
                 .join(Prompt, Prompt.id == Output.prompt_id)
-                .where(Model.arena_id == a.id, Model.name == model, Prompt.key == prompt_key)
+                .where(
+                    Model.arena_id == a.id,
+                    Model.name == text_key(model, "model"),
+                    Prompt.key == text_key(prompt_key, "prompt"),
+                )
             )
             return convert.output_info(out) if out is not None else None
 
@@ -313,7 +321,10 @@ class CatalogMixin(StoreBase):
         """The cached output of (model, prompt), or None."""
         with self.db.read() as s:
             out = s.scalar(
-                select(Output).where(Output.model_id == model_id, Output.prompt_id == prompt_id)
+                select(Output).where(
+                    Output.model_id == row_id(model_id, "model"),
+                    Output.prompt_id == row_id(prompt_id, "prompt"),
+                )
             )
             return convert.output_info(out) if out is not None else None
 
@@ -326,7 +337,10 @@ class CatalogMixin(StoreBase):
                 select(Output)
                 .join(BattleSlot, BattleSlot.output_id == Output.id)
                 .join(Battle, Battle.id == BattleSlot.battle_id)
-                .where(Battle.token == str(token), BattleSlot.position == int(position))
+                .where(
+                    Battle.token == token_key(token),
+                    BattleSlot.position == row_id(position, "slot"),
+                )
             )
             if out is None:
                 raise NotFound("no such battle media")
@@ -335,7 +349,7 @@ class CatalogMixin(StoreBase):
     def output_media(self, *, output_id: int) -> MediaBlob:
         """Bytes and type of an output by id (for model pages after the reveal, and the judge)."""
         with self.db.read() as s:
-            out = s.get(Output, int(output_id))
+            out = s.get(Output, row_id(output_id, "output"))
             if out is None:
                 raise NotFound(f"no output {output_id}")
             return self._blob(out)

@@ -123,10 +123,12 @@ def clean_client(client: Mapping[str, object] | None) -> dict[str, Any]:
     for key, value in (client or {}).items():
         if len(out) >= 16:
             break
+        name = str(key)[:64].replace("\x00", "")
         if isinstance(value, bool | int) or (isinstance(value, float) and math.isfinite(value)):
-            out[str(key)[:64]] = value
+            out[name] = value
         elif isinstance(value, str):
-            out[str(key)[:64]] = value[:MAX_CLIENT_FIELD]
+            # PostgreSQL text cannot hold NUL; drop it (and anything else unprintable).
+            out[name] = "".join(c for c in value[:MAX_CLIENT_FIELD] if c.isprintable())
     return out
 
 

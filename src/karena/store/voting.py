@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 from karena.errors import Conflict, Expired, Forbidden, InvalidInput, NotFound, RateLimited
 from karena.store import battles as battle_service
 from karena.store import convert
+from karena.store.base import text_key, token_key
 from karena.store.catalog import CatalogMixin
 from karena.store.models import (
     Arena,
@@ -147,7 +148,7 @@ class VotingMixin(CatalogMixin):
     def get_battle(self, *, token: str) -> BattleView:
         """A battle as the voter sees it (NotFound)."""
         with self.db.read() as s:
-            battle = s.scalar(select(Battle).where(Battle.token == str(token)))
+            battle = s.scalar(select(Battle).where(Battle.token == token_key(token)))
             if battle is None:
                 raise NotFound("unknown battle")
             return convert.battle_view(s, battle)
@@ -196,7 +197,7 @@ class VotingMixin(CatalogMixin):
     ) -> VoteResult:
         voter = self.voter_hash(voter_id)
         with self.db.write() as s:
-            battle = s.scalar(select(Battle).where(Battle.token == str(token)))
+            battle = s.scalar(select(Battle).where(Battle.token == token_key(token)))
             if battle is None:
                 raise NotFound("unknown battle", detail={"token": str(token)[:64]})
             slots = s.execute(
@@ -256,7 +257,9 @@ class VotingMixin(CatalogMixin):
         with self.db.write() as s:
             a = self._arena(s, arena)
             prompt = s.scalar(
-                select(Prompt).where(Prompt.arena_id == a.id, Prompt.key == prompt_key)
+                select(Prompt).where(
+                    Prompt.arena_id == a.id, Prompt.key == text_key(prompt_key, "prompt")
+                )
             )
             if prompt is None:
                 raise NotFound(f"no prompt {prompt_key!r} in arena {arena!r}")
@@ -351,7 +354,7 @@ class VotingMixin(CatalogMixin):
     def get_vote_result(self, *, token: str) -> VoteResult:
         """The reveal of an already voted battle (NotFound when not voted)."""
         with self.db.read() as s:
-            battle = s.scalar(select(Battle).where(Battle.token == str(token)))
+            battle = s.scalar(select(Battle).where(Battle.token == token_key(token)))
             vote = (
                 s.scalar(select(VoteRow).where(VoteRow.battle_id == battle.id))
                 if battle is not None
