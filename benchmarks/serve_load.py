@@ -100,6 +100,31 @@ def seed(settings: Settings) -> None:
         store.close()
 
 
+def _process_tree_cpu_seconds(root: int) -> float:
+    """User + system CPU seconds of ``root`` and its descendants (Linux /proc)."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    parents: dict[int, int] = {}
+    cpu: dict[int, float] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        fields = stat[stat.rindex(")") + 2 :].split()
+        parents[int(entry.name)] = int(fields[1])
+        cpu[int(entry.name)] = (int(fields[11]) + int(fields[12])) / ticks
+    tree, frontier = {root}, [root]
+    while frontier:
+        parent = frontier.pop()
+        for pid, ppid in parents.items():
+            if ppid == parent and pid not in tree:
+                tree.add(pid)
+                frontier.append(pid)
+    return sum(cpu.get(pid, 0.0) for pid in tree)
+
+
 def _free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
@@ -107,8 +132,8 @@ def _free_port() -> int:
 
 
 @contextlib.contextmanager
-def serving(database_url: str, data_dir: Path, workers: int) -> Iterator[str]:
-    """``karena serve`` in a subprocess group; yields its base URL once it answers."""
+def serving(database_url: str, data_dir: Path, workers: int) -> Iterator[tuple[str, int]]:
+    """``karena serve`` in a subprocess group; yields its base URL and pid once it answers."""
     port = _free_port()
     env = {
         **os.environ,
@@ -140,7 +165,7 @@ def serving(database_url: str, data_dir: Path, workers: int) -> Iterator[str]:
         # Every worker must be up, not just the first: a few warm-up calls reach them all.
         for _ in range(4 * workers):
             httpx.get(f"{base}/api/leaderboard", timeout=30)
-        yield base
+        yield base, process.pid
     finally:
         if process.poll() is None:
             os.killpg(process.pid, signal.SIGTERM)
@@ -225,9 +250,15 @@ def bench_one(
         with fresh_database(kind, workdir, pg) as url:
             settings = Settings(data_dir=workdir, database_url=url)
             seed(settings)
-            with serving(url, workdir, workers) as base:
+            with serving(url, workdir, workers) as (base, pid):
                 baseline = asyncio.run(load(base, min(seconds, 5.0), concurrency, static=True))
-                runs = [asyncio.run(load(base, seconds, concurrency)) for _ in range(repeats)]
+                runs = []
+                cpu_per_vote = []
+                for _ in range(repeats):
+                    cpu_before = _process_tree_cpu_seconds(pid)
+                    runs.append(asyncio.run(load(base, seconds, concurrency)))
+                    spent = _process_tree_cpu_seconds(pid) - cpu_before
+                    cpu_per_vote.append(1000 * spent / max(1, len(runs[-1].latencies_ms)))
             acked = {t: s for run in runs for t, s in run.acked.items()}
             lost, stored, diff = audit(settings, acked)
     rates = [run.rate for run in runs]
@@ -245,6 +276,7 @@ def bench_one(
         "votes_per_s_runs": rates,
         "p50_ms": statistics.median(run.percentile(50) for run in runs),
         "p99_ms": statistics.median(run.percentile(99) for run in runs),
+        "server_cpu_ms_per_vote": statistics.median(cpu_per_vote),
         "baseline_static_pairs_per_s": baseline.rate,
         "baseline_p50_ms": baseline.percentile(50),
         "acked_votes": len(acked),
@@ -304,14 +336,14 @@ def main() -> None:
         )
         rows.append(bench_one(kind, workers, seconds, repeats, args.concurrency, args.postgres_url))
     header = f"{'db':<9}{'workers':>8}{'votes/s':>10}{'p50 ms':>9}{'p99 ms':>9}{'acked':>8}"
-    header += f"{'stored':>8}{'lost':>6}{'errors':>8}{'static/s':>10}"
+    header += f"{'stored':>8}{'lost':>6}{'errors':>8}{'static/s':>10}{'cpu ms/vote':>13}"
     print(header)
     for row in rows:
         print(
             f"{row['db']:<9}{row['workers']:>8}{row['votes_per_s']:>10.1f}{row['p50_ms']:>9.1f}"
             f"{row['p99_ms']:>9.1f}{row['acked_votes']:>8}{row['stored_votes']:>8}"
             f"{row['lost_votes']:>6}{sum(row['errors'].values()):>8}"
-            f"{row['baseline_static_pairs_per_s']:>10.1f}"
+            f"{row['baseline_static_pairs_per_s']:>10.1f}{row['server_cpu_ms_per_vote']:>13.1f}"
         )
     RESULTS.mkdir(parents=True, exist_ok=True)
     payload = {"mode": "quick" if args.quick else "full", "rows": rows}
