@@ -119,3 +119,25 @@ def shared_client(shared_server: ServerProcess) -> Iterator[httpx.Client]:
     """An HTTP client of the shared server."""
     with httpx.Client(base_url=shared_server.base_url, timeout=60.0) as client:
         yield client
+
+
+#: A server with no admin token (admin API disabled) and battles that expire after one second.
+LOCKED_DOWN_ENV = {
+    "KARENA_BATTLE_TTL_SECONDS": "1",
+    "KARENA_MIN_VOTE_SECONDS": "0",
+    "KARENA_RATE_LIMIT_PER_MINUTE": "0",
+}
+
+
+@pytest.fixture(scope="session")
+def locked_down_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
+    """A server without KARENA_ADMIN_TOKEN, with 1 s battles, seeded through the Store API."""
+    from tests.reliability.seed import seed_store_directly
+
+    base = tmp_path_factory.mktemp("locked")
+    with _Databases(base) as make_db, _Servers(base) as make_server:
+        url = make_db("sqlite")
+        server = make_server(url, env=LOCKED_DOWN_ENV)
+        seed_store_directly(url, str(server.data_dir))
+        server.start()
+        yield server

@@ -10,6 +10,7 @@ import pytest
 
 from tests.reliability import api
 from tests.reliability.conftest import ServerFactory
+from tests.reliability.findings import finding
 from tests.reliability.seed import ADMIN_TOKEN, ARENA, seed_arena
 from tests.reliability.server import ServerProcess
 
@@ -131,3 +132,24 @@ def test_vote_from_banned_voter_does_not_count(server: ServerProcess) -> None:
         assert replayed.keys() == board_after_ban.keys()
         for name, (mu, sigma, votes) in board_after_ban.items():
             assert replayed[name] == (pytest.approx(mu), pytest.approx(sigma), votes)
+
+
+@finding("R-ABUSE-1")
+def test_client_that_drops_its_cookie_is_still_rate_limited(server: ServerProcess) -> None:
+    """A bot that never keeps the voter cookie must not get a fresh rate limit on every request."""
+    statuses = []
+    with httpx.Client(base_url=server.base_url, timeout=30.0) as client:
+        battles = []
+        for _ in range(RATE_LIMIT + 2):
+            client.cookies.clear()
+            response = client.post("/api/battles", json={"arena": ARENA})
+            assert response.status_code == 201, response.text
+            battles.append(response.json())
+        time.sleep(PATIENCE)
+        for battle in battles:
+            client.cookies.clear()
+            body = {"mode": "rank", "ranks": list(range(1, int(battle["k"]) + 1))}
+            statuses.append(
+                client.post(f"/api/battles/{battle['token']}/vote", json=body).status_code
+            )
+    assert 429 in statuses, statuses

@@ -7,8 +7,8 @@ import httpx
 import pytest
 
 from tests.reliability import api
-from tests.reliability.conftest import DatabaseFactory, ServerFactory
 from tests.reliability.seed import ADMIN_TOKEN
+from tests.reliability.server import ServerProcess
 
 FORGED: dict[str, dict[str, str]] = {
     "missing": {},
@@ -60,14 +60,13 @@ def test_forged_or_missing_admin_token_is_401_everywhere(
 
 
 def test_admin_api_is_disabled_without_a_configured_token(
-    database_url_factory: DatabaseFactory, server_factory: ServerFactory
+    locked_down_server: ServerProcess,
 ) -> None:
     """No KARENA_ADMIN_TOKEN: every admin operation is 403, whatever token is sent."""
-    server = server_factory(database_url_factory("sqlite"), env={})
-    server.start()
-    with httpx.Client(base_url=server.base_url, timeout=30.0) as client:
+    with httpx.Client(base_url=locked_down_server.base_url, timeout=30.0) as client:
+        arenas_before = client.get("/api/arenas").json()
         for method, path in _admin_operations(client):
             for headers in ({}, api.admin_headers(ADMIN_TOKEN), api.admin_headers("x")):
                 response = _call(client, method, path, headers)
                 assert response.status_code == 403, (method, path, response.text)
-        assert client.get("/api/arenas").json() == []
+        assert client.get("/api/arenas").json() == arenas_before

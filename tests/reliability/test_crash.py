@@ -10,7 +10,7 @@ from tests.reliability.seed import ARENA, LOAD_ENV, seed_arena
 from tests.reliability.verify import audit_votes, recompute_matches
 
 #: CI-sized: a few hundred votes at most, bounded in time too.
-VOTES_PER_ROUND = 60
+VOTES_PER_ROUND = 40
 SECONDS_PER_ROUND = 25.0
 
 

@@ -10,8 +10,8 @@ import httpx
 import pytest
 
 from tests.reliability import api
-from tests.reliability.conftest import DatabaseFactory, ServerFactory
 from tests.reliability.seed import ARENA
+from tests.reliability.server import ServerProcess
 
 #: Raw JSON bodies (text, so NaN and duplicate keys reach the server as sent). K is 4.
 MALFORMED_VOTES: dict[str, str] = {
@@ -130,22 +130,14 @@ def test_malformed_token_paths_get_a_clean_4xx(shared_client: httpx.Client, path
     assert response.headers["content-type"].startswith("application/json")
 
 
-def test_expired_battle_is_410_and_stores_nothing(
-    database_url_factory: DatabaseFactory, server_factory: ServerFactory
-) -> None:
-    """A vote after the battle's TTL is refused with 410 and a message; nothing is stored."""
-    from tests.reliability.seed import LOAD_ENV, seed_arena
-
-    server = server_factory(
-        database_url_factory("sqlite"), env={**LOAD_ENV, "KARENA_BATTLE_TTL_SECONDS": "1"}
-    )
-    server.start()
-    seed_arena(server.base_url, prompts=1)
-    with httpx.Client(base_url=server.base_url, timeout=30.0) as client:
+def test_expired_battle_is_410_and_stores_nothing(locked_down_server: ServerProcess) -> None:
+    """A vote after the battle's TTL (1 s here) is refused with 410; nothing is stored."""
+    with httpx.Client(base_url=locked_down_server.base_url, timeout=30.0) as client:
         battle = api.create_battle(client, arena=ARENA, voter="late")
         time.sleep(1.5)
         late = _valid_vote(client, battle, "late")
         assert late.status_code == 410, late.text
         assert "expired" in late.json()["error"]
         export = client.get("/api/votes/export", params={"arena": ARENA})
+        assert export.status_code == 200, export.text
         assert battle.token not in export.text
