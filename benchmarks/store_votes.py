@@ -6,7 +6,7 @@ live ratings bit for bit. The baseline, measured in the same run, is the rating 
 (ThurstoneK on the same votes), so the table shows what the database work costs on top.
 
     python benchmarks/store_votes.py --quick            # < 1 minute
-    python benchmarks/store_votes.py                    # full: 3 repeats x 400 votes per database
+    python benchmarks/store_votes.py                    # full: 3 repeats x 300 votes per database
     python benchmarks/store_votes.py --db sqlite
 
 PostgreSQL is used when KARENA_TEST_POSTGRES_URL (or --postgres-url) is set.
@@ -185,7 +185,7 @@ def main() -> None:
     parser.add_argument("--votes", type=int, default=None)
     parser.add_argument("--repeats", type=int, default=None)
     args = parser.parse_args()
-    args.votes = args.votes if args.votes is not None else (60 if args.quick else 400)
+    args.votes = args.votes if args.votes is not None else (60 if args.quick else 300)
     args.repeats = args.repeats if args.repeats is not None else (1 if args.quick else 3)
     dbs = ["sqlite", "postgres"] if args.db == "both" else [args.db]
     if "postgres" in dbs and not args.postgres_url:
