@@ -1,24 +1,28 @@
 """K-Sort Eval in the paper's setting, simulated: 35-model board, 500 reference instances, and a
 judge whose disagreement with humans is sampled from GPT-4o's real verdicts on GenAI-Arena votes.
 
-The simulated world (all documented in docs/judge.md):
+The simulated world (all documented in docs/judge.md, "Benchmark"):
 
-* Board: 35 models, μ uniform on [17, 31] (the span of K-Sort Arena's image board),
-  σ ~ U(0.75, 0.85).
-* An output's quality as people see it: X = θ + N(0, β²), β = 25/6 (the rating model's β).
-* Reference set: 500 instances of 4 distinct models whose human ranking (the order of X) agrees
-  with the board (Spearman > 0.75), as K-Sort Eval's released set was filtered.
+* Board: 35 models, μ uniform on [17, 31] (the span of K-Sort Arena's image board: about 0.4 μ
+  between neighbours), σ ~ U(0.75, 0.85). Each model's true skill is θ_k ~ N(μ_k, σ_k²): the
+  board is an estimate, as a real one is.
+* An output's quality X = θ + N(0, β_o²); one human vote sees X + N(0, h²), β_o² + h² = β² with
+  β = 25/6 and h² = share·β² (``--human-noise-share``, default 0.5: an assumption).
+* Reference set: 500 instances of 4 distinct models whose human ranking (one noisy vote) agrees
+  with the board (Spearman > 0.75): rejection sampling, as K-Sort Eval's released set was filtered.
 * New model: θ ~ U(18, 30); one fresh output X per instance.
-* Judge: ranks Y = X + N(0, s²) + b·(½ − position/(n−1)), a Thurstonian judge with a primacy
-  bias b between the first and the last position. (s, b) are fitted, per new model, so that in
-  our instances' pairs the judge agrees with the human order as often as GPT-4o did in
-  ``genai_bench_judge_votes.csv`` (image generation, strict human votes; a judge tie counts as a
-  coin flip), separately for "left image better" and "right image better": the agreement rates are
-  drawn from their Beta posteriors, so every new model meets a slightly different judge.
+* Judge: ranks Y = X + N(0, s²) + b·(½ − position/(n−1)) (Thurstonian noise plus a primacy bias).
+  (s, b) are fitted, per new model, so that on random, unfiltered board pairs the judge agrees with
+  a noisy human vote as often as GPT-4o did in ``genai_bench_judge_votes.csv`` (image generation,
+  strict human votes; a judge tie counts as a coin flip), separately for "left better" and
+  "right better"; the rates are drawn from their posteriors, so every new model meets a slightly
+  different judge.
 
-Ablations share each new model's θ, outputs and judge: no dynamic matching (a seeded random
-instance order), no posterior correction (μ, σ ← μ̂, σ̂), no swapping (the new output always
-shown last, where the position bias penalises it).
+Methods: ours (output-level placement, :mod:`karena.judge.placement`) and the paper's
+(:mod:`karena.judge.loop`), each with the ablations no dynamic matching, no correction (ours: the
+judge's noise is not learnt but trusted at its minimum), no swapping (the new output always shown
+last), and a noiseless judge. All rows share each new model's θ, outputs and judge. The floor
+table runs ours without a stopping rule for 300 runs.
 
 Run: ``python benchmarks/judge_eval.py [--quick]``.
 """
@@ -59,7 +63,7 @@ RESULTS = ROOT / "benchmarks" / "results"
 OURS = ("full", "no_matching", "no_correction", "no_swap", "oracle_judge")
 PAPER = ("paper", "paper_no_matching", "paper_no_correction", "paper_no_swap", "paper_oracle")
 VARIANTS = OURS + PAPER
-BUDGETS = (30, 60, 90, 150, 300)
+BUDGETS = (30, 60, 90, 150, 300, 500)
 
 
 @dataclass(frozen=True)
@@ -177,8 +181,8 @@ def judge_order(
 
 
 def simulate_paper(world: World, x_new: np.ndarray, judge: tuple[float, float],
-                   config: LoopConfig, seed: int) -> tuple[Rating, int]:  # fmt: skip
-    """The paper's loop against the simulated judge; returns the final rating and runs."""
+                   config: LoopConfig, seed: int) -> tuple[Rating, int, list[float]]:  # fmt: skip
+    """The paper's loop against the simulated judge; returns the final rating, runs and μ's."""
     ratings = [
         [Rating(float(world.board_mu[j]), float(world.board_sigma[j])) for j in row]
         for row in world.inst_models
@@ -191,7 +195,7 @@ def simulate_paper(world: World, x_new: np.ndarray, judge: tuple[float, float],
         shown = swap_permutation(5, config.seed, state.runs, config.swapping)
         x = np.append(world.inst_x[idx], x_new[idx])[list(shown)]
         state.apply(idx, state.score(idx, ranks_from_order(judge_order(x, judge, rng), shown)))
-    return state.rating, state.runs
+    return state.rating, state.runs, [h[1] for h in state.history[1:]]
 
 
 def simulate_ours(
@@ -227,7 +231,7 @@ def main() -> None:
         "--floor-models",
         type=int,
         default=None,
-        help="new models per board run for 300 runs without stopping",
+        help="new models per board run on all 500 instances without stopping",
     )
     parser.add_argument(
         "--human-noise-share",
@@ -241,7 +245,7 @@ def main() -> None:
         sys.exit(f"missing {DATA}: the judge-noise data is needed")
     boards = args.boards if args.boards is not None else (1 if args.quick else 3)
     per_board = args.models if args.models is not None else (12 if args.quick else 30)
-    n_floor = args.floor_models if args.floor_models is not None else (2 if args.quick else 6)
+    n_floor = args.floor_models if args.floor_models is not None else (2 if args.quick else 8)
     share = args.human_noise_share
     counts = load_counts(DATA)
     paper_base = LoopConfig()
@@ -261,7 +265,9 @@ def main() -> None:
         "oracle_judge": ours_base,
     }
     rows: dict[str, list[dict[str, float]]] = {v: [] for v in VARIANTS}
-    floor: dict[str, list[list[int]]] = {"oracle": [], "gpt4o": []}  # |rank error| per run
+    # |rank error| after every run, without a stopping rule: ours with a noiseless judge and with
+    # the GPT-4o-level judge, and the paper's method with the same judge.
+    floor: dict[str, list[list[int]]] = {"oracle": [], "gpt4o": [], "paper_gpt4o": []}
     judges, worlds = [], []
     started = time.perf_counter()
     for board in range(boards):
@@ -293,7 +299,7 @@ def main() -> None:
             seed = board * 1000 + m
             for v, cfg in paper_cfgs.items():
                 this_judge = (0.0, 0.0) if v.endswith("oracle") else judge
-                rating, runs = simulate_paper(
+                rating, runs, _ = simulate_paper(
                     world, x_new, this_judge, replace(cfg, seed=seed), seed
                 )
                 rows[v].append(_row(rating, runs, theta, true_rank, board_ratings))
@@ -312,8 +318,14 @@ def main() -> None:
                     seed,
                 )
                 rows[v].append(_row(rating, runs, theta, true_rank, board_ratings))
-            if m < n_floor:  # the information floor: no stopping rule, 300 runs
+            if m < n_floor:  # the information floor: no stopping rule, all 500 instances
                 never = replace(ours_base, seed=seed, stop_sigma=1e-9, max_runs=max(BUDGETS))
+                paper_never = replace(paper_base, seed=seed, stop_sigma=1e-9, max_runs=max(BUDGETS))
+                _, _, mus = simulate_paper(world, x_new, judge, paper_never, seed)
+                floor["paper_gpt4o"].append([
+                    abs(place(Rating(mu, 0.0), board_ratings).rank_paper - true_rank)
+                    for mu in mus
+                ])  # fmt: skip
                 for name, jd in (("oracle", (0.0, 0.0)), ("gpt4o", judge)):
                     _, _, mus = simulate_ours(world, qualities, table, board_list, x_new, jd, never,
                                               True, seed)  # fmt: skip
@@ -384,11 +396,13 @@ def main() -> None:
             f"{s['within1_rank']:>9.0%}{s['within3_rank']:>9.0%}{s['mean_abs_rank_error']:>11.2f}"
             f"{s['mean_rank_bias']:>10.2f}{s['rmse_mu']:>8.2f}"
         )
-    print("within ±1 rank after a fixed number of runs (output-level posterior, no stopping rule,"
-          f" {boards * n_floor} models):")  # fmt: skip
+    print(
+        f"within ±1 rank after a fixed number of runs (no stopping rule, {boards * n_floor} models;"
+        " oracle and gpt4o: ours, with a noiseless and the GPT-4o-level judge):"
+    )
+    print(f"  {'runs':<12}" + "".join(f"{n:>6}" for n in BUDGETS))
     for name, by_n in floor_within1.items():
-        print(f"  {name:<8}" + "".join(f"{n:>5} runs {p:>5.0%}" for n, p in
-                                        ((int(k), v) for k, v in by_n.items())))  # fmt: skip
+        print(f"  {name:<12}" + "".join(f"{p:>6.0%}" for p in by_n.values()))
     print(
         "paper (K-Sort Eval, images): 91% of models within 90 runs; FLUX.1-dev: 81 runs full,"
         " 500 without matching, 70 without correction"
