@@ -117,8 +117,23 @@ def test_bot_guard_rejects_instant_votes(make_app: AppFactory) -> None:
 
 def test_battle_creation_is_limited_per_voter(make_app: AppFactory) -> None:
     app = make_app(rate_limit_per_minute=1)
+    app.client.cookies.set("karena_voter", "ab" * 16)
     statuses = [app.client.post("/api/battles", json={}).status_code for _ in range(6)]
     assert statuses.count(201) == 4 and statuses[-1] == 429
+
+
+def test_client_that_drops_its_cookie_is_still_rate_limited(make_app: AppFactory) -> None:
+    """Regression (R-ABUSE-1): without a cookie every request was a brand-new voter."""
+    app = make_app(rate_limit_per_minute=3)
+    statuses = []
+    for _ in range(5):
+        app.client.cookies.clear()
+        battle = _battle(app)
+        app.client.cookies.clear()
+        response = app.client.post(f"/api/battles/{battle['token']}/vote", json={"mode": "tie"})
+        statuses.append(response.status_code)
+        assert "karena_voter=" in response.headers.get("set-cookie", "")
+    assert statuses[:3] == [200, 200, 200] and statuses[3:] == [429, 429]
 
 
 def test_model_names_with_a_slash_are_reachable(arena_app: ArenaApp) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import hmac
 import secrets
 import threading
@@ -51,11 +52,21 @@ def set_voter_cookie(request: Request, response: Response, value: str) -> None:
     )
 
 
-def voter_id(request: Request, response: Response) -> str:
-    """The voter's random id from a cookie, set now when missing or malformed.
+def _address_voter_id(request: Request) -> str:
+    """A voter id derived from the client address (salted), for requests without a cookie."""
+    host = request.client.host if request.client is not None else "unknown"
+    salt = get_settings(request).voter_salt.get_secret_value().encode()
+    return hmac.new(salt, f"address:{host}".encode(), hashlib.sha256).hexdigest()[:32]
 
-    The raw id never reaches storage: the store keeps only its salted hash. Routes that return
-    a Response themselves must call :func:`attach_new_voter_cookie` (FastAPI copies the cookie
+
+def voter_id(request: Request, response: Response) -> str:
+    """The voter's id: the random id in the cookie, or, without one, the client address's.
+
+    A request without a valid cookie counts as its address (salted-hashed), so a client that
+    drops the cookie cannot reset its rate limit; it is also given a fresh random cookie, which a
+    browser keeps, so people behind one address are told apart from their second request on.
+    The raw id never reaches storage: the store keeps only its salted hash. Routes that return a
+    Response themselves must call :func:`attach_new_voter_cookie` (FastAPI copies the cookie
     only onto responses it builds).
     """
     value = request.cookies.get(VOTER_COOKIE)
@@ -64,7 +75,7 @@ def voter_id(request: Request, response: Response) -> str:
     fresh = secrets.token_hex(16)
     set_voter_cookie(request, response, fresh)
     request.state.new_voter_id = fresh
-    return fresh
+    return _address_voter_id(request)
 
 
 def attach_new_voter_cookie(request: Request, response: Response) -> Response:

@@ -17,6 +17,7 @@ from fastapi.templating import Jinja2Templates
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from karena.errors import KarenaError, RateLimited
+from karena.web.deps import attach_new_voter_cookie
 
 log = logging.getLogger("karena.web")
 
@@ -57,6 +58,11 @@ def error_response(request: Request, status: int, message: str, detail: object =
     return JSONResponse(body, status_code=status, headers=headers)
 
 
+def _keep_voter_cookie(request: Request, response: Response) -> Response:
+    """A voter cookie minted before the error still reaches the client."""
+    return attach_new_voter_cookie(request, response)
+
+
 def _validation_detail(exc: RequestValidationError) -> list[dict[str, Any]]:
     return [
         {
@@ -74,6 +80,7 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(KarenaError)
     async def _domain(request: Request, exc: KarenaError) -> Response:
         response = error_response(request, exc.status_code, exc.message, exc.detail)
+        _keep_voter_cookie(request, response)
         if isinstance(exc, RateLimited):
             response.headers["Retry-After"] = "60"
         if exc.status_code >= 500:
