@@ -169,9 +169,40 @@ def test_truncated_mp4_is_rejected() -> None:
         scrub_mp4(data[:-10])
 
 
-def test_webm_is_accepted(media: MediaStore) -> None:
-    ebml = b"\x1a\x45\xdf\xa3\x9f\x42\x86\x81\x01\x42\xf7\x81\x01\x42\x82\x84webm" + bytes(32)
-    assert media.put(ebml, expected_kind="video").content_type == "video/webm"
+def ebml(el_id: int, payload: bytes) -> bytes:
+    """One EBML element with an 8-byte size field."""
+    id_bytes = el_id.to_bytes((el_id.bit_length() + 7) // 8, "big")
+    return id_bytes + ((1 << 56) | len(payload)).to_bytes(8, "big") + payload
+
+
+def webm_bytes() -> bytes:
+    header = ebml(0x1A45DFA3, ebml(0x4282, b"webm"))
+    info = ebml(
+        0x1549A966,
+        ebml(0x2AD7B1, b"\x0f\x42\x40")
+        + ebml(0x7BA9, b"title: secret-model")
+        + ebml(0x4D80, b"muxer-of-secret-lab")
+        + ebml(0x5741, b"secret-writer"),
+    )
+    tags = ebml(0x1254C367, ebml(0x7373, b"SecretTag: made by secret-model"))
+    cluster = ebml(0x1F43B675, b"\x01\x02frame-bytes")
+    return header + ebml(0x18538067, info + tags + cluster)
+
+
+def test_webm_metadata_is_voided_without_moving_data(media: MediaStore) -> None:
+    data = webm_bytes()
+    stored = media.put(data, expected_kind="video")
+    out = stored.path.read_bytes()
+    assert stored.content_type == "video/webm" and len(out) == len(data)
+    assert b"secret" not in out.lower()
+    assert out.endswith(ebml(0x1F43B675, b"\x01\x02frame-bytes"))
+    assert b"\x0f\x42\x40" in out  # the timecode scale survives
+    assert media.put(out).sha256 == stored.sha256  # scrubbing is idempotent
+
+
+def test_truncated_webm_is_rejected(media: MediaStore) -> None:
+    with pytest.raises(UnsupportedMedia):
+        media.put(webm_bytes()[:-5], expected_kind="video")
 
 
 def test_decompression_bomb_is_rejected(media: MediaStore) -> None:

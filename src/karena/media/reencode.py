@@ -3,7 +3,8 @@
 Images are decoded in full (which also rejects truncated files and polyglots' hidden payloads)
 and written again as plain PNG without EXIF, ICC, text chunks or any other metadata. MP4 files
 keep their streams; their metadata boxes (``udta``, ``meta``) are turned into ``free`` boxes of
-the same size, so no chunk offset moves.
+the same size, so no chunk offset moves; WebM tags and title/muxing/writing-app strings become
+Void elements of the same size.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import warnings
 from karena.errors import UnsupportedMedia
 from karena.media.validate import Detected
 
-__all__ = ["MAX_IMAGE_PIXELS", "canonicalise", "reencode_image", "scrub_mp4"]
+__all__ = ["MAX_IMAGE_PIXELS", "canonicalise", "reencode_image", "scrub_mp4", "scrub_webm"]
 
 #: Refuse images above this many pixels (decompression bombs): 8192 x 8192.
 MAX_IMAGE_PIXELS = 8192 * 8192
@@ -92,12 +93,74 @@ def scrub_mp4(data: bytes) -> bytes:
     return bytes(buf)
 
 
+# EBML (WebM) element ids: containers we walk, and metadata elements we blank out.
+_EBML_SEGMENT = 0x18538067
+_EBML_INFO = 0x1549A966
+_EBML_TAGS = 0x1254C367
+_EBML_INFO_TEXT = {0x7BA9, 0x4D80, 0x5741}  # Title, MuxingApp, WritingApp
+_EBML_VOID = 0xEC
+
+
+def _read_vint(buf: bytearray, pos: int, keep_marker: bool) -> tuple[int, int]:
+    """An EBML variable-length integer at ``pos``: (value, width)."""
+    if pos >= len(buf):
+        raise UnsupportedMedia("WebM element header is truncated")
+    first = buf[pos]
+    width = 1
+    while width <= 8 and not first & (0x80 >> (width - 1)):
+        width += 1
+    if width > 8 or pos + width > len(buf):
+        raise UnsupportedMedia("WebM element header is malformed")
+    value = first if keep_marker else first & (0xFF >> width)
+    for b in buf[pos + 1 : pos + width]:
+        value = (value << 8) | b
+    return value, width
+
+
+def _void(buf: bytearray, start: int, end: int) -> None:
+    """Overwrite ``buf[start:end]`` with one EBML Void element of exactly that length."""
+    total = end - start
+    width = min(8, total - 1)
+    payload = total - 1 - width
+    buf[start] = _EBML_VOID
+    size = (1 << (7 * width)) | payload if width < 8 else (0x01 << 56) | payload
+    buf[start + 1 : start + 1 + width] = size.to_bytes(width, "big")
+    buf[start + 1 + width : end] = bytes(payload)
+
+
+def _walk_ebml(buf: bytearray, start: int, end: int, depth: int) -> None:
+    pos = start
+    while pos < end:
+        el_id, id_w = _read_vint(buf, pos, keep_marker=True)
+        size, size_w = _read_vint(buf, pos + id_w, keep_marker=False)
+        body = pos + id_w + size_w
+        unknown = size == (1 << (7 * size_w)) - 1
+        stop = end if unknown else body + size
+        if stop > end:
+            raise UnsupportedMedia("WebM element overruns the file (truncated?)")
+        if el_id == _EBML_TAGS or (depth > 0 and el_id in _EBML_INFO_TEXT):
+            if stop - pos >= 2:
+                _void(buf, pos, stop)
+        elif el_id in (_EBML_SEGMENT, _EBML_INFO) and depth < 2:
+            _walk_ebml(buf, body, stop, depth + 1)
+        pos = stop
+
+
+def scrub_webm(data: bytes) -> bytes:
+    """Blank a WebM's tags and its title/muxing/writing-app strings (no offset moves)."""
+    buf = bytearray(data)
+    _walk_ebml(buf, 0, len(buf), 0)
+    return bytes(buf)
+
+
 def canonicalise(data: bytes, detected: Detected) -> tuple[bytes, Detected]:
     """The bytes we store for ``data``, and what they are after re-encoding."""
     if detected.kind == "image":
         return reencode_image(data, detected.format), Detected("image", "png", "image/png")
     if detected.format == "mp4":
         return scrub_mp4(data), detected
+    if detected.format == "webm":
+        return scrub_webm(data), detected
     if detected.kind == "text":
         # One canonical text form: UTF-8 without a byte-order mark.
         return data.removeprefix(b"\xef\xbb\xbf"), detected
