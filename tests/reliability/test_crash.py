@@ -9,6 +9,8 @@ from tests.reliability.crash import run_crash_scenario, vote_once_after_restart
 from tests.reliability.seed import ARENA, LOAD_ENV, seed_arena
 from tests.reliability.verify import audit_votes, recompute_matches
 
+#: Server starts dominate; on a crowded machine they are slow, so allow more than the default.
+pytestmark = pytest.mark.timeout(900)
 #: CI-sized: a few hundred votes at most, bounded in time too.
 VOTES_PER_ROUND = 40
 SECONDS_PER_ROUND = 25.0

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import warnings
 from pathlib import Path
 
 import pytest
 
 from tests.reliability import api
 from tests.reliability.conftest import ServerFactory
-from tests.reliability.findings import finding
 from tests.reliability.fuzz import run_schemathesis
 from tests.reliability.seed import ADMIN_TOKEN, LOAD_ENV, seed_arena
 from tests.reliability.server import ServerProcess
@@ -18,20 +16,6 @@ from tests.reliability.server import ServerProcess
 SEED = 20261127
 MAX_EXAMPLES = 12
 PHASES = "examples,fuzzing"
-#: Failures already filed in /work/notes/reliability-findings.md, by schemathesis code. Each is
-#: tolerated (with a warning) only on the operations listed; anything else fails the test.
-_JSON_BODY_ROUTES = frozenset(
-    {
-        "POST /api/battles",
-        "POST /api/battles/{token}/vote",
-        "POST /api/admin/arenas",
-        "POST /api/admin/models",
-        "POST /api/admin/prompts",
-        "PATCH /api/admin/models/{name}",
-        "POST /api/admin/voters/ban",
-    }
-)
-KNOWN_FAILURES: dict[str, tuple[str, frozenset[str]]] = {"ST103": ("R-WEB-3", _JSON_BODY_ROUTES)}
 
 
 @pytest.fixture(scope="module")
@@ -41,20 +25,6 @@ def server(module_database_url_factory, module_server_factory: ServerFactory) ->
     srv.start()
     seed_arena(srv.base_url)
     return srv
-
-
-def unexpected_failures(failures: tuple[str, ...]) -> list[str]:
-    """Failures not covered by a filed finding (those are reported as warnings)."""
-    left = []
-    for failure in failures:
-        code, _, rest = failure.partition(" ")
-        operations = {op.strip() for op in rest.split(":", 1)[-1].split(",")}
-        known = KNOWN_FAILURES.get(code)
-        if known is not None and operations <= known[1]:
-            warnings.warn(f"known finding {known[0]} still open: {failure}", stacklevel=2)
-            continue
-        left.append(failure)
-    return left
 
 
 @pytest.mark.slow
@@ -74,14 +44,13 @@ def test_schemathesis_finds_no_server_error_or_schema_violation(
         log_text=server.log_text,
     )
     assert result.cases > 100, result.output_tail
-    assert unexpected_failures(result.failures) == [], result.output_tail
+    assert result.failures == (), result.output_tail
     assert result.errors == (), result.output_tail
     assert result.server_errors == 0, server.log_text()[-4000:]
 
 
-@finding("R-WEB-3")
 def test_non_utf8_json_body_gets_a_documented_status(server: ServerProcess) -> None:
-    """A JSON body that is not UTF-8 is answered with a status the schema documents."""
+    """A JSON body that is not UTF-8 is answered with a status the schema documents (R-WEB-3)."""
     import httpx
 
     with httpx.Client(base_url=server.base_url, timeout=30.0) as client:

@@ -15,7 +15,6 @@ import httpx
 import pytest
 
 from tests.reliability import api, hostile
-from tests.reliability.findings import finding
 from tests.reliability.seed import ADMIN_TOKEN, ARENA, add_model, add_prompt, upload_output
 
 _keys = itertools.count()
@@ -110,8 +109,6 @@ def test_unicode_model_name_is_refused_or_round_trips_escaped(
     page = shared_client.get(f"/models/{quote(stored, safe='')}", params={"arena": ARENA})
     assert page.status_code == 200, page.text
     assert _no_raw_markup(page.content) == []
-    if "/" in stored:
-        return  # the JSON API cannot address it: finding R-WEB-2, pinned below
     api_page = shared_client.get(f"/api/models/{quote(stored, safe='')}", params={"arena": ARENA})
     assert api_page.status_code == 200, api_page.text
     assert api_page.json()["model"]["name"] == stored
@@ -125,9 +122,8 @@ def test_unicode_model_name_is_refused_or_round_trips_escaped(
     assert off.status_code == 200, off.text
 
 
-@finding("R-WEB-2")
 def test_model_name_with_a_slash_is_refused_or_reachable(shared_client: httpx.Client) -> None:
-    """A name the admin API accepts must be addressable by the model and admin routes."""
+    """A name the admin API accepts is addressable by the model and admin routes (R-WEB-2)."""
     name = "org/model-with-slash"
     response = add_model(shared_client, name=name)
     if response.status_code == 422:
