@@ -10,6 +10,7 @@ import pytest
 
 from tests.reliability import api
 from tests.reliability.conftest import ServerFactory
+from tests.reliability.findings import finding
 from tests.reliability.seed import ADMIN_TOKEN, ARENA, seed_arena
 from tests.reliability.server import ServerProcess
 
@@ -150,4 +151,26 @@ def test_client_that_drops_its_cookie_is_still_rate_limited(server: ServerProces
             statuses.append(
                 client.post(f"/api/battles/{battle['token']}/vote", json=body).status_code
             )
+    assert 429 in statuses, statuses
+
+
+@finding("R-ABUSE-2")
+def test_client_minting_its_own_cookies_is_still_rate_limited(server: ServerProcess) -> None:
+    """A bot sending a fresh self-made (valid-looking) voter cookie per vote is still limited."""
+    statuses = []
+    with httpx.Client(base_url=server.base_url, timeout=30.0) as client:
+        battles = [
+            api.create_battle(client, arena=ARENA, voter=f"minted-b{i}")
+            for i in range(RATE_LIMIT + 2)
+        ]
+        time.sleep(PATIENCE)
+        for i, battle in enumerate(battles):
+            response = api.submit_rank_vote(
+                client,
+                arena=ARENA,
+                token=battle.token,
+                ranks=_ranks(battle.k),
+                voter=f"minted-v{i}",
+            )
+            statuses.append(response.status_code)
     assert 429 in statuses, statuses
