@@ -154,7 +154,15 @@ def plot_convergence(
     import matplotlib.pyplot as plt
 
     noises = list(results_by_noise)
-    fig, axes = plt.subplots(len(noises), 2, figsize=(13, 4.2 * len(noises)), squeeze=False)
+    # One colour and line style per method across every panel (tab20 has 20 distinct colours).
+    labels: list[str] = []
+    for results in results_by_noise.values():
+        labels += [r.method.label for r in results if r.method.label not in labels]
+    palette = plt.get_cmap("tab20")
+    style = {
+        label: (palette(i % 20), "-" if i % 2 == 0 else "--") for i, label in enumerate(labels)
+    }
+    fig, axes = plt.subplots(len(noises), 2, figsize=(14, 4.4 * len(noises)), squeeze=False)
     for row, noise in enumerate(noises):
         for col, unit in enumerate(("K-wise votes", "pairwise comparisons")):
             ax = axes[row][col]
@@ -162,7 +170,8 @@ def plot_convergence(
                 scale = 1 if col == 0 else r.pairs_per_vote
                 x = np.maximum(r.steps * scale, 1)
                 label = r.method.label + (f" (k={r.elo_k:g})" if r.elo_k else "")
-                ax.plot(x, r.curve, label=label, linewidth=1.2)
+                color, dash = style[r.method.label]
+                ax.plot(x, r.curve, label=label, linewidth=1.3, color=color, linestyle=dash)
             ax.set_xscale("log")
             ax.set_yscale("symlog", linthresh=0.1)
             ax.set_ylim(bottom=0.0)
@@ -170,7 +179,7 @@ def plot_convergence(
             ax.set_ylabel("MSE of ranked positions (mean over seeds)")
             ax.set_title(f"{title} — noise {noise}")
             ax.grid(alpha=0.3)
-    axes[0][1].legend(fontsize=7, loc="upper right")
+        axes[row][1].legend(fontsize=7, loc="lower left")
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=110)
