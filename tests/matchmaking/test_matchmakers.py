@@ -154,3 +154,22 @@ def test_registry_builds_and_rejects() -> None:
         make_matchmaker("random", alpha=1.0)
     with pytest.raises(InvalidInput):
         make_matchmaker("ucb", alpha=-1.0)
+    with pytest.raises(InvalidInput):
+        make_matchmaker("window", explore=-0.1)
+    with pytest.raises(InvalidInput):
+        make_matchmaker("window", order="best")
+
+
+def test_window_prefers_pairs_that_never_met() -> None:
+    # Two equally uncertain blocks; the block whose pairs already met often loses to the fresh one.
+    mus = [10.0, 10.1, 10.2, 10.3, 0.0, 0.1, 0.2, 0.3]
+    met = {(i, j): 50 for i in range(4) for j in range(i + 1, 4)}
+    state = _state(mus, [1.0] * 8, counts=_symmetric(8, met))
+    chosen = UncertainWindowMatchmaker(order="mean", explore=0.3).select(
+        state, 4, np.random.default_rng(1)
+    )
+    assert set(chosen) == {4, 5, 6, 7}
+    chosen = UncertainWindowMatchmaker(order="mean", explore=0.0).select(
+        state, 4, np.random.default_rng(1)
+    )
+    assert set(chosen) in ({0, 1, 2, 3}, {4, 5, 6, 7})
