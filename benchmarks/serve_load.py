@@ -187,20 +187,32 @@ async def _voter(
     while time.perf_counter() < deadline:
         start = time.perf_counter()
         if static:
-            first = await client.get("/static/site.js")
-            second = await client.get("/static/vote.js")
+            try:
+                first = await client.get("/static/site.js")
+                second = await client.get("/static/vote.js")
+            except httpx.HTTPError:
+                stats.errors[0] = stats.errors.get(0, 0) + 1
+                continue
             if first.status_code == second.status_code == 200:
                 stats.latencies_ms.append((time.perf_counter() - start) * 1000)
             continue
-        created = await client.post("/api/battles", json={"arena": "demo"}, cookies=cookies)
-        if created.status_code != 201:
-            stats.errors[created.status_code] = stats.errors.get(created.status_code, 0) + 1
+        try:
+            created = await client.post("/api/battles", json={"arena": "demo"}, cookies=cookies)
+            if created.status_code != 201:
+                stats.errors[created.status_code] = stats.errors.get(created.status_code, 0) + 1
+                continue
+            token = created.json()["token"]
+            ranks = [int(r) for r in rng.permutation(4) + 1]
+            voted = await client.post(
+                f"/api/battles/{token}/vote",
+                json={"mode": "rank", "ranks": ranks},
+                cookies=cookies,
+            )
+        except httpx.HTTPError:
+            # No answer means no acknowledgement: such a vote may or may not be stored, and is
+            # not counted as lost. Status 0 in the table.
+            stats.errors[0] = stats.errors.get(0, 0) + 1
             continue
-        token = created.json()["token"]
-        ranks = [int(r) for r in rng.permutation(4) + 1]
-        voted = await client.post(
-            f"/api/battles/{token}/vote", json={"mode": "rank", "ranks": ranks}, cookies=cookies
-        )
         if voted.status_code != 200:
             stats.errors[voted.status_code] = stats.errors.get(voted.status_code, 0) + 1
             continue
@@ -259,6 +271,7 @@ def bench_one(
                     runs.append(asyncio.run(load(base, seconds, concurrency)))
                     spent = _process_tree_cpu_seconds(pid) - cpu_before
                     cpu_per_vote.append(1000 * spent / max(1, len(runs[-1].latencies_ms)))
+                log_tail = (workdir / "server.log").read_text(errors="replace")[-1500:]
             acked = {t: s for run in runs for t, s in run.acked.items()}
             lost, stored, diff = audit(settings, acked)
     rates = [run.rate for run in runs]
@@ -284,6 +297,7 @@ def bench_one(
         "lost_votes": lost,
         "errors": errors,
         "recompute_max_abs_diff": diff,
+        "server_log_tail": log_tail if any(run.errors for run in runs) else "",
         "latencies_ms": [round(x, 3) for x in runs[len(runs) // 2].latencies_ms],
     }
 
