@@ -107,6 +107,7 @@ def settings(tmp_path: Path, database_url: str) -> Settings:
         database_url=database_url,
         media_dir=tmp_path / "media",
         voter_salt="test-salt",
+        media_image_size=32,  # small canvas: keeps seeding fast
     )
 
 

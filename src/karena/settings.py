@@ -27,6 +27,7 @@ class Settings(BaseSettings):
     database_url: str | None = None
     media_dir: Path | None = None
     max_upload_bytes: int = Field(default=50 * 1024 * 1024, gt=0)
+    media_image_size: int = Field(default=512, ge=0, le=4096)
 
     # Server
     host: str = "127.0.0.1"

@@ -224,3 +224,37 @@ def test_validate_reports_the_limit() -> None:
     with pytest.raises(PayloadTooLarge) as exc:
         validate_bytes(b"x" * 11, max_bytes=10)
     assert exc.value.detail == {"size": 11, "limit": 10}
+
+
+def test_canvas_makes_every_image_the_same_size_and_colour_type(tmp_path: Path) -> None:
+    """Regression (R-ANON-1): native sizes and aspect ratios must not identify a model."""
+    media = MediaStore(tmp_path / "canvas", max_bytes=5_000_000, image_size=64)
+    shapes = [((32, 32), "RGB"), ((96, 48), "RGB"), ((40, 120), "RGBA"), ((64, 64), "L"),
+              ((200, 200), "P")]  # fmt: skip
+    seen = set()
+    for size, mode in shapes:
+        buf = io.BytesIO()
+        Image.new(mode, size, 200 if mode in ("L", "P") else (200, 100, 50, 255)[: len(mode)]).save(
+            buf, format="PNG"
+        )
+        out = media.put(buf.getvalue()).path.read_bytes()
+        with Image.open(io.BytesIO(out)) as img:
+            seen.add((img.size, img.mode))
+            if size == (96, 48):  # wide: centred, padded above and below with black
+                assert img.getpixel((32, 2)) == (0, 0, 0)
+                assert img.getpixel((32, 32)) == (200, 100, 50)
+    assert seen == {((64, 64), "RGB")}
+
+
+def test_store_uses_the_configured_canvas(tmp_path: Path) -> None:
+    from karena.settings import Settings
+    from karena.store import Store
+
+    settings = Settings(data_dir=tmp_path, media_image_size=128)
+    with Store.open(settings) as store:
+        store.create_arena(slug="a", k=2)
+        store.add_model(arena="a", name="m")
+        store.add_prompt(arena="a", text="t", key="t")
+        out = store.add_output(arena="a", model="m", prompt_key="t", data=image_bytes("JPEG"))
+        with Image.open(io.BytesIO(store.output_media(output_id=out.id).data)) as img:
+            assert img.size == (128, 128)

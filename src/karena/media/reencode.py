@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import io
 import warnings
+from typing import Any
 
 from karena.errors import UnsupportedMedia
 from karena.media.validate import Detected
@@ -24,8 +25,26 @@ _MP4_CONTAINERS = {b"moov", b"trak", b"edts", b"mdia", b"minf", b"dinf", b"stbl"
 _MP4_METADATA = {b"udta", b"meta", b"ilst", b"XMP_", b"uuid"}
 
 
-def reencode_image(data: bytes, fmt: str) -> bytes:
-    """Decode an image fully and write it again as metadata-free PNG (first frame only)."""
+def _fit_to_canvas(img: Any, canvas: int) -> Any:
+    """Scale ``img`` to fit a ``canvas``² square (aspect kept) and centre it on black."""
+    from PIL import Image
+
+    w, h = img.size
+    scale = canvas / max(w, h)
+    size = (max(1, round(w * scale)), max(1, round(h * scale)))
+    resized = img.resize(size, Image.Resampling.LANCZOS) if size != (w, h) else img
+    square = Image.new("RGB", (canvas, canvas), (0, 0, 0))
+    square.paste(resized, ((canvas - size[0]) // 2, (canvas - size[1]) // 2))
+    return square
+
+
+def reencode_image(data: bytes, fmt: str, canvas: int = 0) -> bytes:
+    """Decode an image fully and write it again as metadata-free RGB PNG (first frame only).
+
+    With ``canvas`` > 0 the image is fitted into a ``canvas`` × ``canvas`` square, so that
+    models rendering at different native sizes or aspect ratios cannot be told apart by the
+    served dimensions.
+    """
     from PIL import Image, ImageOps
 
     with warnings.catch_warnings():
@@ -39,9 +58,16 @@ def reencode_image(data: bytes, fmt: str) -> bytes:
                 img.load()
                 upright = ImageOps.exif_transpose(img)
                 frame = upright if upright is not None else img
-                if frame.mode not in ("RGB", "RGBA", "L", "LA"):
-                    has_alpha = "A" in frame.mode or "transparency" in frame.info
-                    frame = frame.convert("RGBA" if has_alpha else "RGB")
+                # One colour type for every model: RGB, transparency composited onto black.
+                if "A" in frame.mode or "transparency" in frame.info:
+                    rgba = frame.convert("RGBA")
+                    flat = Image.new("RGB", rgba.size, (0, 0, 0))
+                    flat.paste(rgba, mask=rgba.getchannel("A"))
+                    frame = flat
+                else:
+                    frame = frame.convert("RGB")
+                if canvas > 0:
+                    frame = _fit_to_canvas(frame, canvas)
                 clean = Image.frombytes(frame.mode, frame.size, frame.tobytes())
         except UnsupportedMedia:
             raise
@@ -153,10 +179,11 @@ def scrub_webm(data: bytes) -> bytes:
     return bytes(buf)
 
 
-def canonicalise(data: bytes, detected: Detected) -> tuple[bytes, Detected]:
+def canonicalise(data: bytes, detected: Detected, image_size: int = 0) -> tuple[bytes, Detected]:
     """The bytes we store for ``data``, and what they are after re-encoding."""
     if detected.kind == "image":
-        return reencode_image(data, detected.format), Detected("image", "png", "image/png")
+        png = reencode_image(data, detected.format, image_size)
+        return png, Detected("image", "png", "image/png")
     if detected.format == "mp4":
         return scrub_mp4(data), detected
     if detected.format == "webm":

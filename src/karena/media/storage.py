@@ -38,9 +38,10 @@ class StoredMedia:
 class MediaStore:
     """A folder of immutable, content-addressed media files."""
 
-    def __init__(self, root: Path, *, max_bytes: int) -> None:
+    def __init__(self, root: Path, *, max_bytes: int, image_size: int = 0) -> None:
         self.root = Path(root)
         self.max_bytes = max_bytes
+        self.image_size = image_size
 
     def path_for(self, sha256: str, content_type: str) -> Path:
         """Where the blob with this hash lives."""
@@ -52,7 +53,7 @@ class MediaStore:
     def put(self, data: bytes, *, expected_kind: MediaKind | None = None) -> StoredMedia:
         """Validate, canonicalise and store ``data``; storing the same content twice is a no-op."""
         detected = validate_bytes(data, max_bytes=self.max_bytes, expected_kind=expected_kind)
-        canonical, final = canonicalise(data, detected)
+        canonical, final = canonicalise(data, detected, self.image_size)
         sha = hashlib.sha256(canonical).hexdigest()
         path = self.path_for(sha, final.content_type)
         if not path.exists():

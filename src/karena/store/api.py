@@ -49,7 +49,11 @@ class Store(VotingMixin):
         db = Database.connect(settings.resolved_database_url())
         if migrate:
             db.migrate()
-        media = MediaStore(settings.resolved_media_dir(), max_bytes=settings.max_upload_bytes)
+        media = MediaStore(
+            settings.resolved_media_dir(),
+            max_bytes=settings.max_upload_bytes,
+            image_size=settings.media_image_size,
+        )
         return cls(settings, db, media, clock if clock is not None else utc_now)
 
     def close(self) -> None:
