@@ -45,6 +45,7 @@ class Settings(BaseSettings):
 
     # Abuse controls
     rate_limit_per_minute: int = Field(default=30, ge=0)
+    rate_limit_per_address_per_minute: int = Field(default=120, ge=0)
     min_vote_seconds: float = Field(default=2.0, ge=0)
 
     # Generators

@@ -238,3 +238,24 @@ def test_sequence_numbers_are_gap_free_per_arena(
         clock.advance(10)
     for slug in (seeded.slug, other.slug):
         assert [v.seq for v in store.iter_votes(arena=slug)] == [1, 2, 3]
+
+
+def test_per_address_limit_holds_whatever_voter_id_is_sent(
+    store: Store, seeded: SeededArena, clock: TestClock
+) -> None:
+    """Regression (R-ABUSE-2): fresh voter ids from one address are still rate-limited."""
+    store.settings = store.settings.model_copy(
+        update={"rate_limit_per_minute": 100, "rate_limit_per_address_per_minute": 3}
+    )
+    battles = [store.create_battle(arena=seeded.slug, seed=400 + i) for i in range(5)]
+    clock.advance(3)
+    for i, b in enumerate(battles[:3]):
+        store.submit_vote(token=b.token, mode="tie", voter_id=f"fresh-{i}", address_id="10.0.0.7")
+    with pytest.raises(RateLimited, match="address"):
+        store.submit_vote(
+            token=battles[3].token, mode="tie", voter_id="fresh-9", address_id="10.0.0.7"
+        )
+    with pytest.raises(RateLimited):
+        store.check_rate_limit(voter_id="anyone", address_id="10.0.0.7")
+    store.submit_vote(token=battles[3].token, mode="tie", voter_id="x", address_id="10.0.0.8")
+    assert store.list_votes(arena=seeded.slug).total == 4

@@ -161,6 +161,7 @@ class VoteRow(Base):
     __table_args__ = (
         UniqueConstraint("arena_id", "seq", name="uq_votes_arena_seq"),
         Index("ix_votes_voter_created", "voter_hash", "created_at"),
+        Index("ix_votes_address_created", "address_hash", "created_at"),
     )
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     arena_id: Mapped[int] = mapped_column(ForeignKey("arenas.id", ondelete="CASCADE"))
@@ -174,6 +175,8 @@ class VoteRow(Base):
     model_ids: Mapped[list[int]] = mapped_column(JSON)
     counted: Mapped[bool] = mapped_column(Boolean, default=True)
     voter_hash: Mapped[str] = mapped_column(String(64))
+    # Salted hash of the client address, for the per-address rate limit (revision 0002).
+    address_hash: Mapped[str | None] = mapped_column(String(64), nullable=True)
     client: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     # [[mu_before, sigma_before, mu_after, sigma_after], ...] per position: the reveal.
     reveal: Mapped[list[list[float]]] = mapped_column(JSON)

@@ -167,6 +167,7 @@ def record_vote(
     client: Mapping[str, object] | None,
     now: datetime,
     counted: bool = True,
+    address_hash: str | None = None,
 ) -> VoteRow:
     """Append a vote and (when counted) update ratings and pair counts. Caller holds the lock.
 
@@ -228,6 +229,7 @@ def record_vote(
         model_ids=ids,
         counted=counted,
         voter_hash=voter_hash,
+        address_hash=address_hash,
         client=clean_client(client),
         reveal=reveal,
         created_at=now,

@@ -168,8 +168,12 @@ class VotingMixin(CatalogMixin):
         winner: object | None = None,
         voter_id: str,
         client: Mapping[str, object] | None = None,
+        address_id: str | None = None,
     ) -> VoteResult:
         """Record one vote and update the ratings in the same transaction.
+
+        ``address_id`` (the client address, hashed before storage) adds a per-address rate
+        limit that a client cannot reset by changing its voter id.
 
         ``mode="rank"`` needs ``ranks`` (rank of each position, 1 = best, equal = tie);
         ``mode="best"`` needs ``winner`` (a position); ``"tie"`` and ``"all_bad"`` need neither.
@@ -178,7 +182,7 @@ class VotingMixin(CatalogMixin):
         different vote exists), Forbidden (403: banned voter) and RateLimited (429: rate limit or
         the bot guard). The same submission twice returns the first result with ``replayed=True``.
         """
-        args = (token, mode, ranks, winner, voter_id, client)
+        args = (token, mode, ranks, winner, voter_id, client, address_id)
         try:
             return self._submit_once(*args)
         except IntegrityError:
@@ -194,8 +198,10 @@ class VotingMixin(CatalogMixin):
         winner: object | None,
         voter_id: str,
         client: Mapping[str, object] | None,
+        address_id: str | None,
     ) -> VoteResult:
         voter = self.voter_hash(voter_id)
+        address = self.address_hash(address_id) if address_id is not None else None
         with self.db.write() as s:
             battle = s.scalar(select(Battle).where(Battle.token == token_key(token)))
             if battle is None:
@@ -219,11 +225,11 @@ class VotingMixin(CatalogMixin):
                 raise Conflict("this battle already has a different vote")
             if now >= battle.expires_at:
                 raise Expired("this battle has expired; start a new one")
-            banned, recent = self._abuse_state(s, voter, now)
+            banned, recent, from_address = self._abuse_state(s, voter, address, now)
             if banned:
                 raise Forbidden("this voter may not vote")
             self._bot_guard(battle, now)
-            self._check_recent(recent)
+            self._check_recent(recent, from_address)
             vote = record_vote(
                 s,
                 arena=arena,
@@ -234,6 +240,7 @@ class VotingMixin(CatalogMixin):
                 voter_hash=voter,
                 client=client,
                 now=now,
+                address_hash=address,
             )
             return convert.vote_result(s, vote, battle, arena, names=names)
 
@@ -321,35 +328,57 @@ class VotingMixin(CatalogMixin):
                 detail={"retry_after": round(min_s - elapsed, 3)},
             )
 
-    def _abuse_state(self, s: Session, voter: str, now: datetime) -> tuple[bool, int]:
-        """Is the voter banned, and how many votes did they cast in the last 60 s (one query)."""
+    def address_hash(self, address_id: str) -> str:
+        """The salted hash stored for a client address (kept apart from voter ids)."""
+        return hash_voter(self.settings.voter_salt.get_secret_value(), "address:" + str(address_id))
+
+    def _abuse_state(
+        self, s: Session, voter: str, address: str | None, now: datetime
+    ) -> tuple[bool, int, int]:
+        """Banned?, and votes in the last 60 s by this voter and by this address (one query)."""
+        since = now - timedelta(seconds=60)
         recent: Any = literal(0)
         if self.settings.rate_limit_per_minute > 0:
             recent = (
                 select(func.count())
                 .select_from(VoteRow)
-                .where(
-                    VoteRow.voter_hash == voter, VoteRow.created_at > now - timedelta(seconds=60)
-                )
+                .where(VoteRow.voter_hash == voter, VoteRow.created_at > since)
                 .scalar_subquery()
             )
-        row = s.execute(select(exists().where(BannedVoter.voter_hash == voter), recent)).one()
-        return bool(row[0]), int(row[1] or 0)
+        by_address: Any = literal(0)
+        if address is not None and self.settings.rate_limit_per_address_per_minute > 0:
+            by_address = (
+                select(func.count())
+                .select_from(VoteRow)
+                .where(VoteRow.address_hash == address, VoteRow.created_at > since)
+                .scalar_subquery()
+            )
+        row = s.execute(
+            select(exists().where(BannedVoter.voter_hash == voter), recent, by_address)
+        ).one()
+        return bool(row[0]), int(row[1] or 0), int(row[2] or 0)
 
-    def _check_recent(self, recent: int) -> None:
+    def _check_recent(self, recent: int, from_address: int = 0) -> None:
         limit = self.settings.rate_limit_per_minute
         if limit > 0 and recent >= limit:
             raise RateLimited(
                 f"too many votes: the limit is {limit} a minute", detail={"retry_after": 60}
             )
+        per_address = self.settings.rate_limit_per_address_per_minute
+        if per_address > 0 and from_address >= per_address:
+            raise RateLimited(
+                f"too many votes from this address: the limit is {per_address} a minute",
+                detail={"retry_after": 60},
+            )
 
-    def _rate_limit(self, s: Session, voter: str, now: datetime) -> None:
-        self._check_recent(self._abuse_state(s, voter, now)[1])
-
-    def check_rate_limit(self, *, voter_id: str) -> None:
-        """Raise RateLimited when the voter cast ``rate_limit_per_minute`` votes in 60 s."""
+    def check_rate_limit(self, *, voter_id: str, address_id: str | None = None) -> None:
+        """Raise RateLimited when the voter (or the address) is over its per-minute limit."""
+        address = self.address_hash(address_id) if address_id is not None else None
         with self.db.read() as s:
-            self._rate_limit(s, self.voter_hash(voter_id), self._now())
+            _, recent, from_address = self._abuse_state(
+                s, self.voter_hash(voter_id), address, self._now()
+            )
+        self._check_recent(recent, from_address)
 
     def get_vote_result(self, *, token: str) -> VoteResult:
         """The reveal of an already voted battle (NotFound when not voted)."""
