@@ -13,7 +13,6 @@ from tests.reliability.anonymity import (
     size_fingerprints,
 )
 from tests.reliability.conftest import ServerFactory
-from tests.reliability.findings import finding
 from tests.reliability.seed import ARENA, LOAD_ENV, seed_arena
 
 #: Distinctive names, so any occurrence in served bytes is a leak, not a coincidence.
@@ -65,11 +64,10 @@ def test_reveal_is_refused_before_the_vote(voter_view) -> None:
     assert {seen.early_result_status for seen in voter_view} <= {404, 409, 403}
 
 
-@finding("R-ANON-1")
 def test_image_dimensions_do_not_identify_models(
     database_url_factory, server_factory: ServerFactory
 ) -> None:
-    """Models that render at different native sizes are not told apart by the served size."""
+    """Models rendering at different native sizes are not told apart by served size (R-ANON-1)."""
     server = server_factory(database_url_factory("sqlite"), env=LOAD_ENV)
     server.start()
 
