@@ -12,7 +12,6 @@ from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
-from scipy import stats
 
 from karena.rating.base import OnlineRatingModel, check_order
 from karena.rating.gaussian import cdf, v_tie, v_win, w_tie, w_win
@@ -38,6 +37,8 @@ def draw_margin_for(draw_probability: float, beta: float, n_players: int = 2) ->
 
     ε = Φ⁻¹((p + 1)/2) · √n · β, as in TrueSkill (Herbrich et al. 2007).
     """
+    from scipy import stats  # lazy: scipy.stats costs ~1.5 s of every start-up
+
     return float(stats.norm.ppf((draw_probability + 1.0) / 2.0) * math.sqrt(n_players) * beta)
 
 
@@ -158,5 +159,7 @@ def gaussian_ranking_probability(
     mean_d = diff @ means
     cov_d = diff @ np.diag(var) @ diff.T
     # P(D > 0) = P(-D < 0) = CDF of N(-mean, cov) at 0.
+    from scipy import stats
+
     mvn = stats.multivariate_normal(mean=-mean_d, cov=cov_d)
     return float(mvn.cdf(np.zeros(k - 1)))
