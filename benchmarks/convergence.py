@@ -5,8 +5,8 @@ real-judge noise in full mode), the new-model experiment (Fig. 6) and the real-s
 (Bradley–Terry truth fitted on 1.67M Chatbot Arena votes). Prints the table, writes
 benchmarks/results/convergence.json and PNG plots, and ends with the RESULT line.
 
-    python benchmarks/convergence.py --quick     # < 1 minute: 5% noise, 4 methods, main table only
-    python benchmarks/convergence.py             # full mode, ~15 minutes on 2 cores
+    python benchmarks/convergence.py --quick  # < 1 min: 5% noise, 4 methods -> convergence_quick.*
+    python benchmarks/convergence.py          # full mode, ~15 minutes on 2 cores
 """
 
 from __future__ import annotations
@@ -182,6 +182,8 @@ def parse(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--skip-extra", action="store_true", help="main table only")
     args = p.parse_args(argv)
     q = args.quick
+    # Quick runs never overwrite the published full-mode figures.
+    args.name = "convergence_quick" if q else "convergence"
     args.seeds = args.seeds if args.seeds is not None else (4 if q else 20)
     args.budget_pairs = (
         args.budget_pairs if args.budget_pairs is not None else (6000 if q else 24000)
@@ -207,7 +209,7 @@ def main(argv: list[str]) -> None:
     )
     results, ucb_label = study(args)
     title = f"N={args.n}, {args.seeds} seeds"
-    plot_convergence(results, RESULTS / "convergence.png", title)
+    plot_convergence(results, RESULTS / f"{args.name}.png", title)
     payload: dict[str, object] = {
         "mode": "quick" if args.quick else "full",
         "n": args.n,
@@ -222,7 +224,7 @@ def main(argv: list[str]) -> None:
         payload["real_scale"] = real_scale(args)
     payload["seconds"] = time.perf_counter() - t0
     payload["cpu_seconds"] = time.process_time()
-    (RESULTS / "convergence.json").write_text(json.dumps(payload, indent=2, default=str))
+    (RESULTS / f"{args.name}.json").write_text(json.dumps(payload, indent=2, default=str))
     log("")
     log(
         "Votes to converge (MSE of ranked positions stays 0 to the end of the budget); "
@@ -230,7 +232,7 @@ def main(argv: list[str]) -> None:
     )
     log(format_table(results, floor, ucb_label))
     log(
-        f"wrote {RESULTS / 'convergence.json'} and PNG plots; "
+        f"wrote {RESULTS / (args.name + '.json')} and PNG plots; "
         f"{payload['seconds']:.0f}s wall, {payload['cpu_seconds']:.0f}s CPU"
     )
     log(result_line(results["5%"], floor, ucb_label))
