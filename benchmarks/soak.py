@@ -320,7 +320,7 @@ def main() -> None:
         "fuzz_cases": sum(r.fuzz_cases for r in results),
         "server_errors": sum(max(r.log_5xx, r.load_5xx + r.fuzz_5xx) for r in results),
         # Image sizes that name a model count as leaks too (issue 7: "response sizes that are
-        # unique per model"), while finding R-ANON-1 is open.
+        # unique per model"; finding R-ANON-1).
         "identity_leaks": sum(len(r.identity_leaks) + r.dimension_fingerprints for r in results),
     }
     print("RESULT " + " ".join(f"{k}={v}" for k, v in total.items()))
