@@ -147,7 +147,7 @@ def test_noise_specs_parse_or_fail_clearly(tmp_path: Path) -> None:
     assert parse_noise("thurstone:1.5", tmp_path) == ("β=1.5", ThurstonianNoise(1.5))
     with pytest.raises(InvalidInput, match="bad noise"):
         parse_noise("lots", tmp_path)
-    with pytest.raises(InvalidInput, match="thurstone:1.5"):
+    with pytest.raises(InvalidInput, match=r"thurstone:1\.5"):
         parse_noise("thurstone:x", tmp_path)
     with pytest.raises(NotFound):
         parse_noise("judge", tmp_path / "absent.csv")
