@@ -39,7 +39,7 @@ class Settings(BaseSettings):
     # Arena defaults
     default_k: int = Field(default=4, ge=2, le=8)
     rating_model: str = "thurstone"
-    matchmaker: str = "ucb"
+    matchmaker: str = "window-ts"
     battle_ttl_seconds: float = Field(default=1800.0, gt=0)
     provisional_sigma: float = Field(default=2.0, gt=0)
 

@@ -87,7 +87,7 @@ def test_prose_and_markdown_replies_are_read(dataset: Dataset, tmp_path: Path) -
 
 
 def test_timeouts_and_slow_replies_are_retried(dataset: Dataset, tmp_path: Path) -> None:
-    behaviour = Behaviour(noise=3.0, p_timeout=0.1, p_slow=0.2, timeout_seconds=1.0)
+    behaviour = Behaviour(noise=3.0, p_timeout=0.25, p_slow=0.25, timeout_seconds=1.0)
     with judge_server(behaviour) as (url, log):
         summary = _run(
             dataset,

@@ -123,7 +123,7 @@ def test_pairwise_case_is_trueskill_one_vs_one_without_draw_margin() -> None:
             lambda p, mu=0, sigma=1: mu + sigma * normal.inv_cdf(p),
         ),
     )
-    model = ThurstoneK(draw_margin=0.0)
+    model = ThurstoneK(draw_margin=0.0, gamma="paper")  # the paper's Eqs. 7-10 exactly
     for winner, loser in [((25.0, 8.0), (25.0, 8.0)), ((20.0, 3.0), (31.0, 1.5))]:
         ours = model.update([Rating(*winner), Rating(*loser)], Ranking((1, 2)))
         w, lo = env.rate_1vs1(env.create_rating(*winner), env.create_rating(*loser))

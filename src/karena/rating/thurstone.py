@@ -85,7 +85,7 @@ class ThurstoneK(OnlineRatingModel):
     beta: float = DEFAULT_BETA
     tau: float = 0.0
     draw_margin: float = 0.7404665874521482  # draw_margin_for(0.10, 25/6)
-    gamma: Literal["paper", "weng_lin"] = "paper"
+    gamma: Literal["paper", "weng_lin"] = "weng_lin"
     kappa: float = 1e-4
     name: str = "thurstone"
 

@@ -1,7 +1,7 @@
 """Find rating models and matchmakers by the names arenas store ("thurstone", "ucb", ...).
 
-Each algorithm declares a class attribute ``name``; this module scans the known modules for a
-class with that name, so a new algorithm needs no edit here beyond its module being listed.
+Each rating model declares a class attribute ``name``; this module scans the known modules for a
+class with that name. Matchmakers come from :func:`karena.matchmaking.registry.make_matchmaker`.
 """
 
 from __future__ import annotations
@@ -13,13 +13,12 @@ from collections.abc import Mapping
 from functools import lru_cache
 from typing import Any
 
-import numpy as np
-
-from karena.errors import ConfigError, InvalidInput
-from karena.matchmaking.base import Matchmaker, MatchState
+from karena.errors import ConfigError
+from karena.matchmaking.base import Matchmaker
+from karena.matchmaking.registry import make_matchmaker
 from karena.rating.base import OnlineRatingModel
 
-__all__ = ["FallbackRandomMatchmaker", "matchmaker", "rating_model"]
+__all__ = ["matchmaker", "rating_model"]
 
 RATING_MODULES = (
     "karena.rating.thurstone",
@@ -27,7 +26,6 @@ RATING_MODULES = (
     "karena.rating.elo",
     "karena.rating.bradley_terry",
 )
-MATCHMAKING_MODULES = ("karena.matchmaking.ucb", "karena.matchmaking.random")
 
 
 def _classes_named(modules: tuple[str, ...], name: str, base: type | None) -> list[type]:
@@ -90,39 +88,9 @@ def known_rating_models() -> list[str]:
     return sorted(names)
 
 
-class FallbackRandomMatchmaker:
-    """K distinct enabled models uniformly at random, the first idle when possible."""
-
-    name = "fallback-random"
-
-    def select(self, state: MatchState, k: int, rng: np.random.Generator) -> tuple[int, ...]:
-        """Pick ``k`` available models; the first is not busy when any idle one exists."""
-        available = state.available()
-        if len(available) < k:
-            raise InvalidInput(f"need at least K={k} enabled models, have {len(available)}")
-        idle = [i for i in available if i not in state.busy] or available
-        first = int(idle[int(rng.integers(len(idle)))])
-        rest = [i for i in available if i != first]
-        picked = rng.choice(len(rest), size=k - 1, replace=False)
-        return (first, *(int(rest[int(j)]) for j in picked))
-
-
 @lru_cache(maxsize=64)
 def _matchmaker(name: str, params_json: str) -> Matchmaker:
-    if name in ("fallback-random",):
-        return FallbackRandomMatchmaker()
-    classes = _classes_named(MATCHMAKING_MODULES, name, None)
-    if not classes:
-        return FallbackRandomMatchmaker() if name in ("ucb", "random") else _unknown(name)
-    try:
-        made: Matchmaker = classes[0](**json.loads(params_json))
-    except TypeError as exc:
-        raise ConfigError(f"bad parameters for matchmaker {name!r}: {exc}") from exc
-    return made
-
-
-def _unknown(name: str) -> Matchmaker:
-    raise ConfigError(f"unknown matchmaker {name!r}", detail={"known": ["ucb", "random", "skill"]})
+    return make_matchmaker(name, **json.loads(params_json))
 
 
 def matchmaker(name: str, params: Mapping[str, Any] | None = None) -> Matchmaker:
