@@ -395,7 +395,8 @@ class OutputOut(BaseModel):
 
 class BanIn(_Body):
     voter_hash: Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]
-    reason: Annotated[str, Field(max_length=500)] = ""
+    # Same character rule as prompts: PostgreSQL text cannot hold NUL (finding R-PG-1).
+    reason: Annotated[str, Field(max_length=500, pattern=rf"^[^{_BAD_IN_TEXT}]*$")] = ""
     discount_past: StrictBool = True
 
 
