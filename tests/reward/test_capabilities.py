@@ -141,18 +141,20 @@ def test_chatbot_arena_capabilities_rank_like_batch_bradley_terry() -> None:
     assert spearmanr(caps.mu, bt)[0] >= 0.98
 
 
-def test_pair_kernel_agrees_with_the_rating_layers_k_wise_kernel() -> None:
-    """Our pair-specialised pass equals karena.rating.fast's K-wise replay with K = 2."""
-    from karena.rating import fast
+def test_fit_equals_the_reference_update_replayed_pair_by_pair() -> None:
+    """The data-order fit is ThurstoneK.replay over the pairs as K = 2 votes (ties included)."""
+    from karena.rating.types import Ranking, Vote
 
     model = ThurstoneK(tau=0.05)
-    pairs = _random_pairs(np.random.default_rng(9), 2000, 12, tie_rate=0.15)
-    order = np.random.default_rng(10).permutation(len(pairs))
-    mine = fit_capabilities(pairs.take(order), model, traversal="data", passes=1)
-    mu = np.full(pairs.n_models, model.mu0)
-    sigma = np.full(pairs.n_models, model.sigma0)
-    models = np.stack([pairs.winner, pairs.loser], axis=1)[order].astype(np.int32)
-    ranks = np.where(pairs.tie[order, None], 1, np.array([1, 2])).astype(np.int32)
-    fast.thurstone_replay_inplace(mu, sigma, models, ranks, fast.thurstone_params(model))
-    np.testing.assert_allclose(mine.mu, mu, rtol=0, atol=1e-9)
-    np.testing.assert_allclose(mine.sigma, sigma, rtol=0, atol=1e-9)
+    pairs = _random_pairs(np.random.default_rng(9), 600, 12, tie_rate=0.15)
+    mine = fit_capabilities(pairs, model, traversal="data", passes=1)
+    votes = [
+        Vote((int(w), int(lo)), Ranking((1, 1) if t else (1, 2)))
+        for w, lo, t in zip(pairs.winner, pairs.loser, pairs.tie, strict=True)
+        if w != lo
+    ]
+    reference = model.replay(votes)
+    for i in range(pairs.n_models):
+        expected = reference.get(i, model.initial())
+        assert mine.mu[i] == pytest.approx(expected.mu, abs=1e-9)
+        assert mine.sigma[i] == pytest.approx(expected.sigma, abs=1e-9)

@@ -95,7 +95,7 @@ def fit_capabilities(
     progress :
         Called with the number of pair updates just done, for progress bars.
     """
-    from karena.reward._kernel import thurstone_pair_pass
+    from karena.rating import fast
 
     thurstone = model if model is not None else ThurstoneK()
     if passes < 1:
@@ -106,30 +106,30 @@ def fit_capabilities(
         raise InvalidInput("shuffled passes need an explicit numpy Generator (rng)")
     if traversal not in ("data", "shuffled"):
         raise InvalidInput(f"unknown traversal {traversal!r}; use 'data' or 'shuffled'")
-    n, k = len(pairs), pairs.n_models
+    k = pairs.n_models
+    # Self-pairs (both images from one model) say nothing about capabilities: skip them.
+    informative = np.flatnonzero(pairs.winner != pairs.loser)
+    models = np.stack([pairs.winner, pairs.loser], axis=1).astype(np.int32)
+    ranks = np.where(pairs.tie[:, None], 1, np.array([1, 2])).astype(np.int32)
+    params = fast.thurstone_params(thurstone)
     pass_mu = np.empty((passes, k))
     pass_sigma = np.empty((passes, k))
     for p in range(passes):
         if traversal == "data":
-            order = np.arange(n, dtype=np.int64)
+            order = informative
         else:
             assert rng is not None
-            order = rng.permutation(n).astype(np.int64)
+            order = informative[rng.permutation(len(informative))]
         mu = np.full(k, thurstone.mu0)
-        var = np.full(k, thurstone.sigma0**2)
-        for start in range(0, n, _CHUNK):
+        sigma = np.full(k, thurstone.sigma0)
+        for start in range(0, len(order), _CHUNK):
             chunk = order[start : start + _CHUNK]
-            thurstone_pair_pass(
-                pairs.winner, pairs.loser, pairs.tie, chunk, mu, var,
-                thurstone.beta, thurstone.tau, thurstone.draw_margin,
-                thurstone.gamma == "weng_lin", thurstone.kappa,
-            )  # fmt: skip
+            fast.thurstone_replay_inplace(mu, sigma, models[chunk], ranks[chunk], params)
             if progress is not None:
                 progress(len(chunk))
-        pass_mu[p], pass_sigma[p] = mu, np.sqrt(var)
+        pass_mu[p], pass_sigma[p] = mu, sigma
     mean_mu = pass_mu.mean(axis=0)
     mix_var = (pass_sigma**2).mean(axis=0) + pass_mu.var(axis=0)
-    informative = pairs.winner != pairs.loser
     counts = np.bincount(pairs.winner[informative], minlength=k) + np.bincount(
         pairs.loser[informative], minlength=k
     )
