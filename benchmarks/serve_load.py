@@ -140,6 +140,8 @@ def serving(database_url: str, data_dir: Path, workers: int) -> Iterator[tuple[s
         "KARENA_DATA_DIR": str(data_dir),
         "KARENA_MIN_VOTE_SECONDS": "0",
         "KARENA_RATE_LIMIT_PER_MINUTE": "0",
+        # Every simulated voter comes from 127.0.0.1: one address, so no per-address limit.
+        "KARENA_RATE_LIMIT_PER_ADDRESS_PER_MINUTE": "0",
     }
     command = [
         sys.executable, "-m", "karena.cli.main", "serve", "--host", "127.0.0.1",

@@ -55,7 +55,7 @@ def _match_state(
     index = {m.id: i for i, m in enumerate(models)}
     ratings = {
         int(mid): Rating(mu, sigma)
-        for mid, mu, sigma in s.execute(
+        for mid, mu, sigma in s.connection().execute(
             select(RatingRow.model_id, RatingRow.mu, RatingRow.sigma).where(
                 RatingRow.arena_id == arena.id
             )
@@ -63,7 +63,7 @@ def _match_state(
     }
     prior = model_for_arena(arena).initial()
     busy_ids = set(
-        s.scalars(
+        s.connection().scalars(
             select(BattleSlot.model_id)
             .join(Battle, Battle.id == BattleSlot.battle_id)
             .where(Battle.arena_id == arena.id, Battle.state == "open", Battle.expires_at > now)
@@ -105,11 +105,15 @@ class ModelRow(NamedTuple):
 
 
 def _arena_models(s: Session, arena: Arena) -> list[ModelRow]:
-    rows = s.execute(
-        select(Model.id, Model.name, Model.enabled, Model.generator)
-        .where(Model.arena_id == arena.id)
-        .order_by(Model.id)
-    ).all()
+    rows = (
+        s.connection()
+        .execute(
+            select(Model.id, Model.name, Model.enabled, Model.generator)
+            .where(Model.arena_id == arena.id)
+            .order_by(Model.id)
+        )
+        .all()
+    )
     return [ModelRow(int(i), str(n), bool(e), g) for i, n, e, g in rows]
 
 
@@ -128,20 +132,28 @@ def plan_for_prompt(
     s: Session, arena_id: int, prompt_id: int, model_ids: Sequence[int], rng: np.random.Generator
 ) -> BattlePlan:
     """Fix the display order (shuffled, so the pivot is not always A) and look up the outputs."""
-    rows = s.execute(
-        select(Output.model_id, Output.id, Output.content_type, Output.kind).where(
-            Output.prompt_id == prompt_id, Output.model_id.in_(list(model_ids))
+    rows = (
+        s.connection()
+        .execute(
+            select(Output.model_id, Output.id, Output.content_type, Output.kind).where(
+                Output.prompt_id == prompt_id, Output.model_id.in_(list(model_ids))
+            )
         )
-    ).all()
+        .all()
+    )
     outputs = {int(mid): (int(oid), str(ct), str(kind)) for mid, oid, ct, kind in rows}
     missing = [m for m in model_ids if m not in outputs]
     if missing:
         raise NotFound(f"outputs missing for models {missing} on prompt {prompt_id}")
-    slug, text = s.execute(
-        select(Arena.slug, Prompt.text)
-        .join(Prompt, Prompt.arena_id == Arena.id)
-        .where(Prompt.id == prompt_id, Arena.id == arena_id)
-    ).one()
+    slug, text = (
+        s.connection()
+        .execute(
+            select(Arena.slug, Prompt.text)
+            .join(Prompt, Prompt.arena_id == Arena.id)
+            .where(Prompt.id == prompt_id, Arena.id == arena_id)
+        )
+        .one()
+    )
     order = [int(model_ids[int(i)]) for i in rng.permutation(len(model_ids))]
     return BattlePlan(
         arena_id=arena_id,
@@ -157,7 +169,7 @@ def plan_for_prompt(
 
 def _complete_prompts(s: Session, model_ids: Sequence[int]) -> list[int]:
     return list(
-        s.scalars(
+        s.connection().scalars(
             select(Output.prompt_id)
             .where(Output.model_id.in_(list(model_ids)))
             .group_by(Output.prompt_id)

@@ -39,7 +39,7 @@ def load_pair_counts(session: Session, arena_id: int, index: dict[int, int]) -> 
     """The symmetric n×n matrix n_iq over the models in ``index`` (model id → row)."""
     n = len(index)
     counts = np.zeros((n, n), dtype=np.int64)
-    for a, b, n_ab in session.execute(
+    for a, b, n_ab in session.connection().execute(
         select(PairCount.model_a, PairCount.model_b, PairCount.n).where(
             PairCount.arena_id == arena_id
         )

@@ -37,6 +37,10 @@ from karena.store.types import (
 )
 from karena.store.votes import hash_voter, parse_vote, record_vote
 
+#: The tables as Core objects: the hot path inserts through the connection, not the ORM.
+BATTLES: Any = Battle.__table__
+BATTLE_SLOTS: Any = BattleSlot.__table__
+
 
 class VotingMixin(CatalogMixin):
     """Battles and votes."""
@@ -72,8 +76,9 @@ class VotingMixin(CatalogMixin):
         token = secrets.token_urlsafe(24)
         expires = now + timedelta(seconds=self.settings.battle_ttl_seconds)
         with self.db.write() as s:
-            battle_id = s.execute(
-                insert(Battle)
+            conn = s.connection()
+            battle_id = conn.execute(
+                insert(BATTLES)
                 .values(
                     arena_id=plan.arena_id,
                     prompt_id=plan.prompt_id,
@@ -85,8 +90,8 @@ class VotingMixin(CatalogMixin):
                 )
                 .returning(Battle.id)
             ).scalar_one()
-            s.execute(
-                insert(BattleSlot),
+            conn.execute(
+                insert(BATTLE_SLOTS),
                 [
                     {"battle_id": battle_id, "position": i, "model_id": m, "output_id": o}
                     for i, (m, o) in enumerate(zip(plan.model_ids, plan.output_ids, strict=True))
@@ -206,12 +211,16 @@ class VotingMixin(CatalogMixin):
             battle = s.scalar(select(Battle).where(Battle.token == token_key(token)))
             if battle is None:
                 raise NotFound("unknown battle", detail={"token": str(token)[:64]})
-            slots = s.execute(
-                select(BattleSlot.model_id, Model.name)
-                .join(Model, Model.id == BattleSlot.model_id)
-                .where(BattleSlot.battle_id == battle.id)
-                .order_by(BattleSlot.position)
-            ).all()
+            slots = (
+                s.connection()
+                .execute(
+                    select(BattleSlot.model_id, Model.name)
+                    .join(Model, Model.id == BattleSlot.model_id)
+                    .where(BattleSlot.battle_id == battle.id)
+                    .order_by(BattleSlot.position)
+                )
+                .all()
+            )
             names = {int(mid): str(name) for mid, name in slots}
             parsed = parse_vote(mode, ranks, winner, len(slots))
             arena = self._lock_arena(s, battle.arena_id)
@@ -353,9 +362,11 @@ class VotingMixin(CatalogMixin):
                 .where(VoteRow.address_hash == address, VoteRow.created_at > since)
                 .scalar_subquery()
             )
-        row = s.execute(
-            select(exists().where(BannedVoter.voter_hash == voter), recent, by_address)
-        ).one()
+        row = (
+            s.connection()
+            .execute(select(exists().where(BannedVoter.voter_hash == voter), recent, by_address))
+            .one()
+        )
         return bool(row[0]), int(row[1] or 0), int(row[2] or 0)
 
     def _check_recent(self, recent: int, from_address: int = 0) -> None:

@@ -16,7 +16,7 @@ from fastapi.responses import StreamingResponse
 
 from karena.errors import NotFound
 from karena.store.api import Store
-from karena.web.deps import SettingsDep, StoreDep, VoterDep, client_info
+from karena.web.deps import SettingsDep, StoreDep, VoterDep, client_address, client_info
 from karena.web.schemas import (
     ArenaOut,
     BattleCreate,
@@ -107,6 +107,7 @@ def submit_vote(
         winner=body.winner if isinstance(body, BestVote) else None,
         voter_id=voter,
         client=client_info(request),
+        address_id=client_address(request),
     )
     return VoteOut.of(result)
 

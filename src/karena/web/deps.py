@@ -86,6 +86,15 @@ def attach_new_voter_cookie(request: Request, response: Response) -> Response:
     return response
 
 
+def client_address(request: Request) -> str:
+    """The client's address, for the store's per-address vote limit (it keeps only a salted hash).
+
+    Every vote passes it, cookie or not, so a client that mints its own voter cookies still
+    meets the per-address limit (KARENA_RATE_LIMIT_PER_ADDRESS_PER_MINUTE).
+    """
+    return request.client.host if request.client is not None else "unknown"
+
+
 def client_info(request: Request) -> dict[str, object]:
     """What we keep about the client with a vote: a truncated user agent, never the address."""
     return {"user_agent": request.headers.get("user-agent", "")[:200]}
