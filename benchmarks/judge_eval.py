@@ -188,7 +188,7 @@ def simulate_paper(world: World, x_new: np.ndarray, judge: tuple[float, float],
         for row in world.inst_models
     ]
     state = LoopState(MatchingTable.build(ratings, config.alpha, config.uncertainty), ratings,
-                      world.inst_ranks.tolist(), config, ThurstoneK())  # fmt: skip
+                      world.inst_ranks.tolist(), config, ThurstoneK(gamma="paper"))  # fmt: skip
     rng = np.random.default_rng([seed, 99])
     while state.stop_reason() is None:
         idx = state.select(1)[0]

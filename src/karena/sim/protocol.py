@@ -47,9 +47,9 @@ FloatArray = npt.NDArray[np.float64]
 Progress = Callable[[int], None]
 
 #: The paper's closed form exactly (Eqs. 7–10: no draw margin, γ = 1, Weng–Lin's κ = 1e-4).
-PAPER_MODEL = ThurstoneK(draw_margin=0.0)
+PAPER_MODEL = ThurstoneK(draw_margin=0.0, gamma="paper")
 #: The same update with the variance factor clamped at 0.5: one vote may at most halve σ².
-TUNED_MODEL = ThurstoneK(draw_margin=0.0, kappa=0.5)
+TUNED_MODEL = ThurstoneK(draw_margin=0.0, gamma="paper", kappa=0.5)
 #: Weng–Lin's damping γ = σ_i / c_iq instead of γ = 1: the variance shrinks more slowly.
 WENG_LIN_MODEL = ThurstoneK(draw_margin=0.0, gamma="weng_lin")
 #: Elo K-factors swept in one run (4 is FastChat's).
