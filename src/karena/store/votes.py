@@ -53,6 +53,11 @@ def hash_voter(salt: str, voter_id: str) -> str:
     return hmac.new(salt.encode(), voter_id.encode("utf-8", "replace"), hashlib.sha256).hexdigest()
 
 
+def address_voter_id(salt: str, address: str) -> str:
+    """The voter id (32 hex) a request without a voter cookie counts as: its address, salted."""
+    return hmac.new(salt.encode(), f"address:{address}".encode(), hashlib.sha256).hexdigest()[:32]
+
+
 def _as_int(value: object, what: str) -> int:
     if isinstance(value, bool):
         raise InvalidVote(f"{what} must be an integer, got {value!r}")

@@ -35,7 +35,7 @@ from karena.store.types import (
     BattleView,
     VoteResult,
 )
-from karena.store.votes import hash_voter, parse_vote, record_vote
+from karena.store.votes import address_voter_id, hash_voter, parse_vote, record_vote
 
 #: The tables as Core objects: the hot path inserts through the connection, not the ORM.
 BATTLES: Any = Battle.__table__
@@ -211,6 +211,14 @@ class VotingMixin(CatalogMixin):
             battle = s.scalar(select(Battle).where(Battle.token == token_key(token)))
             if battle is None:
                 raise NotFound("unknown battle", detail={"token": str(token)[:64]})
+            if address_id is not None and battle.voter_hash not in (None, voter):
+                # A voter id other than the one that opened the battle is unverifiable (a
+                # browser keeps its cookie; a bot can mint one per request): the vote counts as
+                # its address, for the per-voter limit and bans alike. A browser's first battle,
+                # opened before it had a cookie, counts as its address and is no such case.
+                salt = self.settings.voter_salt.get_secret_value()
+                if battle.voter_hash != self.voter_hash(address_voter_id(salt, address_id)):
+                    voter = self.address_hash(address_id)
             slots = (
                 s.connection()
                 .execute(

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 import secrets
 import threading
@@ -16,6 +15,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from karena.errors import Forbidden, RateLimited, Unauthorized
 from karena.settings import Settings
 from karena.store.api import Store
+from karena.store.votes import address_voter_id
 
 VOTER_COOKIE = "karena_voter"
 _VOTER_ID_CHARS = frozenset("0123456789abcdef")
@@ -54,9 +54,8 @@ def set_voter_cookie(request: Request, response: Response, value: str) -> None:
 
 def _address_voter_id(request: Request) -> str:
     """A voter id derived from the client address (salted), for requests without a cookie."""
-    host = request.client.host if request.client is not None else "unknown"
-    salt = get_settings(request).voter_salt.get_secret_value().encode()
-    return hmac.new(salt, f"address:{host}".encode(), hashlib.sha256).hexdigest()[:32]
+    salt = get_settings(request).voter_salt.get_secret_value()
+    return address_voter_id(salt, client_address(request))
 
 
 def voter_id(request: Request, response: Response) -> str:
