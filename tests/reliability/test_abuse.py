@@ -10,7 +10,6 @@ import pytest
 
 from tests.reliability import api
 from tests.reliability.conftest import ServerFactory
-from tests.reliability.findings import finding
 from tests.reliability.seed import ADMIN_TOKEN, ARENA, seed_arena
 from tests.reliability.server import ServerProcess
 
@@ -154,7 +153,6 @@ def test_client_that_drops_its_cookie_is_still_rate_limited(server: ServerProces
     assert 429 in statuses, statuses
 
 
-@finding("R-ABUSE-2")
 def test_client_minting_its_own_cookies_is_still_rate_limited(server: ServerProcess) -> None:
     """A bot sending a fresh self-made (valid-looking) voter cookie per vote is still limited."""
     statuses = []
