@@ -126,6 +126,8 @@ LOCKED_DOWN_ENV = {
     "KARENA_BATTLE_TTL_SECONDS": "1",
     "KARENA_MIN_VOTE_SECONDS": "0",
     "KARENA_RATE_LIMIT_PER_MINUTE": "0",
+    # Every load voter shares 127.0.0.1: the per-address limit would throttle the load itself.
+    "KARENA_RATE_LIMIT_PER_ADDRESS_PER_MINUTE": "0",
 }
 
 

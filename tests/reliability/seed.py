@@ -17,6 +17,8 @@ LOAD_ENV = {
     "KARENA_ADMIN_TOKEN": ADMIN_TOKEN,
     "KARENA_MIN_VOTE_SECONDS": "0",
     "KARENA_RATE_LIMIT_PER_MINUTE": "0",
+    # Every load voter shares 127.0.0.1: the per-address limit would throttle the load itself.
+    "KARENA_RATE_LIMIT_PER_ADDRESS_PER_MINUTE": "0",
     "KARENA_MAX_UPLOAD_BYTES": "300000",
 }
 
