@@ -41,6 +41,7 @@ class Settings(BaseSettings):
     rating_model: str = "thurstone"
     matchmaker: str = "window-ts"
     battle_ttl_seconds: float = Field(default=1800.0, gt=0)
+    match_state_max_age_seconds: float = Field(default=1.0, ge=0)
     provisional_sigma: float = Field(default=2.0, gt=0)
 
     # Abuse controls

@@ -8,7 +8,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Literal
 
-from sqlalchemy import select
+from sqlalchemy import event, select
 from sqlalchemy.orm import Session
 
 from karena.errors import InvalidInput, NotFound
@@ -73,6 +73,11 @@ class StoreBase:
         self.media = media
         self.clock = clock
         self._generators: dict[tuple[int, str], Generator] = {}
+        from karena.store.arena_cache import ArenaCache, bump_catalog_versions
+
+        self._arena_cache = ArenaCache(settings.match_state_max_age_seconds)
+        if not event.contains(db.writes, "before_flush", bump_catalog_versions):
+            event.listen(db.writes, "before_flush", bump_catalog_versions)
 
     def _now(self) -> datetime:
         now = self.clock()

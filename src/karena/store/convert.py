@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -21,6 +21,7 @@ from karena.store.types import (
 )
 
 __all__ = ["arena_info", "battle_view", "model_info", "output_info", "prompt_info", "vote_result"]
+__all__ += ["model_names"]
 
 
 def arena_info(a: Arena) -> ArenaInfo:
@@ -95,20 +96,25 @@ def battle_view(s: Session, b: Battle) -> BattleView:
     )
 
 
+def model_names(s: Session, model_ids: Iterable[int]) -> dict[int, str]:
+    """Model names by id, for a reveal."""
+    return {
+        int(mid): str(name)
+        for mid, name in s.execute(
+            select(Model.id, Model.name).where(Model.id.in_([int(m) for m in model_ids]))
+        )
+    }
+
+
 def vote_result(
-    s: Session,
     v: VoteRow,
-    b: Battle,
-    arena: Arena,
     *,
+    token: str,
+    arena_slug: str,
+    names: Mapping[int, str],
     replayed: bool = False,
-    names: Mapping[int, str] | None = None,
 ) -> VoteResult:
     """The reveal of a stored vote, from the before/after ratings recorded with it."""
-    if names is None:
-        names = dict(
-            s.execute(select(Model.id, Model.name).where(Model.id.in_(list(v.model_ids)))).all()
-        )
     contestants = tuple(
         ContestantResult(
             position=i,
@@ -124,8 +130,8 @@ def vote_result(
         for i, (mid, rv) in enumerate(zip(v.model_ids, v.reveal, strict=True))
     )
     return VoteResult(
-        token=b.token,
-        arena_slug=arena.slug,
+        token=token,
+        arena_slug=arena_slug,
         seq=v.seq,
         mode=v.mode,
         ranks=tuple(int(r) for r in v.ranks),

@@ -76,6 +76,9 @@ class Arena(Base):
     matchmaker_params: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     # The last vote sequence number handed out; bumped under this row's lock.
     vote_seq: Mapped[int] = mapped_column(Integer, default=0)
+    # Bumped with every change to this arena's models, prompts or outputs (revision 0003), so
+    # workers may cache the catalog and check one integer per battle.
+    catalog_version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 

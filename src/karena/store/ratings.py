@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Hashable, Iterable
 from datetime import datetime
+from typing import Any
 
-import numpy as np
-from sqlalchemy import delete, select
+from sqlalchemy import Connection, delete, insert, select
 from sqlalchemy.orm import Session
 
 from karena.rating.base import OnlineRatingModel
@@ -35,31 +35,22 @@ def load_ratings(session: Session, arena_id: int) -> dict[int, RatingRow]:
     }
 
 
-def load_pair_counts(session: Session, arena_id: int, index: dict[int, int]) -> np.ndarray:
-    """The symmetric n×n matrix n_iq over the models in ``index`` (model id → row)."""
-    n = len(index)
-    counts = np.zeros((n, n), dtype=np.int64)
-    for a, b, n_ab in session.connection().execute(
-        select(PairCount.model_a, PairCount.model_b, PairCount.n).where(
-            PairCount.arena_id == arena_id
-        )
-    ):
-        i, j = index.get(a), index.get(b)
-        if i is not None and j is not None:
-            counts[i, j] = counts[j, i] = n_ab
-    return counts
-
-
-def write_snapshot(session: Session, *, arena: Arena, reason: str, now: datetime) -> None:
-    """Store every current rating of ``arena`` as of its last vote."""
+def write_snapshot(
+    conn: Connection, *, arena_id: int, seq: int, reason: str, now: datetime
+) -> None:
+    """Store every current rating of an arena as of its vote ``seq``."""
     payload = {
-        str(mid): [row.mu, row.sigma, row.votes]
-        for mid, row in load_ratings(session, arena.id).items()
-    }
-    session.add(
-        RatingSnapshot(
-            arena_id=arena.id, seq=arena.vote_seq, reason=reason, ratings=payload, created_at=now
+        str(mid): [mu, sigma, votes]
+        for mid, mu, sigma, votes in conn.execute(
+            select(RatingRow.model_id, RatingRow.mu, RatingRow.sigma, RatingRow.votes).where(
+                RatingRow.arena_id == arena_id
+            )
         )
+    }
+    table: Any = RatingSnapshot.__table__
+    conn.execute(
+        insert(table),
+        {"arena_id": arena_id, "seq": seq, "reason": reason, "ratings": payload, "created_at": now},
     )
 
 
@@ -112,7 +103,9 @@ def rebuild(session: Session, *, arena: Arena, now: datetime) -> int:
         PairCount(arena_id=arena.id, model_a=a, model_b=b, n=n) for (a, b), n in pairs.items()
     )
     session.flush()
-    write_snapshot(session, arena=arena, reason="recompute", now=now)
+    write_snapshot(
+        session.connection(), arena_id=arena.id, seq=arena.vote_seq, reason="recompute", now=now
+    )
     return replayed
 
 

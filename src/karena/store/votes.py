@@ -12,16 +12,16 @@ import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cache
 from typing import Any
 
-from sqlalchemy import insert, select, update
-from sqlalchemy.orm import Session
-from sqlalchemy.orm.attributes import set_committed_value
+from sqlalchemy import Connection, bindparam, insert, select, update
 
 from karena.errors import InvalidVote
-from karena.rating.base import OnlineRatingModel
 from karena.rating.types import BestOfK, Outcome, Ranking, Rating, outcome_ranks
-from karena.store.models import Arena, Battle, PairCount, RatingRow, VoteRow
+from karena.store.models import Arena, RatingRow, VoteRow
+from karena.store.registry import rating_model as load_rating_model
+from karena.store.rows import insert_rows
 from karena.store.types import VOTE_MODES
 
 __all__ = [
@@ -138,55 +138,59 @@ def clean_client(client: Mapping[str, object] | None) -> dict[str, Any]:
     return out
 
 
-def upsert(
-    session: Session,
-    table: Any,
-    rows: list[dict[str, Any]],
-    keys: list[str],
-    update: dict[str, Any],
-) -> None:
-    """INSERT … ON CONFLICT DO UPDATE for SQLite and PostgreSQL, as one executemany."""
-    if not rows:
-        return
-    dialect = session.get_bind().dialect.name
-    if dialect == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert as pg_insert
+@cache
+def _next_seq_statement() -> Any:
+    """Take the arena's row lock and the next vote sequence number in one statement."""
+    table: Any = Arena.__table__
+    return (
+        update(table)
+        .where(table.c.id == bindparam("arena"))
+        .values(vote_seq=table.c.vote_seq + 1)
+        .returning(table.c.vote_seq, table.c.rating_model, table.c.rating_params)
+    )
 
-        stmt: Any = pg_insert(table)
-    else:
-        from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
-        stmt = sqlite_insert(table)
-    values = {k: (v(stmt.excluded) if callable(v) else v) for k, v in update.items()}
-    session.connection().execute(stmt.on_conflict_do_update(index_elements=keys, set_=values), rows)
+@cache
+def _current_ratings_statement() -> Any:
+    return select(RatingRow.model_id, RatingRow.mu, RatingRow.sigma, RatingRow.votes).where(
+        RatingRow.arena_id == bindparam("arena"),
+        RatingRow.model_id.in_(bindparam("ids", expanding=True)),
+    )
+
+
+@cache
+def _insert_vote_statement() -> Any:
+    table: Any = VoteRow.__table__
+    return insert(table).returning(table.c.id)
 
 
 def record_vote(
-    session: Session,
+    conn: Connection,
     *,
-    arena: Arena,
-    battle: Battle,
+    arena_id: int,
+    battle_id: int,
     model_ids: Sequence[int],
     parsed: ParsedVote,
-    rating_model: OnlineRatingModel,
     voter_hash: str,
     client: Mapping[str, object] | None,
     now: datetime,
     counted: bool = True,
     address_hash: str | None = None,
 ) -> VoteRow:
-    """Append a vote and (when counted) update ratings and pair counts. Caller holds the lock.
+    """Append a vote and (when counted) update ratings and pair counts, in the caller's transaction.
 
-    Few round trips: one read of the K ratings, one upsert of them, one upsert of the pairs.
+    The first statement takes the arena's row lock (PostgreSQL; SQLite's single writer already
+    serialises) and the next gap-free sequence number; the ratings are read after it, so no
+    concurrent vote can slip between the read and the write. Five statements in all, each built
+    once: lock, read the K ratings, upsert them, upsert the pair counts, insert the vote.
     """
     ids = [int(m) for m in model_ids]
-    table = RatingRow.__table__
+    seq, model_name, model_params = conn.execute(_next_seq_statement(), {"arena": arena_id}).one()
+    rating_model = load_rating_model(str(model_name), model_params)
     current = {
         int(mid): (mu, sigma, votes)
-        for mid, mu, sigma, votes in session.connection().execute(
-            select(RatingRow.model_id, RatingRow.mu, RatingRow.sigma, RatingRow.votes).where(
-                RatingRow.arena_id == arena.id, RatingRow.model_id.in_(ids)
-            )
+        for mid, mu, sigma, votes in conn.execute(
+            _current_ratings_statement(), {"arena": arena_id, "ids": ids}
         )
     }
     prior = rating_model.initial()
@@ -194,12 +198,12 @@ def record_vote(
     after = rating_model.update(before, parsed.outcome) if counted else before
     reveal = [[b.mu, b.sigma, a.mu, a.sigma] for b, a in zip(before, after, strict=True)]
     if counted:
-        upsert(
-            session,
-            table,
+        insert_rows(
+            conn,
+            "ratings",
             [
                 {
-                    "arena_id": arena.id,
+                    "arena_id": arena_id,
                     "model_id": m,
                     "mu": a.mu,
                     "sigma": a.sigma,
@@ -208,30 +212,17 @@ def record_vote(
                 }
                 for m, a in zip(ids, after, strict=True)
             ],
-            ["arena_id", "model_id"],
-            {
-                "mu": lambda ex: ex.mu,
-                "sigma": lambda ex: ex.sigma,
-                "votes": lambda ex: ex.votes,
-                "updated_at": lambda ex: ex.updated_at,
-            },
         )
         pairs = sorted({(min(a, b), max(a, b)) for i, a in enumerate(ids) for b in ids[i + 1 :]})
-        pair_table = PairCount.__table__
-        upsert(
-            session,
-            pair_table,
-            [{"arena_id": arena.id, "model_a": a, "model_b": b, "n": 1} for a, b in pairs],
-            ["arena_id", "model_a", "model_b"],
-            {"n": pair_table.c.n + 1},
+        insert_rows(
+            conn,
+            "pair_counts",
+            [{"arena_id": arena_id, "model_a": a, "model_b": b, "n": 1} for a, b in pairs],
         )
-    # Core statements, not the ORM unit of work: the flush machinery cost more CPU than the SQL.
-    # The in-memory arena and battle take the new values as already committed (no second write).
-    seq = arena.vote_seq + 1
     values: dict[str, Any] = {
-        "arena_id": arena.id,
-        "seq": seq,
-        "battle_id": battle.id,
+        "arena_id": arena_id,
+        "seq": int(seq),
+        "battle_id": battle_id,
         "mode": parsed.mode,
         "ranks": list(parsed.ranks),
         "model_ids": ids,
@@ -242,19 +233,10 @@ def record_vote(
         "reveal": reveal,
         "created_at": now,
     }
-    conn = session.connection()
-    votes_table: Any = VoteRow.__table__
-    arenas_table: Any = Arena.__table__
-    battles_table: Any = Battle.__table__
-    vote_id = conn.execute(insert(votes_table).returning(votes_table.c.id), values).scalar_one()
-    conn.execute(update(arenas_table).where(Arena.id == arena.id).values(vote_seq=seq))
-    set_committed_value(arena, "vote_seq", seq)
-    if battle.state == "open":
-        conn.execute(update(battles_table).where(Battle.id == battle.id).values(state="voted"))
-        set_committed_value(battle, "state", "voted")
-    if seq % SNAPSHOT_EVERY == 0:
+    vote_id = conn.execute(_insert_vote_statement(), values).scalar_one()
+    if int(seq) % SNAPSHOT_EVERY == 0:
         from karena.store.ratings import write_snapshot
 
-        write_snapshot(session, arena=arena, reason="periodic", now=now)
+        write_snapshot(conn, arena_id=arena_id, seq=int(seq), reason="periodic", now=now)
     # A detached row object carrying what was stored, for the reveal.
     return VoteRow(id=vote_id, **values)

@@ -5,12 +5,12 @@ from __future__ import annotations
 import secrets
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
+from functools import cache
 from typing import Any
 
 import numpy as np
-from sqlalchemy import exists, func, insert, literal, select
+from sqlalchemy import Connection, bindparam, exists, func, insert, literal, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
 
 from karena.errors import Conflict, Expired, Forbidden, InvalidInput, NotFound, RateLimited
 from karena.store import battles as battle_service
@@ -27,7 +27,8 @@ from karena.store.models import (
     Prompt,
     VoteRow,
 )
-from karena.store.ratings import model_for_arena, rebuild
+from karena.store.ratings import rebuild
+from karena.store.rows import insert_rows
 from karena.store.text import clean_prompt
 from karena.store.types import (
     POSITION_LABELS,
@@ -37,9 +38,10 @@ from karena.store.types import (
 )
 from karena.store.votes import address_voter_id, hash_voter, parse_vote, record_vote
 
-#: The tables as Core objects: the hot path inserts through the connection, not the ORM.
+#: The tables as Core objects: the hot paths run on a bare connection, not the ORM.
 BATTLES: Any = Battle.__table__
 BATTLE_SLOTS: Any = BattleSlot.__table__
+VOTES: Any = VoteRow.__table__
 
 
 class VotingMixin(CatalogMixin):
@@ -62,93 +64,106 @@ class VotingMixin(CatalogMixin):
         battle with a missing output.
         """
         rng = np.random.default_rng(seed if seed is not None else secrets.randbits(64))
-        now = self._now()
         if prompt_text is not None:
             return self._typed_prompt_battle(arena, clean_prompt(prompt_text), voter_id, rng)
-        with self.db.read() as s:
-            a = self._arena(s, arena)
-            plan = battle_service.plan_battle(s, a, rng=rng, now=now)
-        return self._open_battle(plan, voter_id, now)
+        now = self._now()
+        # One transaction: the catalog version is checked where the battle is inserted, so a
+        # battle never names a model or output that a concurrent catalog change removed.
+        with self.db.write_conn(durable=False) as conn:
+            catalog = self._arena_cache.catalog(conn, arena)
+            state = self._arena_cache.match_state(conn, catalog, now)
+            plan = battle_service.plan_battle(catalog, state, rng=rng)
+            view = self._insert_battle(conn, plan, voter_id, now)
+        self._arena_cache.note_battle(catalog, plan.model_ids)
+        return view
 
-    def _open_battle(
-        self, plan: battle_service.BattlePlan, voter_id: str | None, now: datetime
+    def _insert_battle(
+        self,
+        conn: Connection,
+        plan: battle_service.BattlePlan,
+        voter_id: str | None,
+        now: datetime,
     ) -> BattleView:
         token = secrets.token_urlsafe(24)
         expires = now + timedelta(seconds=self.settings.battle_ttl_seconds)
-        with self.db.write() as s:
-            conn = s.connection()
-            battle_id = conn.execute(
-                insert(BATTLES)
-                .values(
-                    arena_id=plan.arena_id,
-                    prompt_id=plan.prompt_id,
-                    token=token,
-                    state="open",
-                    voter_hash=self.voter_hash(voter_id) if voter_id is not None else None,
-                    created_at=now,
-                    expires_at=expires,
-                )
-                .returning(Battle.id)
-            ).scalar_one()
-            conn.execute(
-                insert(BATTLE_SLOTS),
-                [
-                    {"battle_id": battle_id, "position": i, "model_id": m, "output_id": o}
-                    for i, (m, o) in enumerate(zip(plan.model_ids, plan.output_ids, strict=True))
-                ],
-            )
-            return BattleView(
-                token=token,
-                arena_slug=plan.arena_slug,
-                k=len(plan.model_ids),
-                prompt_text=plan.prompt_text,
-                created_at=now,
-                expires_at=expires,
-                state="open",
-                slots=tuple(
-                    BattleMedia(position=i, label=POSITION_LABELS[i], content_type=ct, kind=kind)
-                    for i, (ct, kind) in enumerate(zip(plan.content_types, plan.kinds, strict=True))
-                ),
-            )
+        battle_id = conn.execute(
+            _insert_battle_statement(),
+            {
+                "arena_id": plan.arena_id,
+                "prompt_id": plan.prompt_id,
+                "token": token,
+                "state": "open",
+                "voter_hash": self.voter_hash(voter_id) if voter_id is not None else None,
+                "created_at": now,
+                "expires_at": expires,
+            },
+        ).scalar_one()
+        insert_rows(
+            conn,
+            "battle_slots",
+            [
+                {"battle_id": battle_id, "position": i, "model_id": m, "output_id": o}
+                for i, (m, o) in enumerate(zip(plan.model_ids, plan.output_ids, strict=True))
+            ],
+        )
+        return BattleView(
+            token=token,
+            arena_slug=plan.arena_slug,
+            k=len(plan.model_ids),
+            prompt_text=plan.prompt_text,
+            created_at=now,
+            expires_at=expires,
+            state="open",
+            slots=tuple(
+                BattleMedia(position=i, label=POSITION_LABELS[i], content_type=ct, kind=kind)
+                for i, (ct, kind) in enumerate(zip(plan.content_types, plan.kinds, strict=True))
+            ),
+        )
 
     def _typed_prompt_battle(
         self, arena: str, text: str, voter_id: str | None, rng: np.random.Generator
     ) -> BattleView:
         from karena.generators.registry import build_generator
 
-        with self.db.read() as s:
-            a = self._arena(s, arena)
-            live = [
+        with self.db.write_conn() as conn:
+            catalog = self._arena_cache.catalog(conn, arena)
+            attached = {name for arena_id, name in self._generators if arena_id == catalog.id}
+            live = {
                 m.name
-                for m in s.scalars(select(Model).where(Model.arena_id == a.id, Model.enabled))
-                if m.generator is not None or (a.id, m.name) in self._generators
-            ]
-            if len(live) < a.k:
+                for m in catalog.models
+                if m.enabled and (m.generator is not None or m.name in attached)
+            }
+            if len(live) < catalog.k:
                 raise InvalidInput(
                     f"arena {arena!r} has {len(live)} models with a live generator; typed "
-                    f"prompts need K={a.k}"
+                    f"prompts need K={catalog.k}"
                 )
-            picked = battle_service.pick_models(s, a, rng=rng, now=self._now(), only=set(live))
+            state = self._arena_cache.match_state(conn, catalog, self._now())
+            picked = battle_service.pick_models(catalog, state, rng=rng, only=live)
         prompt = self.add_prompt(arena=arena, text=text, source="user")
-        for model_id, name, config in picked:
-            if self.get_output(model_id=model_id, prompt_id=prompt.id) is not None:
+        for model in picked:
+            if self.get_output(model_id=model.id, prompt_id=prompt.id) is not None:
                 continue
-            gen = self._generators.get((prompt.arena_id, name))
+            gen = self._generators.get((prompt.arena_id, model.name))
             if gen is None:
-                gen = build_generator(config or {}, timeout=self.settings.generator_timeout_seconds)
+                gen = build_generator(
+                    model.generator or {}, timeout=self.settings.generator_timeout_seconds
+                )
             produced = gen.generate(text)
             self.add_output(
                 arena=arena,
-                model=name,
+                model=model.name,
                 prompt_key=prompt.key,
                 data=produced.data,
                 metadata=produced.metadata,
             )
-        with self.db.read() as s:
-            plan = battle_service.plan_for_prompt(
-                s, prompt.arena_id, prompt.id, [m for m, _, _ in picked], rng
-            )
-        return self._open_battle(plan, voter_id, self._now())
+        now = self._now()
+        with self.db.write_conn() as conn:
+            catalog = self._arena_cache.catalog(conn, arena)
+            plan = battle_service.plan_for_prompt(catalog, prompt.id, [m.id for m in picked], rng)
+            view = self._insert_battle(conn, plan, voter_id, now)
+        self._arena_cache.note_battle(catalog, plan.model_ids)
+        return view
 
     def get_battle(self, *, token: str) -> BattleView:
         """A battle as the voter sees it (NotFound)."""
@@ -190,9 +205,9 @@ class VotingMixin(CatalogMixin):
         args = (token, mode, ranks, winner, voter_id, client, address_id)
         try:
             return self._submit_once(*args)
-        except IntegrityError:
-            # Two workers raced on one battle (the arena lock makes this all but impossible):
-            # the unique battle_id kept one vote; a retry replays it or reports the conflict.
+        except (IntegrityError, _RacedVote):
+            # Another worker voted this battle between our read and our claim: a retry sees
+            # that vote and replays it or reports the conflict.
             return self._submit_once(*args)
 
     def _submit_once(
@@ -207,10 +222,13 @@ class VotingMixin(CatalogMixin):
     ) -> VoteResult:
         voter = self.voter_hash(voter_id)
         address = self.address_hash(address_id) if address_id is not None else None
-        with self.db.write() as s:
-            battle = s.scalar(select(Battle).where(Battle.token == token_key(token)))
-            if battle is None:
+        key = token_key(token)
+        with self.db.write_conn() as conn:
+            # One statement: the battle, its slots with model names, its arena and any vote.
+            slots = conn.execute(_battle_for_vote_statement(), {"token": key}).all()
+            if not slots:
                 raise NotFound("unknown battle", detail={"token": str(token)[:64]})
+            battle = slots[0]
             if address_id is not None and battle.voter_hash not in (None, voter):
                 # A voter id other than the one that opened the battle is unverifiable (a
                 # browser keeps its cookie; a bot can mint one per request): the vote counts as
@@ -219,47 +237,41 @@ class VotingMixin(CatalogMixin):
                 salt = self.settings.voter_salt.get_secret_value()
                 if battle.voter_hash != self.voter_hash(address_voter_id(salt, address_id)):
                     voter = self.address_hash(address_id)
-            slots = (
-                s.connection()
-                .execute(
-                    select(BattleSlot.model_id, Model.name)
-                    .join(Model, Model.id == BattleSlot.model_id)
-                    .where(BattleSlot.battle_id == battle.id)
-                    .order_by(BattleSlot.position)
-                )
-                .all()
-            )
-            names = {int(mid): str(name) for mid, name in slots}
+            names = {int(row.model_id): str(row.model_name) for row in slots}
             parsed = parse_vote(mode, ranks, winner, len(slots))
-            arena = self._lock_arena(s, battle.arena_id)
-            now = self._now()
-            existing = s.scalar(select(VoteRow).where(VoteRow.battle_id == battle.id))
-            if existing is not None:
+            if battle.vote_id is not None:
+                row = conn.execute(select(VOTES).where(VOTES.c.id == battle.vote_id)).one()
+                existing = VoteRow(**row._asdict())
                 if existing.mode == parsed.mode and tuple(existing.ranks) == parsed.ranks:
                     return convert.vote_result(
-                        s, existing, battle, arena, replayed=True, names=names
-                    )
+                        existing, token=key, arena_slug=battle.arena_slug, names=names,
+                        replayed=True,
+                    )  # fmt: skip
                 raise Conflict("this battle already has a different vote")
+            now = self._now()
             if now >= battle.expires_at:
                 raise Expired("this battle has expired; start a new one")
-            banned, recent, from_address = self._abuse_state(s, voter, address, now)
+            banned, recent, from_address = self._abuse_state(conn, voter, address, now)
             if banned:
                 raise Forbidden("this voter may not vote")
-            self._bot_guard(battle, now)
+            self._bot_guard(battle.created_at, now)
             self._check_recent(recent, from_address)
+            # Claim the battle before the arena lock: a concurrent vote on it waits here, not
+            # while holding the lock, and then finds it claimed.
+            if conn.execute(_claim_battle_statement(), {"battle": battle.id}).rowcount != 1:
+                raise _RacedVote
             vote = record_vote(
-                s,
-                arena=arena,
-                battle=battle,
-                model_ids=[int(mid) for mid, _ in slots],
+                conn,
+                arena_id=int(battle.arena_id),
+                battle_id=int(battle.id),
+                model_ids=[int(row.model_id) for row in slots],
                 parsed=parsed,
-                rating_model=model_for_arena(arena),
                 voter_hash=voter,
                 client=client,
                 now=now,
                 address_hash=address,
             )
-            return convert.vote_result(s, vote, battle, arena, names=names)
+            return convert.vote_result(vote, token=key, arena_slug=battle.arena_slug, names=names)
 
     def import_vote(
         self,
@@ -302,7 +314,7 @@ class VotingMixin(CatalogMixin):
                 outs.append(out.id)
             if len(set(ids)) != len(ids):
                 raise InvalidInput(f"the same model appears twice in {source}")
-            arena_row = self._lock_arena(s, a.id)
+            self._lock_arena(s, a.id)
             already = s.scalar(
                 select(Battle.id).where(Battle.prompt_id == prompt.id, Battle.state == "imported")
             )
@@ -324,21 +336,22 @@ class VotingMixin(CatalogMixin):
                 for i, (m, o) in enumerate(zip(ids, outs, strict=True))
             )
             vote = record_vote(
-                s,
-                arena=arena_row,
-                battle=battle,
+                s.connection(),
+                arena_id=a.id,
+                battle_id=battle.id,
                 model_ids=ids,
                 parsed=parsed,
-                rating_model=model_for_arena(arena_row),
                 voter_hash=self.voter_hash(voter),
                 client={"import": str(source)[:300]},
                 now=now,
             )
-            return convert.vote_result(s, vote, battle, arena_row)
+            return convert.vote_result(
+                vote, token=battle.token, arena_slug=a.slug, names=convert.model_names(s, ids)
+            )
 
-    def _bot_guard(self, battle: Battle, now: datetime) -> None:
+    def _bot_guard(self, shown_at: datetime, now: datetime) -> None:
         min_s = self.settings.min_vote_seconds
-        elapsed = (now - battle.created_at).total_seconds()
+        elapsed = (now - shown_at).total_seconds()
         if min_s > 0 and elapsed < min_s:
             raise RateLimited(
                 f"vote cast {elapsed:.1f} s after the battle was shown; take at least {min_s:g} s",
@@ -350,31 +363,15 @@ class VotingMixin(CatalogMixin):
         return hash_voter(self.settings.voter_salt.get_secret_value(), "address:" + str(address_id))
 
     def _abuse_state(
-        self, s: Session, voter: str, address: str | None, now: datetime
+        self, conn: Connection, voter: str, address: str | None, now: datetime
     ) -> tuple[bool, int, int]:
         """Banned?, and votes in the last 60 s by this voter and by this address (one query)."""
-        since = now - timedelta(seconds=60)
-        recent: Any = literal(0)
-        if self.settings.rate_limit_per_minute > 0:
-            recent = (
-                select(func.count())
-                .select_from(VoteRow)
-                .where(VoteRow.voter_hash == voter, VoteRow.created_at > since)
-                .scalar_subquery()
-            )
-        by_address: Any = literal(0)
-        if address is not None and self.settings.rate_limit_per_address_per_minute > 0:
-            by_address = (
-                select(func.count())
-                .select_from(VoteRow)
-                .where(VoteRow.address_hash == address, VoteRow.created_at > since)
-                .scalar_subquery()
-            )
-        row = (
-            s.connection()
-            .execute(select(exists().where(BannedVoter.voter_hash == voter), recent, by_address))
-            .one()
-        )
+        by_voter = self.settings.rate_limit_per_minute > 0
+        by_address = address is not None and self.settings.rate_limit_per_address_per_minute > 0
+        row = conn.execute(
+            _abuse_statement(by_voter, by_address),
+            {"voter": voter, "address": address, "since": now - timedelta(seconds=60)},
+        ).one()
         return bool(row[0]), int(row[1] or 0), int(row[2] or 0)
 
     def _check_recent(self, recent: int, from_address: int = 0) -> None:
@@ -395,7 +392,7 @@ class VotingMixin(CatalogMixin):
         address = self.address_hash(address_id) if address_id is not None else None
         with self.db.read() as s:
             _, recent, from_address = self._abuse_state(
-                s, self.voter_hash(voter_id), address, self._now()
+                s.connection(), self.voter_hash(voter_id), address, self._now()
             )
         self._check_recent(recent, from_address)
 
@@ -412,7 +409,13 @@ class VotingMixin(CatalogMixin):
                 raise NotFound("no vote for this battle")
             arena = s.get(Arena, battle.arena_id)
             assert arena is not None
-            return convert.vote_result(s, vote, battle, arena, replayed=True)
+            return convert.vote_result(
+                vote,
+                token=battle.token,
+                arena_slug=arena.slug,
+                names=convert.model_names(s, vote.model_ids),
+                replayed=True,
+            )
 
     def ban_voter(
         self,
@@ -480,3 +483,66 @@ class VotingMixin(CatalogMixin):
             return voter_hash
         assert voter_id is not None
         return self.voter_hash(voter_id)
+
+
+class _RacedVote(Exception):
+    """Another transaction claimed the battle first (the retry replays or refuses)."""
+
+
+@cache
+def _battle_for_vote_statement() -> Any:
+    return (
+        select(
+            BATTLES.c.id,
+            BATTLES.c.arena_id,
+            BATTLES.c.voter_hash,
+            BATTLES.c.created_at,
+            BATTLES.c.expires_at,
+            Arena.slug.label("arena_slug"),
+            VOTES.c.id.label("vote_id"),
+            BATTLE_SLOTS.c.model_id,
+            Model.name.label("model_name"),
+        )
+        .join(Arena, Arena.id == BATTLES.c.arena_id)
+        .join(BATTLE_SLOTS, BATTLE_SLOTS.c.battle_id == BATTLES.c.id)
+        .join(Model, Model.id == BATTLE_SLOTS.c.model_id)
+        .outerjoin(VOTES, VOTES.c.battle_id == BATTLES.c.id)
+        .where(BATTLES.c.token == bindparam("token"))
+        .order_by(BATTLE_SLOTS.c.position)
+    )
+
+
+@cache
+def _claim_battle_statement() -> Any:
+    return (
+        update(BATTLES)
+        .where(BATTLES.c.id == bindparam("battle"), BATTLES.c.state == "open")
+        .values(state="voted")
+    )
+
+
+@cache
+def _insert_battle_statement() -> Any:
+    return insert(BATTLES).returning(BATTLES.c.id)
+
+
+def _recent_votes(column: Any, param: str, since: Any) -> Any:
+    """Votes in the window whose ``column`` equals the bound ``param``."""
+    return (
+        select(func.count())
+        .select_from(VOTES)
+        .where(column == bindparam(param), VOTES.c.created_at > since)
+        .scalar_subquery()
+    )
+
+
+@cache
+def _abuse_statement(by_voter: bool, by_address: bool) -> Any:
+    """Banned?, recent votes by the voter, recent votes by the address (0 when not limited)."""
+    since = bindparam("since", type_=VOTES.c.created_at.type)
+    recent = _recent_votes(VOTES.c.voter_hash, "voter", since) if by_voter else literal(0)
+    from_address = (
+        _recent_votes(VOTES.c.address_hash, "address", since) if by_address else literal(0)
+    )
+    banned = exists().where(BannedVoter.voter_hash == bindparam("voter"))
+    return select(banned, recent, from_address)

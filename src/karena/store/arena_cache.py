@@ -1,0 +1,309 @@
+"""A worker's cache of what battle planning reads: an arena's catalog and its match state.
+
+Planning a battle reads the arena's models, which prompts each model has an output for, the
+ratings, the pair counts and the busy models. Read afresh for every battle, that was about
+fifteen statements and most of the CPU of opening a battle. A worker process now keeps:
+
+* the **catalog** (models, prompts with outputs, output ids) until ``arenas.catalog_version``
+  moves. Every ORM flush that writes a model, prompt or output bumps the version in the same
+  transaction (:func:`bump_catalog_versions`), so a battle checks one integer, in the same
+  transaction that inserts it, and never shows a disabled model or an output it cannot serve;
+* the **match state** (ratings, pair counts, busy models), re-read at most every
+  ``Settings.match_state_max_age_seconds``. A matchmaker that sees ratings a second old picks
+  nearly the same battles; the vote path never uses these values (it reads the live rows under
+  the arena lock). Battles this worker opened since the last read count as busy at once.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from functools import cache
+from typing import Any, NamedTuple
+
+import numpy as np
+import numpy.typing as npt
+from sqlalchemy import Connection, bindparam, select, update
+from sqlalchemy.orm import Session
+
+from karena.errors import NotFound
+from karena.matchmaking.base import MatchState
+from karena.rating.types import Rating
+from karena.store.base import text_key
+from karena.store.models import (
+    Arena,
+    Battle,
+    BattleSlot,
+    Model,
+    Output,
+    PairCount,
+    Prompt,
+    RatingRow,
+)
+from karena.store.registry import rating_model
+
+__all__ = ["ArenaCache", "ArenaCatalog", "ModelRow", "bump_catalog_versions"]
+
+
+class ModelRow(NamedTuple):
+    """The model columns battle planning needs (plain tuples: cheaper than ORM objects)."""
+
+    id: int
+    name: str
+    enabled: bool
+    generator: dict[str, object] | None
+
+
+class OutputRef(NamedTuple):
+    """One output as a battle slot needs it."""
+
+    id: int
+    content_type: str
+    kind: str
+
+
+@dataclass(frozen=True, slots=True)
+class ArenaCatalog:
+    """An arena's configuration and contestants as of ``version``.
+
+    Attributes
+    ----------
+    models :
+        Every model of the arena, by id; matchmaking indexes them 0..n−1 in this order.
+    prompt_ids :
+        Ids (ascending) of the prompts that have at least one output.
+    coverage :
+        ``coverage[p, j]``: model ``j`` has an output for prompt ``prompt_ids[p]``.
+    """
+
+    id: int
+    slug: str
+    k: int
+    version: int
+    rating_model: str
+    rating_params: Mapping[str, Any]
+    matchmaker: str
+    matchmaker_params: Mapping[str, Any]
+    models: tuple[ModelRow, ...]
+    prompt_ids: npt.NDArray[np.int64]
+    prompt_texts: Mapping[int, str]
+    coverage: npt.NDArray[np.bool_]
+    outputs: Mapping[tuple[int, int], OutputRef]
+    index: Mapping[int, int] = field(default_factory=dict)
+
+    def prior(self) -> Rating:
+        """The rating of a model without votes."""
+        return rating_model(self.rating_model, self.rating_params).initial()
+
+
+@dataclass
+class _Entry:
+    catalog: ArenaCatalog
+    state: MatchState | None = None
+    loaded_at: float = float("-inf")
+    recent_busy: set[int] = field(default_factory=set)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+
+@cache
+def _version_query() -> Any:
+    return select(Arena.id, Arena.catalog_version).where(Arena.slug == bindparam("slug"))
+
+
+@cache
+def _ratings_query() -> Any:
+    return select(RatingRow.model_id, RatingRow.mu, RatingRow.sigma).where(
+        RatingRow.arena_id == bindparam("arena")
+    )
+
+
+@cache
+def _pairs_query() -> Any:
+    return select(PairCount.model_a, PairCount.model_b, PairCount.n).where(
+        PairCount.arena_id == bindparam("arena")
+    )
+
+
+@cache
+def _busy_query() -> Any:
+    return (
+        select(BattleSlot.model_id)
+        .join(Battle, Battle.id == BattleSlot.battle_id)
+        .where(
+            Battle.arena_id == bindparam("arena"),
+            Battle.state == "open",
+            Battle.expires_at > bindparam("now"),
+        )
+        .distinct()
+    )
+
+
+def load_catalog(conn: Connection, arena_id: int) -> ArenaCatalog:
+    """Read an arena's catalog (a handful of statements; only when its version moved)."""
+    a = conn.execute(select(Arena).where(Arena.id == arena_id)).one()
+    models = tuple(
+        ModelRow(int(i), str(n), bool(e), g)
+        for i, n, e, g in conn.execute(
+            select(Model.id, Model.name, Model.enabled, Model.generator)
+            .where(Model.arena_id == arena_id)
+            .order_by(Model.id)
+        )
+    )
+    index = {m.id: j for j, m in enumerate(models)}
+    rows = conn.execute(
+        select(Output.prompt_id, Output.model_id, Output.id, Output.content_type, Output.kind)
+        .join(Model, Model.id == Output.model_id)
+        .where(Model.arena_id == arena_id)
+    ).all()
+    prompt_ids = np.array(sorted({int(r[0]) for r in rows}), dtype=np.int64)
+    row_of = {int(p): i for i, p in enumerate(prompt_ids)}
+    coverage = np.zeros((prompt_ids.size, len(models)), dtype=np.bool_)
+    outputs: dict[tuple[int, int], OutputRef] = {}
+    for prompt_id, model_id, output_id, content_type, kind in rows:
+        coverage[row_of[int(prompt_id)], index[int(model_id)]] = True
+        outputs[(int(prompt_id), int(model_id))] = OutputRef(
+            int(output_id), str(content_type), str(kind)
+        )
+    texts = {
+        int(pid): str(text)
+        for pid, text in conn.execute(
+            select(Prompt.id, Prompt.text).where(Prompt.arena_id == arena_id)
+        )
+        if int(pid) in row_of
+    }
+    return ArenaCatalog(
+        id=int(a.id),
+        slug=str(a.slug),
+        k=int(a.k),
+        version=int(a.catalog_version),
+        rating_model=str(a.rating_model),
+        rating_params=dict(a.rating_params or {}),
+        matchmaker=str(a.matchmaker),
+        matchmaker_params=dict(a.matchmaker_params or {}),
+        models=models,
+        prompt_ids=prompt_ids,
+        prompt_texts=texts,
+        coverage=coverage,
+        outputs=outputs,
+        index=index,
+    )
+
+
+def load_match_state(conn: Connection, catalog: ArenaCatalog, now: datetime) -> MatchState:
+    """Ratings, pair counts and busy models of an arena, read from the database."""
+    index = catalog.index
+    prior = catalog.prior()
+    ratings = {
+        int(mid): Rating(mu, sigma)
+        for mid, mu, sigma in conn.execute(_ratings_query(), {"arena": catalog.id})
+    }
+    n = len(catalog.models)
+    counts = np.zeros((n, n), dtype=np.int64)
+    for a, b, n_ab in conn.execute(_pairs_query(), {"arena": catalog.id}):
+        i, j = index.get(int(a)), index.get(int(b))
+        if i is not None and j is not None:
+            counts[i, j] = counts[j, i] = n_ab
+    busy = {
+        index[int(mid)]
+        for mid in conn.scalars(_busy_query(), {"arena": catalog.id, "now": now})
+        if int(mid) in index
+    }
+    return MatchState(
+        ratings=tuple(ratings.get(m.id, prior) for m in catalog.models),
+        pair_counts=counts,
+        busy=frozenset(busy),
+        disabled=frozenset(j for j, m in enumerate(catalog.models) if not m.enabled),
+    )
+
+
+class ArenaCache:
+    """Per-process catalogs and match states, keyed by arena slug (thread-safe).
+
+    Parameters
+    ----------
+    max_age :
+        Seconds a match state is reused before it is read again; 0 reads it for every battle.
+    clock :
+        Monotonic seconds (tests pass a fake one).
+    """
+
+    def __init__(self, max_age: float, clock: Callable[[], float] = time.monotonic) -> None:
+        self._max_age = max_age
+        self._clock = clock
+        self._entries: dict[str, _Entry] = {}
+        self._lock = threading.Lock()
+
+    def catalog(self, conn: Connection, slug: str) -> ArenaCatalog:
+        """The arena's catalog, re-read only when its version moved (NotFound)."""
+        row = conn.execute(_version_query(), {"slug": text_key(slug, "arena")}).first()
+        if row is None:
+            raise NotFound(f"no arena {slug!r}")
+        arena_id, version = int(row[0]), int(row[1])
+        entry = self._entries.get(slug)
+        if entry is not None and entry.catalog.version == version and entry.catalog.id == arena_id:
+            return entry.catalog
+        catalog = load_catalog(conn, arena_id)
+        with self._lock:
+            self._entries[slug] = _Entry(catalog)
+        return catalog
+
+    def match_state(self, conn: Connection, catalog: ArenaCatalog, now: datetime) -> MatchState:
+        """The arena's match state, re-read when older than ``max_age``."""
+        entry = self._entry(catalog)
+        with entry.lock:
+            t = self._clock()
+            if entry.state is None or t - entry.loaded_at >= self._max_age:
+                entry.state = load_match_state(conn, catalog, now)
+                entry.loaded_at = t
+                entry.recent_busy = set()
+            state = entry.state
+            if not entry.recent_busy:
+                return state
+            return MatchState(
+                state.ratings, state.pair_counts, state.busy | entry.recent_busy, state.disabled
+            )
+
+    def note_battle(self, catalog: ArenaCatalog, model_ids: Iterable[int]) -> None:
+        """Count the models of a battle this worker just opened as busy until the next read."""
+        entry = self._entry(catalog)
+        with entry.lock:
+            entry.recent_busy.update(catalog.index[m] for m in model_ids if m in catalog.index)
+
+    def _entry(self, catalog: ArenaCatalog) -> _Entry:
+        entry = self._entries.get(catalog.slug)
+        if entry is None or entry.catalog is not catalog:
+            # A newer catalog replaced this one meanwhile: plan on the one in hand, unshared.
+            return _Entry(catalog)
+        return entry
+
+
+def bump_catalog_versions(session: Session, _context: object, _instances: object) -> None:
+    """``before_flush`` hook: a flush that writes models, prompts or outputs bumps their arenas.
+
+    It runs inside the writing transaction, so the new version commits with the change itself.
+    """
+    arena_ids: set[int] = set()
+    model_ids: set[int] = set()
+    for obj in (*session.new, *session.dirty):
+        if isinstance(obj, Model | Prompt):
+            arena_ids.add(int(obj.arena_id))
+        elif isinstance(obj, Output):
+            model_ids.add(int(obj.model_id))
+    if model_ids:
+        with session.no_autoflush:
+            arena_ids.update(
+                int(a)
+                for a in session.scalars(
+                    select(Model.arena_id).where(Model.id.in_(sorted(model_ids)))
+                )
+            )
+    if arena_ids:
+        table: Any = Arena.__table__
+        session.connection().execute(
+            update(table)
+            .where(table.c.id.in_(sorted(arena_ids)))
+            .values(catalog_version=table.c.catalog_version + 1)
+        )
