@@ -7,11 +7,14 @@ import socket
 import threading
 import time
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
 from karena.errors import InvalidInput
+
+#: What each worker process of ``karena serve --workers N`` (N > 1) imports and calls.
+APP_FACTORY = "karena.web.app:app_from_environment"
 
 HostOpt = Annotated[str | None, typer.Option("--host", help="Interface to bind [KARENA_HOST].")]
 PortOpt = Annotated[
@@ -28,9 +31,11 @@ def _check_port_free(host: str, port: int) -> None:
         try:
             probe.bind((host, port))
         except OSError as exc:
-            raise InvalidInput(
-                f"cannot listen on {host}:{port} ({exc.strerror}); pick another --port"
-            ) from exc
+            raise _cannot_listen(host, port, exc) from exc
+
+
+def _cannot_listen(host: str, port: int, exc: OSError) -> InvalidInput:
+    return InvalidInput(f"cannot listen on {host}:{port} ({exc.strerror}); pick another --port")
 
 
 def _open_browser_when_up(url: str, host: str, port: int, timeout: float = 30.0) -> None:
@@ -59,7 +64,13 @@ def serve(
     host: HostOpt = None,
     port: PortOpt = None,
     workers: Annotated[
-        int | None, typer.Option("--workers", min=1, help="Worker processes [KARENA_WORKERS].")
+        int | None,
+        typer.Option(
+            "--workers",
+            min=1,
+            help="Worker processes [KARENA_WORKERS]; on Linux each listens on its own"
+            " SO_REUSEPORT socket, so the kernel spreads connections over them.",
+        ),
     ] = None,
     database_url: Annotated[
         str | None,
@@ -90,24 +101,45 @@ def serve(
         )
     # Migrate once here, so that workers never race to migrate one database.
     Store.open(settings, migrate=True).close()
-    typer.echo(f"karena: serving http://{_display_host(settings.host)}:{settings.port}/")
     if settings.workers == 1:
         from karena.web.app import create_app
 
+        typer.echo(f"karena: serving http://{_display_host(settings.host)}:{settings.port}/")
         app = create_app(settings, migrate=False)
         uvicorn.run(app, host=settings.host, port=settings.port, log_level=log_level)
         return
     # Worker processes rebuild the settings from the environment: pass the flags down.
     os.environ["KARENA_DATABASE_URL"] = url
     os.environ["KARENA_DATA_DIR"] = str(settings.data_dir)
-    uvicorn.run(
-        "karena.web.app:app_from_environment",
-        factory=True,
-        host=settings.host,
-        port=settings.port,
-        workers=settings.workers,
-        log_level=log_level,
-    )
+    _serve_workers(settings.host, settings.port, settings.workers, log_level)
+
+
+def _serve_workers(host: str, port: int, workers: int, log_level: str) -> None:
+    """Run ``workers`` app processes; on Linux each listens on its own SO_REUSEPORT socket."""
+    import uvicorn
+
+    from karena.web.workers import ReusePortSupervisor, reuseport_available
+
+    options: dict[str, Any] = {
+        "factory": True,
+        "host": host,
+        "port": port,
+        "workers": workers,
+        "log_level": log_level,
+    }
+    if not reuseport_available():
+        # uvicorn's supervisor: one shared socket, so connections are balanced less evenly.
+        typer.echo(f"karena: serving http://{_display_host(host)}:{port}/")
+        uvicorn.run(APP_FACTORY, **options)
+        return
+    try:
+        supervisor = ReusePortSupervisor(uvicorn.Config(APP_FACTORY, **options))
+    except OSError as exc:  # the port was taken after _check_port_free
+        raise _cannot_listen(host, port, exc) from exc
+    typer.echo(f"karena: serving http://{_display_host(host)}:{supervisor.port}/")
+    status = supervisor.run()
+    if status:
+        raise typer.Exit(status)
 
 
 def demo(
