@@ -57,7 +57,8 @@ class Store(VotingMixin):
         return cls(settings, db, media, clock if clock is not None else utc_now)
 
     def close(self) -> None:
-        """Dispose of the connection pool."""
+        """Finish queued votes, then dispose of the connection pool."""
+        self._vote_writer.close()
         self.db.dispose()
 
     def __enter__(self) -> Store:

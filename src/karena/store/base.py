@@ -74,8 +74,10 @@ class StoreBase:
         self.clock = clock
         self._generators: dict[tuple[int, str], Generator] = {}
         from karena.store.arena_cache import ArenaCache, bump_catalog_versions
+        from karena.store.vote_writer import VoteWriter
 
         self._arena_cache = ArenaCache(settings.match_state_max_age_seconds)
+        self._vote_writer = VoteWriter(db, self._now)
         if not event.contains(db.writes, "before_flush", bump_catalog_versions):
             event.listen(db.writes, "before_flush", bump_catalog_versions)
 

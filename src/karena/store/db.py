@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -10,6 +11,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.orm import Session, sessionmaker
 
 from karena.errors import ConfigError
@@ -20,6 +22,8 @@ __all__ = ["Database", "normalise_url"]
 SQLITE_BUSY_TIMEOUT_S = 30.0
 #: Advisory-lock key that serialises concurrent migrations on PostgreSQL ("karena" in ASCII).
 MIGRATION_LOCK_KEY = 0x6B6172656E61
+#: A pooled PostgreSQL connection idle longer than this is pinged before use (seconds).
+IDLE_PING_S = 5.0
 
 
 def normalise_url(url: str) -> str:
@@ -48,6 +52,28 @@ def _sqlite_on_connect(dbapi_conn: Any, _record: Any) -> None:
     cur.close()
 
 
+def _note_checkin(_dbapi_conn: Any, record: Any) -> None:
+    record.info["karena_idle_since"] = time.monotonic()
+
+
+def _ping_if_idle(dbapi_conn: Any, record: Any, _proxy: Any) -> None:
+    """Check a pooled connection that sat idle, so a restarted server costs no request.
+
+    SQLAlchemy's ``pool_pre_ping`` pings on every checkout: a round trip per transaction on the
+    hot paths. A connection in steady use has just proved itself; only one idle for longer than
+    ``IDLE_PING_S`` is checked. A dead one is replaced (the pool retries the checkout).
+    """
+    since = record.info.get("karena_idle_since")
+    if since is None or time.monotonic() - since < IDLE_PING_S:
+        return
+    try:
+        with dbapi_conn.cursor() as cursor:
+            cursor.execute("SELECT 1")
+        dbapi_conn.rollback()
+    except Exception as exc:
+        raise DisconnectionError(f"pooled connection is dead: {exc}") from exc
+
+
 def _sqlite_on_begin(conn: Any) -> None:
     # Writers take the single write lock up front, so a read-then-write never deadlocks.
     mode = "IMMEDIATE" if conn.get_execution_options().get("karena_write") else "DEFERRED"
@@ -60,6 +86,7 @@ class Database:
 
     url: str
     engine: Engine
+    read_engine: Engine
     write_engine: Engine
     reads: sessionmaker[Session]
     writes: sessionmaker[Session]
@@ -86,12 +113,18 @@ class Database:
             )
             event.listen(engine, "connect", _sqlite_on_connect)
             event.listen(engine, "begin", _sqlite_on_begin)
+            read_engine = engine
         else:
-            engine = create_engine(url, pool_size=10, max_overflow=20, pool_pre_ping=True)
+            engine = create_engine(url, pool_size=10, max_overflow=20)
+            event.listen(engine, "checkin", _note_checkin)
+            event.listen(engine, "checkout", _ping_if_idle)
+            # Reads that need no snapshot spare the BEGIN and COMMIT round trips.
+            read_engine = engine.execution_options(isolation_level="AUTOCOMMIT")
         write_engine = engine.execution_options(karena_write=True)
         return cls(
             url=url,
             engine=engine,
+            read_engine=read_engine,
             write_engine=write_engine,
             reads=sessionmaker(bind=engine, expire_on_commit=False),
             writes=sessionmaker(bind=write_engine, expire_on_commit=False),
@@ -108,6 +141,15 @@ class Database:
         """A write unit of work: committed on success, rolled back on any exception."""
         with self.writes() as session, session.begin():
             yield session
+
+    @contextmanager
+    def read_conn(self) -> Iterator[Connection]:
+        """Reads on a bare Core connection: DEFERRED on SQLite, autocommit on PostgreSQL.
+
+        Each statement sees the latest commits; nothing here needs one snapshot across them.
+        """
+        with self.read_engine.connect() as conn, conn.begin():
+            yield conn
 
     @contextmanager
     def write_conn(self, *, durable: bool = True) -> Iterator[Connection]:

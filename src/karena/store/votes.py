@@ -1,7 +1,6 @@
-"""Vote submissions: validation into an outcome, and recording a vote with its rating update.
+"""Vote submissions: validation into an outcome, voter hashing and client info.
 
-The recording half runs inside the caller's write transaction, after the arena row is locked,
-so one arena's votes get gap-free sequence numbers and its ratings change one vote at a time.
+Recording a vote with its rating update lives in :mod:`karena.store.recording`.
 """
 
 from __future__ import annotations
@@ -11,17 +10,10 @@ import hmac
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
-from functools import cache
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, insert, select, update
-
 from karena.errors import InvalidVote
-from karena.rating.types import BestOfK, Outcome, Ranking, Rating, outcome_ranks
-from karena.store.models import Arena, RatingRow, VoteRow
-from karena.store.registry import rating_model as load_rating_model
-from karena.store.rows import insert_rows
+from karena.rating.types import BestOfK, Outcome, Ranking, outcome_ranks
 from karena.store.types import VOTE_MODES
 
 __all__ = [
@@ -30,7 +22,6 @@ __all__ = [
     "normalise_ranks",
     "outcome_for",
     "parse_vote",
-    "record_vote",
 ]
 
 #: Write a rating snapshot every this many votes of an arena.
@@ -136,107 +127,3 @@ def clean_client(client: Mapping[str, object] | None) -> dict[str, Any]:
             # PostgreSQL text cannot hold NUL; drop it (and anything else unprintable).
             out[name] = "".join(c for c in value[:MAX_CLIENT_FIELD] if c.isprintable())
     return out
-
-
-@cache
-def _next_seq_statement() -> Any:
-    """Take the arena's row lock and the next vote sequence number in one statement."""
-    table: Any = Arena.__table__
-    return (
-        update(table)
-        .where(table.c.id == bindparam("arena"))
-        .values(vote_seq=table.c.vote_seq + 1)
-        .returning(table.c.vote_seq, table.c.rating_model, table.c.rating_params)
-    )
-
-
-@cache
-def _current_ratings_statement() -> Any:
-    return select(RatingRow.model_id, RatingRow.mu, RatingRow.sigma, RatingRow.votes).where(
-        RatingRow.arena_id == bindparam("arena"),
-        RatingRow.model_id.in_(bindparam("ids", expanding=True)),
-    )
-
-
-@cache
-def _insert_vote_statement() -> Any:
-    table: Any = VoteRow.__table__
-    return insert(table).returning(table.c.id)
-
-
-def record_vote(
-    conn: Connection,
-    *,
-    arena_id: int,
-    battle_id: int,
-    model_ids: Sequence[int],
-    parsed: ParsedVote,
-    voter_hash: str,
-    client: Mapping[str, object] | None,
-    now: datetime,
-    counted: bool = True,
-    address_hash: str | None = None,
-) -> VoteRow:
-    """Append a vote and (when counted) update ratings and pair counts, in the caller's transaction.
-
-    The first statement takes the arena's row lock (PostgreSQL; SQLite's single writer already
-    serialises) and the next gap-free sequence number; the ratings are read after it, so no
-    concurrent vote can slip between the read and the write. Five statements in all, each built
-    once: lock, read the K ratings, upsert them, upsert the pair counts, insert the vote.
-    """
-    ids = [int(m) for m in model_ids]
-    seq, model_name, model_params = conn.execute(_next_seq_statement(), {"arena": arena_id}).one()
-    rating_model = load_rating_model(str(model_name), model_params)
-    current = {
-        int(mid): (mu, sigma, votes)
-        for mid, mu, sigma, votes in conn.execute(
-            _current_ratings_statement(), {"arena": arena_id, "ids": ids}
-        )
-    }
-    prior = rating_model.initial()
-    before = tuple(Rating(current[m][0], current[m][1]) if m in current else prior for m in ids)
-    after = rating_model.update(before, parsed.outcome) if counted else before
-    reveal = [[b.mu, b.sigma, a.mu, a.sigma] for b, a in zip(before, after, strict=True)]
-    if counted:
-        insert_rows(
-            conn,
-            "ratings",
-            [
-                {
-                    "arena_id": arena_id,
-                    "model_id": m,
-                    "mu": a.mu,
-                    "sigma": a.sigma,
-                    "votes": (current[m][2] if m in current else 0) + 1,
-                    "updated_at": now,
-                }
-                for m, a in zip(ids, after, strict=True)
-            ],
-        )
-        pairs = sorted({(min(a, b), max(a, b)) for i, a in enumerate(ids) for b in ids[i + 1 :]})
-        insert_rows(
-            conn,
-            "pair_counts",
-            [{"arena_id": arena_id, "model_a": a, "model_b": b, "n": 1} for a, b in pairs],
-        )
-    values: dict[str, Any] = {
-        "arena_id": arena_id,
-        "seq": int(seq),
-        "battle_id": battle_id,
-        "mode": parsed.mode,
-        "ranks": list(parsed.ranks),
-        "model_ids": ids,
-        "counted": counted,
-        "voter_hash": voter_hash,
-        "address_hash": address_hash,
-        "client": clean_client(client),
-        "reveal": reveal,
-        "created_at": now,
-    }
-    vote_id = conn.execute(_insert_vote_statement(), values).scalar_one()
-    if int(seq) % SNAPSHOT_EVERY == 0:
-        from karena.store.ratings import write_snapshot
-
-        write_snapshot(conn, arena_id=arena_id, seq=int(seq), reason="periodic", now=now)
-    # A detached row object carrying what was stored, for the reveal.
-    return VoteRow(id=vote_id, **values)

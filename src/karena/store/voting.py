@@ -9,7 +9,7 @@ from functools import cache
 from typing import Any
 
 import numpy as np
-from sqlalchemy import Connection, bindparam, exists, func, insert, literal, select, update
+from sqlalchemy import Connection, bindparam, exists, func, insert, literal, select
 from sqlalchemy.exc import IntegrityError
 
 from karena.errors import Conflict, Expired, Forbidden, InvalidInput, NotFound, RateLimited
@@ -28,6 +28,7 @@ from karena.store.models import (
     VoteRow,
 )
 from karena.store.ratings import rebuild
+from karena.store.recording import NewVote, record_votes
 from karena.store.rows import insert_rows
 from karena.store.text import clean_prompt
 from karena.store.types import (
@@ -36,7 +37,8 @@ from karena.store.types import (
     BattleView,
     VoteResult,
 )
-from karena.store.votes import address_voter_id, hash_voter, parse_vote, record_vote
+from karena.store.vote_writer import ClaimLost
+from karena.store.votes import address_voter_id, hash_voter, parse_vote
 
 #: The tables as Core objects: the hot paths run on a bare connection, not the ORM.
 BATTLES: Any = Battle.__table__
@@ -205,8 +207,8 @@ class VotingMixin(CatalogMixin):
         args = (token, mode, ranks, winner, voter_id, client, address_id)
         try:
             return self._submit_once(*args)
-        except (IntegrityError, _RacedVote):
-            # Another worker voted this battle between our read and our claim: a retry sees
+        except (IntegrityError, ClaimLost):
+            # Another request voted this battle between our read and our claim: a retry sees
             # that vote and replays it or reports the conflict.
             return self._submit_once(*args)
 
@@ -223,7 +225,9 @@ class VotingMixin(CatalogMixin):
         voter = self.voter_hash(voter_id)
         address = self.address_hash(address_id) if address_id is not None else None
         key = token_key(token)
-        with self.db.write_conn() as conn:
+        # Everything that can refuse the vote is checked here, holding no lock; the vote
+        # writer then claims the battle and records the vote under the arena lock.
+        with self.db.read_conn() as conn:
             # One statement: the battle, its slots with model names, its arena and any vote.
             slots = conn.execute(_battle_for_vote_statement(), {"token": key}).all()
             if not slots:
@@ -242,12 +246,11 @@ class VotingMixin(CatalogMixin):
             if battle.vote_id is not None:
                 row = conn.execute(select(VOTES).where(VOTES.c.id == battle.vote_id)).one()
                 existing = VoteRow(**row._asdict())
-                if existing.mode == parsed.mode and tuple(existing.ranks) == parsed.ranks:
-                    return convert.vote_result(
-                        existing, token=key, arena_slug=battle.arena_slug, names=names,
-                        replayed=True,
-                    )  # fmt: skip
-                raise Conflict("this battle already has a different vote")
+                if existing.mode != parsed.mode or tuple(existing.ranks) != parsed.ranks:
+                    raise Conflict("this battle already has a different vote")
+                return convert.vote_result(
+                    existing, token=key, arena_slug=battle.arena_slug, names=names, replayed=True
+                )
             now = self._now()
             if now >= battle.expires_at:
                 raise Expired("this battle has expired; start a new one")
@@ -256,22 +259,18 @@ class VotingMixin(CatalogMixin):
                 raise Forbidden("this voter may not vote")
             self._bot_guard(battle.created_at, now)
             self._check_recent(recent, from_address)
-            # Claim the battle before the arena lock: a concurrent vote on it waits here, not
-            # while holding the lock, and then finds it claimed.
-            if conn.execute(_claim_battle_statement(), {"battle": battle.id}).rowcount != 1:
-                raise _RacedVote
-            vote = record_vote(
-                conn,
-                arena_id=int(battle.arena_id),
+        vote = self._vote_writer.submit(
+            int(battle.arena_id),
+            NewVote(
                 battle_id=int(battle.id),
-                model_ids=[int(row.model_id) for row in slots],
+                model_ids=tuple(int(row.model_id) for row in slots),
                 parsed=parsed,
                 voter_hash=voter,
-                client=client,
-                now=now,
                 address_hash=address,
-            )
-            return convert.vote_result(vote, token=key, arena_slug=battle.arena_slug, names=names)
+                client=dict(client or {}),
+            ),
+        )
+        return convert.vote_result(vote, token=key, arena_slug=battle.arena_slug, names=names)
 
     def import_vote(
         self,
@@ -335,15 +334,19 @@ class VotingMixin(CatalogMixin):
                 BattleSlot(battle_id=battle.id, position=i, model_id=m, output_id=o)
                 for i, (m, o) in enumerate(zip(ids, outs, strict=True))
             )
-            vote = record_vote(
+            (vote,) = record_votes(
                 s.connection(),
                 arena_id=a.id,
-                battle_id=battle.id,
-                model_ids=ids,
-                parsed=parsed,
-                voter_hash=self.voter_hash(voter),
-                client={"import": str(source)[:300]},
-                now=now,
+                votes=[
+                    NewVote(
+                        battle_id=battle.id,
+                        model_ids=tuple(ids),
+                        parsed=parsed,
+                        voter_hash=self.voter_hash(voter),
+                        client={"import": str(source)[:300]},
+                    )
+                ],
+                clock=self._now,
             )
             return convert.vote_result(
                 vote, token=battle.token, arena_slug=a.slug, names=convert.model_names(s, ids)
@@ -485,10 +488,6 @@ class VotingMixin(CatalogMixin):
         return self.voter_hash(voter_id)
 
 
-class _RacedVote(Exception):
-    """Another transaction claimed the battle first (the retry replays or refuses)."""
-
-
 @cache
 def _battle_for_vote_statement() -> Any:
     return (
@@ -509,15 +508,6 @@ def _battle_for_vote_statement() -> Any:
         .outerjoin(VOTES, VOTES.c.battle_id == BATTLES.c.id)
         .where(BATTLES.c.token == bindparam("token"))
         .order_by(BATTLE_SLOTS.c.position)
-    )
-
-
-@cache
-def _claim_battle_statement() -> Any:
-    return (
-        update(BATTLES)
-        .where(BATTLES.c.id == bindparam("battle"), BATTLES.c.state == "open")
-        .values(state="voted")
     )
 
 
