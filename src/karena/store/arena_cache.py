@@ -33,6 +33,7 @@ from karena.errors import NotFound
 from karena.matchmaking.base import MatchState
 from karena.rating.types import Rating
 from karena.store.base import text_key
+from karena.store.db import Database
 from karena.store.models import (
     Arena,
     Battle,
@@ -250,13 +251,27 @@ class ArenaCache:
             self._entries[slug] = _Entry(catalog)
         return catalog
 
-    def match_state(self, conn: Connection, catalog: ArenaCatalog, now: datetime) -> MatchState:
-        """The arena's match state, re-read when older than ``max_age``."""
+    def cached(self, slug: str) -> ArenaCatalog | None:
+        """The catalog last read for ``slug``, without asking the database whether it is current.
+
+        Callers must detect staleness themselves (see ``catalog_version`` guards).
+        """
+        entry = self._entries.get(slug)
+        return entry.catalog if entry is not None else None
+
+    def forget(self, slug: str) -> None:
+        """Drop the cached catalog of ``slug`` (a guarded write found it stale)."""
+        with self._lock:
+            self._entries.pop(slug, None)
+
+    def match_state(self, db: Database, catalog: ArenaCatalog, now: datetime) -> MatchState:
+        """The arena's match state, re-read (on a connection of its own) when older than max_age."""
         entry = self._entry(catalog)
         with entry.lock:
             t = self._clock()
             if entry.state is None or t - entry.loaded_at >= self._max_age:
-                entry.state = load_match_state(conn, catalog, now)
+                with db.read_conn() as conn:
+                    entry.state = load_match_state(conn, catalog, now)
                 entry.loaded_at = t
                 entry.recent_busy = set()
             state = entry.state

@@ -1,4 +1,4 @@
-"""The Store's voting half: battles, vote submission, abuse controls and bans."""
+"""The Store's voting half: vote submission, abuse controls and bans."""
 
 from __future__ import annotations
 
@@ -8,15 +8,12 @@ from datetime import datetime, timedelta
 from functools import cache
 from typing import Any
 
-import numpy as np
-from sqlalchemy import Connection, bindparam, exists, func, insert, literal, select
+from sqlalchemy import Connection, bindparam, exists, func, literal, select
 from sqlalchemy.exc import IntegrityError
 
 from karena.errors import Conflict, Expired, Forbidden, InvalidInput, NotFound, RateLimited
-from karena.store import battles as battle_service
 from karena.store import convert
 from karena.store.base import text_key, token_key
-from karena.store.catalog import CatalogMixin
 from karena.store.models import (
     Arena,
     BannedVoter,
@@ -27,14 +24,10 @@ from karena.store.models import (
     Prompt,
     VoteRow,
 )
+from karena.store.opening import BattleMixin
 from karena.store.ratings import rebuild
 from karena.store.recording import NewVote, record_votes
-from karena.store.rows import insert_rows
-from karena.store.text import clean_prompt
 from karena.store.types import (
-    POSITION_LABELS,
-    BattleMedia,
-    BattleView,
     VoteResult,
 )
 from karena.store.vote_writer import ClaimLost
@@ -46,140 +39,10 @@ BATTLE_SLOTS: Any = BattleSlot.__table__
 VOTES: Any = VoteRow.__table__
 
 
-class VotingMixin(CatalogMixin):
-    """Battles and votes."""
-
-    # -- battles -----------------------------------------------------------------------------
-
-    def create_battle(
-        self,
-        *,
-        arena: str,
-        voter_id: str | None = None,
-        prompt_text: str | None = None,
-        seed: int | None = None,
-    ) -> BattleView:
-        """Open a battle: K contestants from the matchmaker and a prompt all K have outputs for.
-
-        With ``prompt_text`` (a user-typed prompt) the contestants are drawn among models with a
-        live generator, and missing outputs are generated (and cached) first. Never returns a
-        battle with a missing output.
-        """
-        rng = np.random.default_rng(seed if seed is not None else secrets.randbits(64))
-        if prompt_text is not None:
-            return self._typed_prompt_battle(arena, clean_prompt(prompt_text), voter_id, rng)
-        now = self._now()
-        # One transaction: the catalog version is checked where the battle is inserted, so a
-        # battle never names a model or output that a concurrent catalog change removed.
-        with self.db.write_conn(durable=False) as conn:
-            catalog = self._arena_cache.catalog(conn, arena)
-            state = self._arena_cache.match_state(conn, catalog, now)
-            plan = battle_service.plan_battle(catalog, state, rng=rng)
-            view = self._insert_battle(conn, plan, voter_id, now)
-        self._arena_cache.note_battle(catalog, plan.model_ids)
-        return view
-
-    def _insert_battle(
-        self,
-        conn: Connection,
-        plan: battle_service.BattlePlan,
-        voter_id: str | None,
-        now: datetime,
-    ) -> BattleView:
-        token = secrets.token_urlsafe(24)
-        expires = now + timedelta(seconds=self.settings.battle_ttl_seconds)
-        battle_id = conn.execute(
-            _insert_battle_statement(),
-            {
-                "arena_id": plan.arena_id,
-                "prompt_id": plan.prompt_id,
-                "token": token,
-                "state": "open",
-                "voter_hash": self.voter_hash(voter_id) if voter_id is not None else None,
-                "created_at": now,
-                "expires_at": expires,
-            },
-        ).scalar_one()
-        insert_rows(
-            conn,
-            "battle_slots",
-            [
-                {"battle_id": battle_id, "position": i, "model_id": m, "output_id": o}
-                for i, (m, o) in enumerate(zip(plan.model_ids, plan.output_ids, strict=True))
-            ],
-        )
-        return BattleView(
-            token=token,
-            arena_slug=plan.arena_slug,
-            k=len(plan.model_ids),
-            prompt_text=plan.prompt_text,
-            created_at=now,
-            expires_at=expires,
-            state="open",
-            slots=tuple(
-                BattleMedia(position=i, label=POSITION_LABELS[i], content_type=ct, kind=kind)
-                for i, (ct, kind) in enumerate(zip(plan.content_types, plan.kinds, strict=True))
-            ),
-        )
-
-    def _typed_prompt_battle(
-        self, arena: str, text: str, voter_id: str | None, rng: np.random.Generator
-    ) -> BattleView:
-        from karena.generators.registry import build_generator
-
-        with self.db.write_conn() as conn:
-            catalog = self._arena_cache.catalog(conn, arena)
-            attached = {name for arena_id, name in self._generators if arena_id == catalog.id}
-            live = {
-                m.name
-                for m in catalog.models
-                if m.enabled and (m.generator is not None or m.name in attached)
-            }
-            if len(live) < catalog.k:
-                raise InvalidInput(
-                    f"arena {arena!r} has {len(live)} models with a live generator; typed "
-                    f"prompts need K={catalog.k}"
-                )
-            state = self._arena_cache.match_state(conn, catalog, self._now())
-            picked = battle_service.pick_models(catalog, state, rng=rng, only=live)
-        prompt = self.add_prompt(arena=arena, text=text, source="user")
-        for model in picked:
-            if self.get_output(model_id=model.id, prompt_id=prompt.id) is not None:
-                continue
-            gen = self._generators.get((prompt.arena_id, model.name))
-            if gen is None:
-                gen = build_generator(
-                    model.generator or {}, timeout=self.settings.generator_timeout_seconds
-                )
-            produced = gen.generate(text)
-            self.add_output(
-                arena=arena,
-                model=model.name,
-                prompt_key=prompt.key,
-                data=produced.data,
-                metadata=produced.metadata,
-            )
-        now = self._now()
-        with self.db.write_conn() as conn:
-            catalog = self._arena_cache.catalog(conn, arena)
-            plan = battle_service.plan_for_prompt(catalog, prompt.id, [m.id for m in picked], rng)
-            view = self._insert_battle(conn, plan, voter_id, now)
-        self._arena_cache.note_battle(catalog, plan.model_ids)
-        return view
-
-    def get_battle(self, *, token: str) -> BattleView:
-        """A battle as the voter sees it (NotFound)."""
-        with self.db.read() as s:
-            battle = s.scalar(select(Battle).where(Battle.token == token_key(token)))
-            if battle is None:
-                raise NotFound("unknown battle")
-            return convert.battle_view(s, battle)
+class VotingMixin(BattleMixin):
+    """Votes, abuse controls and bans."""
 
     # -- votes -------------------------------------------------------------------------------
-
-    def voter_hash(self, voter_id: str) -> str:
-        """The salted hash stored for a raw voter id (cookie or address)."""
-        return hash_voter(self.settings.voter_salt.get_secret_value(), str(voter_id))
 
     def submit_vote(
         self,
@@ -509,11 +372,6 @@ def _battle_for_vote_statement() -> Any:
         .where(BATTLES.c.token == bindparam("token"))
         .order_by(BATTLE_SLOTS.c.position)
     )
-
-
-@cache
-def _insert_battle_statement() -> Any:
-    return insert(BATTLES).returning(BATTLES.c.id)
 
 
 def _recent_votes(column: Any, param: str, since: Any) -> Any:

@@ -1,0 +1,94 @@
+"""A worker's cached catalog follows catalog writes made by other workers (other Store objects)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from karena.settings import Settings
+from karena.store import Store
+from karena.store.arena_cache import ArenaCache
+from tests.conftest import SeededArena, TestClock
+
+
+@pytest.fixture
+def other_worker(settings: Settings, clock: TestClock) -> Iterator[Store]:
+    """A second Store on the same database: another worker with its own cache."""
+    other = Store.open(settings, migrate=False, clock=clock)
+    try:
+        yield other
+    finally:
+        other.close()
+
+
+def _shown_models(store: Store, arena: str, battles: int) -> set[str]:
+    seen: set[str] = set()
+    for _ in range(battles):
+        battle = store.create_battle(arena=arena)
+        result = store.submit_vote(token=battle.token, mode="tie", voter_id="cache-test")
+        seen.update(c.model_name for c in result.contestants)
+    return seen
+
+
+def test_disabling_a_model_elsewhere_takes_effect_at_once(
+    store: Store, seeded: SeededArena, other_worker: Store, clock: TestClock
+) -> None:
+    store.settings.min_vote_seconds = 0  # votes come right after their battle here
+    store.settings.rate_limit_per_minute = 0
+    store.create_battle(arena=seeded.slug)  # warms this worker's catalog cache
+    other_worker.set_model_enabled(arena=seeded.slug, name="model-0", enabled=False)
+    other_worker.set_model_enabled(arena=seeded.slug, name="model-1", enabled=False)
+    assert _shown_models(store, seeded.slug, 12) == {f"model-{i}" for i in range(2, 6)}
+
+
+def test_an_output_added_elsewhere_becomes_servable(
+    store: Store, seeded: SeededArena, other_worker: Store, make_png: object
+) -> None:
+    store.settings.min_vote_seconds = 0
+    store.settings.rate_limit_per_minute = 0
+    store.create_battle(arena=seeded.slug)
+    other_worker.add_model(arena=seeded.slug, name="late-model")
+    for key in seeded.prompt_keys:
+        other_worker.add_output(
+            arena=seeded.slug,
+            model="late-model",
+            prompt_key=key,
+            data=make_png((200, 10, 10)),  # type: ignore[operator]
+        )
+    assert "late-model" in _shown_models(store, seeded.slug, 40)
+
+
+def test_catalog_versions_move_with_every_catalog_write(store: Store, seeded: SeededArena) -> None:
+    from sqlalchemy import select
+
+    from karena.store.models import Arena
+
+    def version() -> int:
+        with store.db.read() as s:
+            return int(s.scalar(select(Arena.catalog_version).where(Arena.slug == seeded.slug)))
+
+    before = version()
+    store.add_prompt(arena=seeded.slug, text="a brand new prompt", key="p-new")
+    after_prompt = version()
+    store.set_model_enabled(arena=seeded.slug, name="model-2", enabled=False)
+    after_disable = version()
+    assert before < after_prompt < after_disable
+    battle = store.create_battle(arena=seeded.slug)  # battles and votes are not catalog writes
+    store.settings.min_vote_seconds = 0
+    store.submit_vote(token=battle.token, mode="tie", voter_id="v")
+    assert version() == after_disable
+
+
+def test_match_state_is_reread_after_max_age(store: Store, seeded: SeededArena) -> None:
+    now = [0.0]
+    cache = ArenaCache(max_age=1.0, clock=lambda: now[0])
+    with store.db.read_conn() as conn:
+        catalog = cache.catalog(conn, seeded.slug)
+    first = cache.match_state(store.db, catalog, store.clock())
+    store.settings.min_vote_seconds = 0
+    battle = store.create_battle(arena=seeded.slug)
+    store.submit_vote(token=battle.token, mode="rank", ranks=[1, 2, 3, 4], voter_id="v")
+    assert cache.match_state(store.db, catalog, store.clock()).ratings == first.ratings
+    now[0] = 1.5
+    assert cache.match_state(store.db, catalog, store.clock()).ratings != first.ratings
