@@ -90,12 +90,19 @@ class VotingMixin(BattleMixin):
         key = token_key(token)
         # Everything that can refuse the vote is checked here, holding no lock; the vote
         # writer then claims the battle and records the vote under the arena lock.
+        now = self._now()
+        by_voter, by_address = self._limited(address)
         with self.db.read_conn() as conn:
-            # One statement: the battle, its slots with model names, its arena and any vote.
-            slots = conn.execute(_battle_for_vote_statement(), {"token": key}).all()
+            # One statement: the battle, its slots with model names, its arena, any vote, and
+            # the abuse state of the voter the cookie names.
+            slots = conn.execute(
+                _battle_for_vote_statement(by_voter, by_address),
+                {"token": key, **self._abuse_params(voter, address, now)},
+            ).all()
             if not slots:
                 raise NotFound("unknown battle", detail={"token": str(token)[:64]})
             battle = slots[0]
+            abuse = (bool(battle.banned), int(battle.recent or 0), int(battle.from_address or 0))
             if address_id is not None and battle.voter_hash not in (None, voter):
                 # A voter id other than the one that opened the battle is unverifiable (a
                 # browser keeps its cookie; a bot can mint one per request): the vote counts as
@@ -104,6 +111,7 @@ class VotingMixin(BattleMixin):
                 salt = self.settings.voter_salt.get_secret_value()
                 if battle.voter_hash != self.voter_hash(address_voter_id(salt, address_id)):
                     voter = self.address_hash(address_id)
+                    abuse = self._abuse_state(conn, voter, address, now)
             names = {int(row.model_id): str(row.model_name) for row in slots}
             parsed = parse_vote(mode, ranks, winner, len(slots))
             if battle.vote_id is not None:
@@ -114,10 +122,9 @@ class VotingMixin(BattleMixin):
                 return convert.vote_result(
                     existing, token=key, arena_slug=battle.arena_slug, names=names, replayed=True
                 )
-            now = self._now()
             if now >= battle.expires_at:
                 raise Expired("this battle has expired; start a new one")
-            banned, recent, from_address = self._abuse_state(conn, voter, address, now)
+            banned, recent, from_address = abuse
             if banned:
                 raise Forbidden("this voter may not vote")
             self._bot_guard(battle.created_at, now)
@@ -228,15 +235,23 @@ class VotingMixin(BattleMixin):
         """The salted hash stored for a client address (kept apart from voter ids)."""
         return hash_voter(self.settings.voter_salt.get_secret_value(), "address:" + str(address_id))
 
+    def _limited(self, address: str | None) -> tuple[bool, bool]:
+        """Whether the per-voter and the per-address limits apply."""
+        by_voter = self.settings.rate_limit_per_minute > 0
+        by_address = address is not None and self.settings.rate_limit_per_address_per_minute > 0
+        return by_voter, by_address
+
+    @staticmethod
+    def _abuse_params(voter: str, address: str | None, now: datetime) -> dict[str, Any]:
+        return {"voter": voter, "address": address, "since": now - timedelta(seconds=60)}
+
     def _abuse_state(
         self, conn: Connection, voter: str, address: str | None, now: datetime
     ) -> tuple[bool, int, int]:
         """Banned?, and votes in the last 60 s by this voter and by this address (one query)."""
-        by_voter = self.settings.rate_limit_per_minute > 0
-        by_address = address is not None and self.settings.rate_limit_per_address_per_minute > 0
         row = conn.execute(
-            _abuse_statement(by_voter, by_address),
-            {"voter": voter, "address": address, "since": now - timedelta(seconds=60)},
+            select(*_abuse_columns(*self._limited(address))),
+            self._abuse_params(voter, address, now),
         ).one()
         return bool(row[0]), int(row[1] or 0), int(row[2] or 0)
 
@@ -352,9 +367,10 @@ class VotingMixin(BattleMixin):
 
 
 @cache
-def _battle_for_vote_statement() -> Any:
+def _battle_for_vote_statement(by_voter: bool, by_address: bool) -> Any:
     return (
         select(
+            *_abuse_columns(by_voter, by_address),
             BATTLES.c.id,
             BATTLES.c.arena_id,
             BATTLES.c.voter_hash,
@@ -385,7 +401,7 @@ def _recent_votes(column: Any, param: str, since: Any) -> Any:
 
 
 @cache
-def _abuse_statement(by_voter: bool, by_address: bool) -> Any:
+def _abuse_columns(by_voter: bool, by_address: bool) -> tuple[Any, ...]:
     """Banned?, recent votes by the voter, recent votes by the address (0 when not limited)."""
     since = bindparam("since", type_=VOTES.c.created_at.type)
     recent = _recent_votes(VOTES.c.voter_hash, "voter", since) if by_voter else literal(0)
@@ -393,4 +409,8 @@ def _abuse_statement(by_voter: bool, by_address: bool) -> Any:
         _recent_votes(VOTES.c.address_hash, "address", since) if by_address else literal(0)
     )
     banned = exists().where(BannedVoter.voter_hash == bindparam("voter"))
-    return select(banned, recent, from_address)
+    return (
+        banned.label("banned"),
+        recent.label("recent"),
+        from_address.label("from_address"),
+    )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from pathlib import Path
 
@@ -48,9 +49,14 @@ def create_app(
     owned = store is None
     the_store = store if store is not None else Store.open(settings, migrate=migrate)
 
+    # The hot routes' blocking store calls (see deps.run_blocking); as many threads as AnyIO's
+    # default pool, which the other routes keep using.
+    executor = ThreadPoolExecutor(max_workers=40, thread_name_prefix="karena-store")
+
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         yield
+        executor.shutdown(wait=True)
         if owned:
             the_store.close()
 
@@ -62,6 +68,7 @@ def create_app(
     )
     app.state.settings = settings
     app.state.store = the_store
+    app.state.executor = executor
     app.state.live_arenas = live_arenas
     app.state.templates = Jinja2Templates(directory=str(_HERE / "templates"))
     limit = settings.rate_limit_per_minute

@@ -12,6 +12,7 @@ _CSP = (
     "script-src 'self'; frame-src 'self'; object-src 'none'; base-uri 'none'; "
     "form-action 'self'; frame-ancestors 'none'"
 )
+_CSP_BYTES = _CSP.encode()
 #: Headers that could tell one model's output from another (validators, file names).
 _IDENTIFYING = {b"etag", b"last-modified", b"content-disposition"}
 
@@ -45,7 +46,7 @@ class SecurityHeaders:
                 headers.append((b"x-content-type-options", b"nosniff"))
                 headers.append((b"referrer-policy", b"no-referrer"))
                 if not docs:
-                    headers.append((b"content-security-policy", _CSP.encode()))
+                    headers.append((b"content-security-policy", _CSP_BYTES))
                     headers.append((b"x-frame-options", b"DENY"))
                 message["headers"] = headers
             await send(message)
