@@ -237,12 +237,20 @@ class ArenaCache:
         self._entries: dict[str, _Entry] = {}
         self._lock = threading.Lock()
 
-    def catalog(self, conn: Connection, slug: str) -> ArenaCatalog:
-        """The arena's catalog, re-read only when its version moved (NotFound)."""
+    def version(self, conn: Connection, slug: str) -> int:
+        """The arena's catalog version as the database has it now (NotFound)."""
+        return self._id_and_version(conn, slug)[1]
+
+    @staticmethod
+    def _id_and_version(conn: Connection, slug: str) -> tuple[int, int]:
         row = conn.execute(_version_query(), {"slug": text_key(slug, "arena")}).first()
         if row is None:
             raise NotFound(f"no arena {slug!r}")
-        arena_id, version = int(row[0]), int(row[1])
+        return int(row[0]), int(row[1])
+
+    def catalog(self, conn: Connection, slug: str) -> ArenaCatalog:
+        """The arena's catalog, re-read only when its version moved (NotFound)."""
+        arena_id, version = self._id_and_version(conn, slug)
         entry = self._entries.get(slug)
         if entry is not None and entry.catalog.version == version and entry.catalog.id == arena_id:
             return entry.catalog

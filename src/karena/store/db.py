@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -90,6 +92,11 @@ class Database:
     write_engine: Engine
     reads: sessionmaker[Session]
     writes: sessionmaker[Session]
+    # SQLite: this process's writers queue here, so they hand the database's write lock over
+    # at once instead of polling for it (SQLite's busy handler sleeps up to 100 ms per try).
+    write_lock: contextlib.AbstractContextManager[Any] = field(
+        default_factory=contextlib.nullcontext
+    )
 
     @property
     def is_sqlite(self) -> bool:
@@ -128,6 +135,9 @@ class Database:
             write_engine=write_engine,
             reads=sessionmaker(bind=engine, expire_on_commit=False),
             writes=sessionmaker(bind=write_engine, expire_on_commit=False),
+            write_lock=threading.RLock()
+            if engine.dialect.name == "sqlite"
+            else contextlib.nullcontext(),
         )
 
     @contextmanager
@@ -139,7 +149,7 @@ class Database:
     @contextmanager
     def write(self) -> Iterator[Session]:
         """A write unit of work: committed on success, rolled back on any exception."""
-        with self.writes() as session, session.begin():
+        with self.write_lock, self.writes() as session, session.begin():
             yield session
 
     @contextmanager
@@ -152,21 +162,13 @@ class Database:
             yield conn
 
     @contextmanager
-    def write_conn(self, *, durable: bool = True) -> Iterator[Connection]:
+    def write_conn(self) -> Iterator[Connection]:
         """A write transaction on a bare Core connection, for the hot paths (battles, votes).
 
         No ORM session: its unit of work and identity map cost more CPU than the few
         statements these paths send. Committed on success, rolled back on any exception.
-
-        ``durable=False`` lets PostgreSQL acknowledge the commit before its WAL reaches the disk
-        (``synchronous_commit = off`` for this transaction only). A crash can then forget the
-        last few hundred milliseconds of such transactions, never a later durable one (WAL is
-        written in order). Battles use it: a forgotten battle is "unknown" and its voter gets a
-        new one. Votes never do.
         """
-        with self.write_engine.begin() as conn:
-            if not durable and self.is_postgres:
-                conn.exec_driver_sql("SET LOCAL synchronous_commit = off")
+        with self.write_lock, self.write_engine.begin() as conn:
             yield conn
 
     def migrate(self) -> None:

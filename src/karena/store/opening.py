@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 from sqlalchemy import Connection, insert, select
 
-from karena.errors import InvalidInput, NotFound
+from karena.errors import Conflict, InvalidInput, NotFound
 from karena.store import battles as battle_service
 from karena.store import convert
 from karena.store.base import token_key
@@ -24,6 +24,8 @@ from karena.store.votes import hash_voter
 __all__ = ["BattleMixin"]
 
 BATTLES: Any = Battle.__table__
+#: Plans tried before giving up when the arena's catalog changes under each of them.
+CATALOG_ATTEMPTS = 3
 
 
 class BattleMixin(CatalogMixin):
@@ -57,15 +59,22 @@ class BattleMixin(CatalogMixin):
             view = self._open_on_cached_catalog(arena, voter_id, rng, now)
             if view is not None:
                 return view
-        # One transaction: the catalog version is checked where the battle is inserted, so a
-        # battle never names a model or output that a concurrent catalog change removed.
-        with self.db.write_conn(durable=False) as conn:
-            catalog = self._arena_cache.catalog(conn, arena)
+        for _ in range(CATALOG_ATTEMPTS):
+            # Plan first, holding no connection (one connection at a time per request: a
+            # request holding one while waiting for another can exhaust the pool).
+            with self.db.read_conn() as conn:
+                catalog = self._arena_cache.catalog(conn, arena)
             state = self._arena_cache.match_state(self.db, catalog, now)
             plan = battle_service.plan_battle(catalog, state, rng=rng)
-            view = self._insert_battle(conn, plan, voter_id, now)
-        self._arena_cache.note_battle(catalog, plan.model_ids)
-        return view
+            # The catalog version is checked where the battle is inserted, so a battle never
+            # names a model or output that a concurrent catalog change took away.
+            with self.db.write_conn() as conn:
+                if self._arena_cache.version(conn, arena) != catalog.version:
+                    continue
+                view = self._insert_battle(conn, plan, voter_id, now)
+            self._arena_cache.note_battle(catalog, plan.model_ids)
+            return view
+        raise Conflict(f"arena {arena!r} changed while the battle was planned; try again")
 
     def _open_on_cached_catalog(
         self, arena: str, voter_id: str | None, rng: np.random.Generator, now: datetime
@@ -140,21 +149,21 @@ class BattleMixin(CatalogMixin):
     ) -> BattleView:
         from karena.generators.registry import build_generator
 
-        with self.db.write_conn() as conn:
+        with self.db.read_conn() as conn:
             catalog = self._arena_cache.catalog(conn, arena)
-            attached = {name for arena_id, name in self._generators if arena_id == catalog.id}
-            live = {
-                m.name
-                for m in catalog.models
-                if m.enabled and (m.generator is not None or m.name in attached)
-            }
-            if len(live) < catalog.k:
-                raise InvalidInput(
-                    f"arena {arena!r} has {len(live)} models with a live generator; typed "
-                    f"prompts need K={catalog.k}"
-                )
-            state = self._arena_cache.match_state(self.db, catalog, self._now())
-            picked = battle_service.pick_models(catalog, state, rng=rng, only=live)
+        attached = {name for arena_id, name in self._generators if arena_id == catalog.id}
+        live = {
+            m.name
+            for m in catalog.models
+            if m.enabled and (m.generator is not None or m.name in attached)
+        }
+        if len(live) < catalog.k:
+            raise InvalidInput(
+                f"arena {arena!r} has {len(live)} models with a live generator; typed "
+                f"prompts need K={catalog.k}"
+            )
+        state = self._arena_cache.match_state(self.db, catalog, self._now())
+        picked = battle_service.pick_models(catalog, state, rng=rng, only=live)
         prompt = self.add_prompt(arena=arena, text=text, source="user")
         for model in picked:
             if self.get_output(model_id=model.id, prompt_id=prompt.id) is not None:
