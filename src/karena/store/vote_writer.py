@@ -135,7 +135,7 @@ class VoteWriter:
 
     def _write(self, arena_id: int, items: Sequence[_Item]) -> None:
         try:
-            outcomes = self._write_batch(arena_id, [vote for _, vote, _ in items])
+            outcomes = self.write_batch(arena_id, [vote for _, vote, _ in items])
         except Exception as exc:
             if len(items) > 1:
                 for item in items:
@@ -149,7 +149,7 @@ class VoteWriter:
             else:
                 future.set_result(outcome)
 
-    def _write_batch(self, arena_id: int, votes: Sequence[NewVote]) -> list[VoteRow | Exception]:
+    def write_batch(self, arena_id: int, votes: Sequence[NewVote]) -> list[VoteRow | Exception]:
         """One transaction: claim, ban check, record. Outcomes in the order of ``votes``."""
         with self._db.write_conn() as conn:
             claimed = set(
