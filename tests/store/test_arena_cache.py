@@ -42,12 +42,12 @@ def test_disabling_a_model_elsewhere_takes_effect_at_once(
     assert _shown_models(store, seeded.slug, 12) == {f"model-{i}" for i in range(2, 6)}
 
 
-def test_an_output_added_elsewhere_becomes_servable(
+def test_a_model_added_elsewhere_is_served_at_once(
     store: Store, seeded: SeededArena, other_worker: Store, make_png: object
 ) -> None:
     store.settings.min_vote_seconds = 0
     store.settings.rate_limit_per_minute = 0
-    store.create_battle(arena=seeded.slug)
+    store.create_battle(arena=seeded.slug)  # warms this worker's catalog cache
     other_worker.add_model(arena=seeded.slug, name="late-model")
     for key in seeded.prompt_keys:
         other_worker.add_output(
@@ -56,7 +56,17 @@ def test_an_output_added_elsewhere_becomes_servable(
             prompt_key=key,
             data=make_png((200, 10, 10)),  # type: ignore[operator]
         )
-    assert "late-model" in _shown_models(store, seeded.slug, 40)
+    for name in ("model-0", "model-1", "model-2"):
+        other_worker.set_model_enabled(arena=seeded.slug, name=name, enabled=False)
+    # K = 4 enabled models are left, the new one among them: every battle must show it.
+    for _ in range(3):
+        shown = _shown_models(store, seeded.slug, 1)
+        cached = store._arena_cache.cached(seeded.slug)
+        assert shown == {"late-model", "model-3", "model-4", "model-5"}, (
+            shown,
+            cached.version if cached else None,
+            [m.name for m in cached.models] if cached else None,
+        )
 
 
 def test_catalog_versions_move_with_every_catalog_write(store: Store, seeded: SeededArena) -> None:
@@ -92,3 +102,23 @@ def test_match_state_is_reread_after_max_age(store: Store, seeded: SeededArena) 
     assert cache.match_state(store.db, catalog, store.clock()).ratings == first.ratings
     now[0] = 1.5
     assert cache.match_state(store.db, catalog, store.clock()).ratings != first.ratings
+
+
+def test_every_store_hooks_its_catalog_writes(settings: Settings, clock: TestClock) -> None:
+    """Regression: a store whose session class sat at a collected one's address was skipped
+    (``event.contains`` keys by ``id()``), so its catalog writes moved no version."""
+    import gc
+
+    from karena.media.storage import MediaStore
+    from karena.store.arena_cache import bump_catalog_versions
+    from karena.store.db import Database
+
+    media = MediaStore(settings.resolved_media_dir(), max_bytes=1024, image_size=16)
+    for _ in range(50):
+        db = Database.connect(settings.resolved_database_url())
+        st = Store(settings, db, media, clock)
+        with db.writes() as session:
+            assert bump_catalog_versions in list(session.dispatch.before_flush)
+        st.close()
+        del st, db
+        gc.collect()

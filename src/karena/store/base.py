@@ -78,8 +78,12 @@ class StoreBase:
 
         self._arena_cache = ArenaCache(settings.match_state_max_age_seconds)
         self._vote_writer = VoteWriter(db, self._now)
-        if not event.contains(db.writes, "before_flush", bump_catalog_versions):
+        # Not event.contains(): SQLAlchemy keys its registry by id(target), so a new session
+        # class at the address of a collected one looked "already hooked" and went without
+        # the hook (a rare CI failure: a catalog write that moved no version).
+        if not db.catalog_hooked:
             event.listen(db.writes, "before_flush", bump_catalog_versions)
+            db.catalog_hooked = True
 
     def _now(self) -> datetime:
         now = self.clock()

@@ -94,6 +94,8 @@ class Database:
     writes: sessionmaker[Session]
     # SQLite: this process's writers queue here, so they hand the database's write lock over
     # at once instead of polling for it (SQLite's busy handler sleeps up to 100 ms per try).
+    # Whether the Store has hooked its catalog-version bump onto ``writes`` (once per Database).
+    catalog_hooked: bool = False
     write_lock: contextlib.AbstractContextManager[Any] = field(
         default_factory=contextlib.nullcontext
     )
