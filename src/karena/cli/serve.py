@@ -102,10 +102,11 @@ def serve(
     # Migrate once here, so that workers never race to migrate one database.
     Store.open(settings, migrate=True).close()
     if settings.workers == 1:
-        from karena.web.app import create_app
+        from karena.web.app import create_app, freeze_startup_heap
 
         typer.echo(f"karena: serving http://{_display_host(settings.host)}:{settings.port}/")
         app = create_app(settings, migrate=False)
+        freeze_startup_heap()
         uvicorn.run(app, host=settings.host, port=settings.port, log_level=log_level)
         return
     # Worker processes rebuild the settings from the environment: pass the flags down.

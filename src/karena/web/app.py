@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
@@ -91,4 +92,19 @@ def app_from_environment() -> FastAPI:
     ``karena serve`` migrates once before it starts the workers, so that several workers never
     race to migrate one database.
     """
-    return create_app(Settings(), migrate=False)
+    app = create_app(Settings(), migrate=False)
+    freeze_startup_heap()
+    return app
+
+
+def freeze_startup_heap() -> None:
+    """Hide everything alive after a server process started from the cyclic collector.
+
+    The app, its routes, SQLAlchemy's metadata and the imported modules live as long as the
+    process; without ``gc.freeze()`` every full collection walks them again. Measured with
+    ``benchmarks/serve_load.py`` (PostgreSQL, 2 workers, 2 × 3 × 8 s): about 3 % more votes/s
+    and a lower p99. Only server entry points call it: a test process that builds many apps
+    would keep their cyclic garbage.
+    """
+    gc.collect()
+    gc.freeze()
