@@ -164,6 +164,14 @@ class Database:
             yield conn
 
     @contextmanager
+    def autocommit_conn(self) -> Iterator[Connection]:
+        """PostgreSQL: a connection on which every statement is its own, committed transaction."""
+        if not self.is_postgres:
+            raise ConfigError("autocommit connections are used on PostgreSQL only")
+        with self.read_engine.connect() as conn:
+            yield conn
+
+    @contextmanager
     def write_conn(self) -> Iterator[Connection]:
         """A write transaction on a bare Core connection, for the hot paths (battles, votes).
 

@@ -105,7 +105,7 @@ class BattleMixin(CatalogMixin):
         }
         for i, (m, o) in enumerate(zip(plan.model_ids, plan.output_ids, strict=True)):
             params[f"m{i}"], params[f"o{i}"] = m, o
-        with self.db.read_conn() as conn:  # autocommit: the statement is its own transaction
+        with self.db.autocommit_conn() as conn:
             inserted = conn.exec_driver_sql(_guarded_battle_sql(len(plan.model_ids)), params)
             if not inserted.all():
                 self._arena_cache.forget(arena)
