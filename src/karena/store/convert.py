@@ -20,8 +20,15 @@ from karena.store.types import (
     VoteResult,
 )
 
-__all__ = ["arena_info", "battle_view", "model_info", "output_info", "prompt_info", "vote_result"]
-__all__ += ["model_names"]
+__all__ = [
+    "arena_info",
+    "battle_view",
+    "model_info",
+    "model_names",
+    "output_info",
+    "prompt_info",
+    "vote_result",
+]
 
 
 def arena_info(a: Arena) -> ArenaInfo:
