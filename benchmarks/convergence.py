@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from karena.rating.factor_graph import FactorGraphFFA
+from karena.rating.models.factor_graph import FactorGraphFFA
 from karena.sim.metrics import summarize
 from karena.sim.noise import FlipNoise, GumbelNoise, JudgeNoise, NoiseModel
 from karena.sim.protocol import (

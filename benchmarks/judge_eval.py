@@ -53,7 +53,7 @@ from karena.judge.placement import (
 from karena.judge.posterior import DEFAULT_HUMAN_NOISE_SHARE, OutputQuality, split_beta
 from karena.judge.reference import agreement_with_board
 from karena.judge.report import place
-from karena.rating.thurstone import DEFAULT_BETA, ThurstoneK
+from karena.rating.models.thurstone import DEFAULT_BETA, ThurstoneK
 from karena.rating.types import Rating
 
 ROOT = Path(__file__).resolve().parents[1]

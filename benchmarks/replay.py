@@ -28,9 +28,9 @@ from typing import Any
 import numpy as np
 
 from karena.rating import fast
-from karena.rating.elo import Elo
-from karena.rating.factor_graph import FactorGraphFFA
-from karena.rating.thurstone import ThurstoneK
+from karena.rating.models.elo import Elo
+from karena.rating.models.factor_graph import FactorGraphFFA
+from karena.rating.models.thurstone import ThurstoneK
 from karena.rating.types import Ranking, Vote
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -35,7 +35,7 @@ import mpmath
 import numpy as np
 from scipy.stats import spearmanr
 
-from karena.rating.thurstone import ThurstoneK
+from karena.rating.models.thurstone import ThurstoneK
 from karena.reward.capabilities import fit_capabilities
 from karena.reward.gaps import pair_gaps, truncated_gap_moments, truncated_gap_moments_naive
 from karena.reward.loaders import load_chatbot_arena_counts

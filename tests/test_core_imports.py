@@ -7,12 +7,19 @@ import sys
 FORBIDDEN = ("sqlalchemy", "fastapi", "httpx", "typer", "starlette", "uvicorn")
 RATING_MODULES = (
     "karena.rating",
-    "karena.rating.fast",
+    "karena.rating.kernels",
+    "karena.rating.registry",
     "karena.rating.replay",
     "karena.rating.leaderboard",
-    "karena.rating.factor_graph",
-    "karena.rating.elo",
+    "karena.rating.models.thurstone",
+    "karena.rating.models.factor_graph",
+    "karena.rating.models.elo",
     "karena.rating.vote_log",
+    "karena.rating.pair_counts",
+    "karena.rating.bradley_terry",
+    "karena.rating.bt_likelihood",
+    "karena.rating.plackett_luce",
+    "karena.rating.data",
 )
 OTHER_CORE_MODULES = ("karena.matchmaking", "karena.sim")
 

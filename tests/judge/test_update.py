@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from karena.judge.update import update_new_model
-from karena.rating.thurstone import ThurstoneK
+from karena.rating.models.thurstone import ThurstoneK
 from karena.rating.types import Ranking, Rating
 
 BOARD = [Rating(20, 0.8), Rating(22, 0.8), Rating(24, 0.8), Rating(26, 0.8)]

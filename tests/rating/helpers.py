@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 from hypothesis import strategies as st
 
-from karena.rating.types import BestOfK, Outcome, PairResult, Pairwise, Ranking, Rating, Vote
+from karena.rating.types import PAIR_RESULTS, BestOfK, Outcome, Ranking, Rating, Tie, Vote, pairwise
 
 
 def random_log(rng: np.random.Generator, n_votes: int, n_models: int, k_max: int = 5) -> list[Vote]:
@@ -16,15 +16,15 @@ def random_log(rng: np.random.Generator, n_votes: int, n_models: int, k_max: int
         models = tuple(f"m{int(x)}" for x in rng.choice(n_models, size=k, replace=False))
         kind = int(rng.integers(3))
         if kind == 0:
-            outcome: Ranking | BestOfK | Pairwise = Ranking(
+            outcome: Outcome = Ranking(
                 tuple(int(x) for x in rng.integers(1, k + 1, size=k))
             )
         elif kind == 1:
-            winner = None if rng.random() < 0.2 else int(rng.integers(k))
-            outcome = BestOfK(k, winner)
+            winner = int(rng.integers(k))
+            outcome = Tie(k, all_bad=winner == 0) if rng.random() < 0.2 else BestOfK(k, winner)
         else:
             models = models[:2]
-            outcome = Pairwise(list(PairResult)[int(rng.integers(4))])
+            outcome = pairwise(list(PAIR_RESULTS)[int(rng.integers(4))])
         votes.append(Vote(models, outcome))
     return votes
 
@@ -51,5 +51,5 @@ def game(draw: st.DrawFn, strict: bool = False) -> tuple[list[Rating], Outcome]:
         return ratings, Ranking(tuple(ranks))
     if kind == "best":
         winner = draw(st.one_of(st.none(), st.integers(0, k - 1)))
-        return ratings, BestOfK(k, winner)
-    return ratings, Pairwise(draw(st.sampled_from(list(PairResult))))
+        return ratings, Tie(k) if winner is None else BestOfK(k, winner)
+    return ratings, pairwise(draw(st.sampled_from(list(PAIR_RESULTS))))

@@ -13,7 +13,7 @@ from scipy import optimize
 
 from karena.errors import InvalidInput, NotFound
 from karena.rating.bradley_terry import PairCounts, fit_bradley_terry
-from karena.rating.types import BestOfK, PairResult, Pairwise, Ranking, Vote
+from karena.rating.types import BestOfK, Ranking, Tie, Vote, pairwise
 
 FACTOR = 400.0 / math.log(10.0)  # rating points per natural-log unit at the FastChat scale
 
@@ -164,9 +164,9 @@ def test_from_votes_expands_kwise_votes_into_pairs() -> None:
     votes = [
         Vote(("a", "b", "c", "d"), Ranking((2, 1, 3, 3))),
         Vote(("c", "a", "b"), BestOfK(3, 0)),
-        Vote(("a", "d", "b"), BestOfK(3, None)),
-        Vote(("d", "a"), Pairwise(PairResult.BOTH_BAD)),
-        Vote(("b", "d"), Pairwise(PairResult.LOSS)),
+        Vote(("a", "d", "b"), Tie(3)),
+        Vote(("d", "a"), pairwise("both_bad")),
+        Vote(("b", "d"), pairwise("loss")),
     ]
     counts = PairCounts.from_votes(votes)
     assert counts.models == ("a", "b", "c", "d")

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 from karena.errors import InvalidInput
-from karena.rating.elo import Elo
-from karena.rating.types import BestOfK, PairResult, Pairwise, Ranking, Rating, Vote
+from karena.rating.models.elo import Elo
+from karena.rating.types import BestOfK, Ranking, Rating, Vote, pairwise
 
 
 def fastchat_online_elo(battles: list[tuple[str, str, str]], k: float = 4.0) -> dict[str, float]:
@@ -26,7 +26,7 @@ def fastchat_online_elo(battles: list[tuple[str, str, str]], k: float = 4.0) -> 
 
 
 def test_first_win_between_newcomers_moves_k_over_two() -> None:
-    new = Elo().update((Rating(1000, 0), Rating(1000, 0)), Pairwise(PairResult.WIN))
+    new = Elo().update((Rating(1000, 0), Rating(1000, 0)), pairwise("win"))
     assert new == (Rating(1002.0, 0.0), Rating(998.0, 0.0))
 
 
@@ -34,12 +34,12 @@ def test_pairwise_replay_matches_fastchat() -> None:
     rng = np.random.default_rng(3)
     names = ["a", "b", "c", "d", "e"]
     battles, votes = [], []
-    result_of = {"model_a": PairResult.WIN, "model_b": PairResult.LOSS, "tie": PairResult.TIE}
+    result_of = {"model_a": "win", "model_b": "loss", "tie": "tie"}
     for _ in range(400):
         a, b = (str(x) for x in rng.choice(names, size=2, replace=False))
         winner = str(rng.choice(["model_a", "model_b", "tie"]))
         battles.append((a, b, winner))
-        votes.append(Vote((a, b), Pairwise(result_of[winner])))
+        votes.append(Vote((a, b), pairwise(result_of[winner])))
     want = fastchat_online_elo(battles)
     got = Elo().replay(votes)
     for name, value in want.items():
@@ -57,8 +57,8 @@ def test_kwise_vote_sums_pair_updates_from_pre_vote_ratings() -> None:
 
 def test_both_bad_is_a_tie() -> None:
     ratings = (Rating(1100, 0), Rating(1000, 0))
-    tie = Elo().update(ratings, Pairwise(PairResult.TIE))
-    both_bad = Elo().update(ratings, Pairwise(PairResult.BOTH_BAD))
+    tie = Elo().update(ratings, pairwise("tie"))
+    both_bad = Elo().update(ratings, pairwise("both_bad"))
     assert tie == both_bad
     assert tie[0].mu < 1100 < tie[0].mu + 1
 

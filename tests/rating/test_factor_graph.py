@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 
 from karena.errors import InvalidInput
-from karena.rating.factor_graph import FactorGraphFFA
-from karena.rating.types import BestOfK, InvalidVote, PairResult, Pairwise, Ranking, Rating, Vote
+from karena.rating.models.factor_graph import FactorGraphFFA
+from karena.rating.types import BestOfK, InvalidVote, Ranking, Rating, Vote, pairwise
 
 trueskill = pytest.importorskip("trueskill")
 
@@ -123,7 +123,7 @@ def test_best_of_k_is_winner_first_rest_tied_as_deployed() -> None:
     ours = FactorGraphFFA().update(ratings, BestOfK(4, 2))
     theirs = oracle(ratings, (2, 2, 1, 2))
     assert [r.mu for r in ours] == pytest.approx([r.mu for r in theirs], abs=1e-9)
-    pair = FactorGraphFFA().update(ratings[:2], Pairwise(PairResult.BOTH_BAD))
+    pair = FactorGraphFFA().update(ratings[:2], pairwise("both_bad"))
     assert [r.mu for r in pair] == pytest.approx([r.mu for r in oracle(ratings[:2], (1, 1))])
 
 

@@ -12,7 +12,7 @@ from scipy import optimize
 from karena.errors import InvalidInput, NotFound
 from karena.rating.bradley_terry import PairCounts, fit_bradley_terry
 from karena.rating.plackett_luce import fit_plackett_luce, rankings_from_votes
-from karena.rating.types import BestOfK, PairResult, Pairwise, Ranking, Vote
+from karena.rating.types import BestOfK, Ranking, Vote, pairwise
 
 
 def sample_rankings(
@@ -100,7 +100,7 @@ def test_rankings_from_votes() -> None:
     votes = [
         Vote(("x", "y", "z"), Ranking((2, 1, 2))),
         Vote(("z", "w", "x", "y"), BestOfK(4, 1)),
-        Vote(("y", "w"), Pairwise(PairResult.TIE)),
+        Vote(("y", "w"), pairwise("tie")),
     ]
     models, rankings = rankings_from_votes(votes)
     assert models == ("x", "y", "z", "w")

@@ -11,10 +11,10 @@ from typer.testing import CliRunner
 
 from karena.cli.main import build_app, run
 from karena.errors import InvalidVote
-from karena.rating.elo import Elo
-from karena.rating.factor_graph import FactorGraphFFA
-from karena.rating.thurstone import ThurstoneK
-from karena.rating.types import BestOfK, PairResult, Pairwise, Ranking, Vote
+from karena.rating.models.elo import Elo
+from karena.rating.models.factor_graph import FactorGraphFFA
+from karena.rating.models.thurstone import ThurstoneK
+from karena.rating.types import BestOfK, Ranking, Tie, Vote, pairwise
 from karena.rating.vote_log import read_vote_log
 
 LOG = [
@@ -26,10 +26,10 @@ LOG = [
 ]
 VOTES = [
     Vote(("a", "b", "c", "d"), Ranking((2, 1, 4, 3))),
-    Vote(("a", "c"), Pairwise(PairResult.BOTH_BAD)),
+    Vote(("a", "c"), pairwise("both_bad")),
     Vote(("b", "c", "d", "e"), BestOfK(4, 3)),
     Vote(("b", "c", "d", "e"), BestOfK(4, 1)),
-    Vote(("a", "b", "c", "d"), BestOfK(4, None)),
+    Vote(("a", "b", "c", "d"), Tie(4)),
 ]
 
 
@@ -99,7 +99,7 @@ def test_cli_reports_a_bad_line_in_one_line_with_exit_code_2(
     good, bad = '{"models": ["a", "b"], "ranking": [1, 2]}', '{"models": ["a"], "ranking": [1]}'
     path.write_text(f"{good}\n{bad}\n")
     for argv, message in [
-        ([str(path)], "error: line 2: a ranking needs K >= 2 contestants, got 1"),
+        ([str(path)], "error: line 2: a vote needs K >= 2 contestants, got 1"),
         ([str(tmp_path / "none.jsonl")], f"error: no vote log at {tmp_path / 'none.jsonl'}"),
         (
             [str(path), "--provisional-sigma", "0"],
@@ -126,4 +126,6 @@ def test_default_model_follows_karena_rating_model(log_file: Path) -> None:
         build_app(), ["replay", str(log_file)], env={"KARENA_RATING_MODEL": "bradley-terry"}
     )
     assert bad.exit_code != 0
-    assert "not an online model" in str(bad.exception)
+    assert "unknown rating model 'bradley-terry'; choose one of elo, factor-graph, thurstone" in (
+        str(bad.exception)
+    )

@@ -9,7 +9,7 @@ from statistics import NormalDist
 import numpy as np
 import pytest
 
-from karena.rating.thurstone import ThurstoneK, draw_margin_for
+from karena.rating.models.thurstone import ThurstoneK, draw_margin_for
 from karena.rating.types import BestOfK, Ranking, Rating
 
 openskill_models = pytest.importorskip("openskill.models")

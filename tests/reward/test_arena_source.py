@@ -36,7 +36,7 @@ def test_vote_records_expand_each_mode_and_skip_uncounted() -> None:
     assert first[0] == ("b", "a") and ("c", "d") in first
     assert pairs.tie[:6].sum() == 1 and pairs.tie[9:].all()
     assert pairs.meta["image_w"][0] == "s1" and pairs.meta["image_l"][0] == "s0"
-    with pytest.raises(InvalidInput, match="unknown vote mode"):
+    with pytest.raises(InvalidInput, match="mode must be one of rank, best, tie, all_bad"):
         pairs_from_vote_records([{"mode": "meh", "ranks": [1, 2], "models": ["a", "b"]}])
     with pytest.raises(InvalidInput, match="2 models but 3 ranks"):
         pairs_from_vote_records([{"mode": "rank", "ranks": [1, 2, 3], "models": ["a", "b"]}])

@@ -9,8 +9,8 @@ import pytest
 from scipy.stats import spearmanr
 
 from karena.errors import InvalidInput
-from karena.rating.thurstone import ThurstoneK
-from karena.rating.types import PairResult, Pairwise, Vote
+from karena.rating.models.thurstone import ThurstoneK
+from karena.rating.types import Vote, pairwise
 from karena.reward.capabilities import fit_capabilities
 from karena.reward.pairs import PairSet
 
@@ -45,7 +45,7 @@ def test_data_order_pass_matches_thurstone_k_replay(model: ThurstoneK) -> None:
     votes = [
         Vote(
             (pairs.models[w], pairs.models[lo]),
-            Pairwise(PairResult.TIE if t else PairResult.WIN),
+            pairwise("tie" if t else "win"),
         )
         for w, lo, t in zip(pairs.winner, pairs.loser, pairs.tie, strict=True)
     ]

@@ -77,7 +77,7 @@ def test_window_matchmaker_converges_and_beats_random() -> None:
 def test_elo_sweep_reports_every_k_factor() -> None:
     worlds = shuffled_worlds(6, 3, np.random.default_rng(4))
     res = run_convergence(method_catalog(4)["elo"], worlds, FlipNoise(0.0), 400, seed=3)
-    assert [f for f, _ in res.sweep] == list(method_catalog(4)["elo"].elo_k_factors)
+    assert [f for f, _ in res.sweep] == list(method_catalog(4)["elo"].sweep)
     assert res.elo_k in [f for f, _ in res.sweep]
     assert len(res.votes) == 3
 

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from karena.errors import InvalidInput, NotFound
-from karena.rating.types import BestOfK, PairResult, Pairwise, Ranking
+from karena.rating.types import BestOfK, Ranking, pairwise
 from karena.sim.noise import (
     BOTH_BAD,
     LOSS,
@@ -43,8 +43,8 @@ def test_flip_rate_is_p() -> None:
 def test_no_noise_is_the_truth() -> None:
     codes = FlipNoise(0.0).pair_codes(_strengths(10, 5), np.random.default_rng(0))
     assert np.all(codes == WIN)
-    ranks, informative = batch_votes(codes, 5, "ranking", np.random.default_rng(0))
-    assert np.all(ranks == np.arange(1, 6)) and informative.all()
+    ranks = batch_votes(codes, 5, "rank", np.random.default_rng(0))
+    assert np.all(ranks == np.arange(1, 6))
 
 
 def test_thurstonian_noise_matches_the_probit() -> None:
@@ -85,30 +85,27 @@ def test_copeland_cycle_becomes_a_tie() -> None:
     # K=3 pairs (0,1), (0,2), (1,2): 0 ≻ 1, 2 ≻ 0, 1 ≻ 2 is a cycle: all score 1.
     codes = np.array([[WIN, LOSS, WIN]], dtype=np.int8)
     np.testing.assert_array_equal(copeland_scores(codes, 3), [[1.0, 1.0, 1.0]])
-    ranks, _ = batch_votes(codes, 3, "ranking", np.random.default_rng(0))
+    ranks = batch_votes(codes, 3, "rank", np.random.default_rng(0))
     np.testing.assert_array_equal(ranks, [[1, 1, 1]])
 
 
-def test_best_of_k_marks_only_the_winners_pairs() -> None:
+def test_best_of_k_leaves_the_losers_unranked() -> None:
     codes = np.array([[LOSS, WIN, WIN, WIN, WIN, WIN]], dtype=np.int8)  # 1 ≻ 0 ≻ 2 ≻ 3
-    ranks, informative = batch_votes(codes, 4, "best", np.random.default_rng(0))
-    np.testing.assert_array_equal(ranks, [[2, 1, 2, 2]])
-    # Pairs: (0,1) (0,2) (0,3) (1,2) (1,3) (2,3): those with position 1.
-    np.testing.assert_array_equal(informative, [[True, False, False, True, True, False]])
+    ranks = batch_votes(codes, 4, "best", np.random.default_rng(0))
+    # The winner at rank 1; the others unranked (0): nothing is said among them.
+    np.testing.assert_array_equal(ranks, [[0, 1, 0, 0]])
     assert to_outcome(codes[0], 4, "best", np.random.default_rng(0)) == BestOfK(4, 1)
 
 
-def test_pairwise_mode_keeps_ties_and_both_bad() -> None:
+def test_two_way_votes_keep_ties_and_both_bad() -> None:
     rng = np.random.default_rng(0)
-    assert to_outcome(np.array([TIE], np.int8), 2, "pairwise", rng) == Pairwise(PairResult.TIE)
-    assert to_outcome(np.array([BOTH_BAD], np.int8), 2, "pairwise", rng) == Pairwise(
-        PairResult.BOTH_BAD
-    )
-    assert to_outcome(np.array([LOSS], np.int8), 2, "pairwise", rng) == Pairwise(PairResult.LOSS)
-    assert to_outcome(np.array([WIN, WIN, LOSS], np.int8), 3, "ranking", rng) == Ranking((1, 3, 2))
-    with pytest.raises(InvalidInput, match="K = 2"):
-        batch_votes(np.zeros((1, 3), np.int8), 3, "pairwise", rng)
-    with pytest.raises(InvalidInput, match="unknown vote mode"):
+    assert to_outcome(np.array([TIE], np.int8), 2, "rank", rng) == pairwise("tie")
+    assert to_outcome(np.array([BOTH_BAD], np.int8), 2, "rank", rng) == pairwise("both_bad")
+    assert to_outcome(np.array([LOSS], np.int8), 2, "rank", rng) == pairwise("loss")
+    assert to_outcome(np.array([WIN, WIN, LOSS], np.int8), 3, "rank", rng) == Ranking((1, 3, 2))
+    with pytest.raises(InvalidInput, match="unknown vote kind 'tie' for a simulated voter"):
+        batch_votes(np.zeros((1, 3), np.int8), 3, "tie", rng)
+    with pytest.raises(InvalidInput, match="unknown vote kind"):
         batch_votes(np.zeros((1, 1), np.int8), 2, "nope", rng)  # type: ignore[arg-type]
 
 

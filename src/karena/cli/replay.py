@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Iterable
-from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -16,39 +15,11 @@ if TYPE_CHECKING:
     from karena.rating.types import Vote
 
 
-class OnlineModelName(StrEnum):
-    """The online rating models a log can be replayed through."""
+def build_model(name: str) -> OnlineRatingModel:
+    """The registered online rating model ``name`` with its documented defaults (ConfigError)."""
+    from karena.rating.registry import make_rating_model
 
-    thurstone = "thurstone"
-    factor_graph = "factor-graph"
-    elo = "elo"
-
-
-def build_model(name: OnlineModelName) -> OnlineRatingModel:
-    """The named model with its documented defaults."""
-    from karena.rating.elo import Elo
-    from karena.rating.factor_graph import FactorGraphFFA
-    from karena.rating.thurstone import ThurstoneK
-
-    models: dict[OnlineModelName, type[OnlineRatingModel]] = {
-        OnlineModelName.thurstone: ThurstoneK,
-        OnlineModelName.factor_graph: FactorGraphFFA,
-        OnlineModelName.elo: Elo,
-    }
-    return models[name]()
-
-
-def _model_from_settings(name: str) -> OnlineModelName:
-    """The model KARENA_RATING_MODEL names, if it is an online one."""
-    from karena.errors import ConfigError
-
-    try:
-        return OnlineModelName(name)
-    except ValueError:
-        known = ", ".join(m.value for m in OnlineModelName)
-        raise ConfigError(
-            f"KARENA_RATING_MODEL={name!r} is not an online model ({known}); pass --model"
-        ) from None
+    return make_rating_model(name)
 
 
 def _read_votes(path: Path) -> list[Vote]:
@@ -111,12 +82,12 @@ def register(app: typer.Typer) -> None:
             ),
         ],
         model: Annotated[
-            OnlineModelName | None,
+            str | None,
             typer.Option(
                 "--model",
                 "-m",
-                help="Online rating model to replay through "
-                "(default: KARENA_RATING_MODEL, thurstone).",
+                help="Online rating model to replay through, by its registry name "
+                "(default: KARENA_RATING_MODEL, thurstone); an unknown name lists the choices.",
             ),
         ] = None,
         json_output: Annotated[
@@ -152,11 +123,11 @@ def register(app: typer.Typer) -> None:
         threshold = (
             provisional_sigma if provisional_sigma is not None else settings.provisional_sigma
         )
-        chosen = model if model is not None else _model_from_settings(settings.rating_model)
+        chosen = model if model is not None else settings.rating_model
         if not threshold > 0:
             raise InvalidInput(f"--provisional-sigma must be > 0, got {threshold}")
-        votes = _read_votes(log)
         rating_model = build_model(chosen)
+        votes = _read_votes(log)
         use_fast = not reference and has_fast_path(rating_model)
         ratings = replay_votes(
             _with_progress(votes, show=not use_fast), rating_model, fast=use_fast
@@ -166,11 +137,11 @@ def register(app: typer.Typer) -> None:
             rows = rows[:top]
         if json_output:
             payload = {
-                "model": chosen.value,
+                "model": rating_model.name,
                 "votes": len(votes),
                 "leaderboard": [row.to_dict() for row in rows],
             }
             typer.echo(json.dumps(payload, indent=2))
             return
-        title = f"{chosen.value} leaderboard from {len(votes)} votes"
-        _print_table(rows, title, elo=chosen is OnlineModelName.elo)
+        title = f"{rating_model.name} leaderboard from {len(votes)} votes"
+        _print_table(rows, title, elo=rating_model.initial().sigma == 0.0)

@@ -56,7 +56,7 @@ def rewards(
     from rich.console import Console
     from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
-    from karena.rating.thurstone import ThurstoneK, draw_margin_for
+    from karena.rating.models.thurstone import ThurstoneK, draw_margin_for
     from karena.reward.capabilities import fit_capabilities
     from karena.reward.export import compute_rewards, write_jsonl, write_parquet, write_summary
     from karena.reward.loaders import FORMATS, load_pairs

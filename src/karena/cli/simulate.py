@@ -85,7 +85,7 @@ def register(app: typer.Typer) -> None:
         from rich.table import Table
 
         from karena.errors import InvalidInput
-        from karena.rating.factor_graph import FactorGraphFFA
+        from karena.rating.models.factor_graph import FactorGraphFFA
         from karena.sim.protocol import (
             MethodResult,
             information_floor,

@@ -18,7 +18,7 @@ from karena.judge.outputs import OutputSource
 from karena.judge.parsing import UnparseableReply
 from karena.judge.prompts import RuleSet, build_instruction
 from karena.judge.reference import ReferenceSet
-from karena.rating.thurstone import ThurstoneK
+from karena.rating.models.thurstone import ThurstoneK
 
 __all__ = ["EvalOutcome", "Evaluator", "journal_header"]
 

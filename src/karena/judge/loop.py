@@ -23,7 +23,7 @@ from karena.errors import InvalidInput
 from karena.judge.correction import DEFAULT_KAPPA, correct, spearman
 from karena.judge.matching import DEFAULT_ALPHA, MatchingTable, UncertaintyKind
 from karena.judge.update import UpdateKind, update_new_model
-from karena.rating.thurstone import DEFAULT_MU, DEFAULT_SIGMA, ThurstoneK
+from karena.rating.models.thurstone import DEFAULT_MU, DEFAULT_SIGMA, ThurstoneK
 from karena.rating.types import Rating
 
 __all__ = ["LoopConfig", "LoopState", "RunOutcome", "ranks_from_order", "swap_permutation"]

@@ -30,7 +30,7 @@ from karena.judge.posterior import (
     output_quality_posterior_batch,
     split_beta,
 )
-from karena.rating.thurstone import DEFAULT_BETA, DEFAULT_MU, DEFAULT_SIGMA
+from karena.rating.models.thurstone import DEFAULT_BETA, DEFAULT_MU, DEFAULT_SIGMA
 from karena.rating.types import Rating
 
 __all__ = ["PlacementConfig", "PlacementState", "infer_output_qualities", "output_matching_table"]

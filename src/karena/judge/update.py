@@ -4,7 +4,7 @@ METHODS §2.2 step 4: rate the judge's (K+1)-wise ranking and keep only the new 
 Only the K pairs that involve the new model say anything about it (the existing models are
 fixed), so every strategy below consumes exactly those K pairwise facts.
 
-Strategies (all built on :class:`karena.rating.thurstone.ThurstoneK`):
+Strategies (all built on :class:`karena.rating.models.thurstone.ThurstoneK`):
 
 ``sequential`` (default)
     The K pairs "new vs existing k" are applied one after another as K = 2 ThurstoneK updates,
@@ -24,7 +24,7 @@ from collections.abc import Sequence
 from typing import Literal
 
 from karena.errors import InvalidInput
-from karena.rating.thurstone import ThurstoneK
+from karena.rating.models.thurstone import ThurstoneK
 from karena.rating.types import Ranking, Rating
 
 __all__ = ["UpdateKind", "update_new_model"]

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable
+import json
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from karena.errors import ConfigError
@@ -12,7 +13,7 @@ from karena.matchmaking.ucb import SkillOnlyMatchmaker, UCBMatchmaker
 from karena.matchmaking.uncertainty import UncertainWindowMatchmaker
 from karena.matchmaking.uniform import RandomMatchmaker
 
-__all__ = ["MATCHMAKERS", "make_matchmaker"]
+__all__ = ["MATCHMAKERS", "make_matchmaker", "matchmaker"]
 
 #: Every registered matchmaker, by the name used in settings, the CLI and the docs.
 MATCHMAKERS: dict[str, Callable[..., ArrayMatchmaker]] = {
@@ -43,3 +44,13 @@ def make_matchmaker(name: str, **params: Any) -> ArrayMatchmaker:
         return factory(**params)
     except TypeError as exc:
         raise ConfigError(f"bad parameters for matchmaker {name!r}: {exc}") from exc
+
+
+@functools.lru_cache(maxsize=64)
+def _cached(name: str, params_json: str) -> ArrayMatchmaker:
+    return make_matchmaker(name, **json.loads(params_json))
+
+
+def matchmaker(name: str, params: Mapping[str, Any] | None = None) -> ArrayMatchmaker:
+    """:func:`make_matchmaker` for stored configurations, cached (matchmakers are immutable)."""
+    return _cached(name, json.dumps(dict(params or {}), sort_keys=True))

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-import numba
+import functools
+
 import numpy as np
 from numpy.typing import NDArray
 from scipy import sparse
@@ -19,7 +20,7 @@ from scipy.sparse import csgraph
 from karena.errors import InvalidInput
 
 if TYPE_CHECKING:
-    from karena.rating.bradley_terry import PairCounts
+    from karena.rating.pair_counts import PairCounts
 
 __all__ = [
     "FloatArray",
@@ -120,7 +121,6 @@ def assemble(prob: Problem, h_dd: FloatArray, h_rest: tuple[FloatArray, ...]) ->
     return flat
 
 
-@numba.njit(cache=True)
 def cholesky_solve(a: FloatArray, b: FloatArray) -> FloatArray:  # pragma: no cover - compiled
     """Solve a x = b (b: n × k) for small SPD ``a``, single-threaded; NaN if ``a`` is not SPD.
 
@@ -157,10 +157,18 @@ def cholesky_solve(a: FloatArray, b: FloatArray) -> FloatArray:  # pragma: no co
     return x
 
 
+@functools.cache
+def _compiled_cholesky() -> Any:
+    """:func:`cholesky_solve` compiled on first use (numba is not imported before)."""
+    import numba
+
+    return numba.njit(cache=True)(cholesky_solve)
+
+
 def solve_spd(a: FloatArray, b: FloatArray) -> FloatArray:
     """Solve a x = b by compiled Cholesky, falling back to LAPACK if ``a`` is not SPD."""
     rhs = b.reshape(len(b), -1)
-    x: FloatArray = cholesky_solve(np.ascontiguousarray(a), np.ascontiguousarray(rhs))
+    x: FloatArray = _compiled_cholesky()(np.ascontiguousarray(a), np.ascontiguousarray(rhs))
     if not np.all(np.isfinite(x)):
         x = np.asarray(np.linalg.solve(a, rhs), dtype=np.float64)
     return x.reshape(b.shape)

@@ -11,7 +11,7 @@ from typing import Literal
 import numpy as np
 
 from karena.errors import InvalidInput, NotFound
-from karena.rating.bradley_terry import PairCounts
+from karena.rating.pair_counts import PairCounts
 
 __all__ = ["load_agiqa3k_rankings", "load_chatbot_arena"]
 

@@ -1,6 +1,6 @@
 """Scalar Gaussian helpers for the Thurstone updates, stable far into the tails.
 
-Written with :mod:`math` only, so that :mod:`karena.rating.fast` can compile the very same
+Written with :mod:`math` only, so that :mod:`karena.rating.kernels` can compile the very same
 functions with numba and the fast path matches the reference to rounding error.
 """
 

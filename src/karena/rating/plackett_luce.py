@@ -18,7 +18,7 @@ from scipy.sparse import csgraph
 
 from karena.errors import InvalidInput, NotFound
 from karena.rating.bt_likelihood import solve_spd
-from karena.rating.types import Vote, outcome_ranks
+from karena.rating.types import Vote
 
 __all__ = ["PLFit", "Place", "fit_plackett_luce", "rankings_from_votes"]
 
@@ -277,7 +277,7 @@ def rankings_from_votes(
 ) -> tuple[tuple[Hashable, ...], list[list[tuple[int, ...]]]]:
     """Turn votes into (model names, rankings of places) for :func:`fit_plackett_luce`.
 
-    Ranks come from ``outcome_ranks``: best-of-K is "winner, then the rest tied", pairwise tie
+    Ranks come from ``outcome.ranks``: best-of-K is "winner, then the rest tied", pairwise tie
     and both-bad are one tied place. ``models`` fixes the order; default: first appearance.
     """
     index: dict[Hashable, int] = {}
@@ -293,7 +293,7 @@ def rankings_from_votes(
                     raise NotFound(f"vote names model {model!r}, absent from the model list")
                 index[model] = len(index)
             ids.append(index[model])
-        ranks = outcome_ranks(vote.outcome)
+        ranks = vote.outcome.ranks
         rankings.append(
             [tuple(ids[p] for p in range(len(ids)) if ranks[p] == r) for r in sorted(set(ranks))]
         )

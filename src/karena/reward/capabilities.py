@@ -14,7 +14,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from karena.errors import InvalidInput
-from karena.rating.thurstone import ThurstoneK
+from karena.rating.models.thurstone import ThurstoneK
 from karena.reward.pairs import PairSet
 
 __all__ = ["Capabilities", "Traversal", "fit_capabilities"]
@@ -70,7 +70,7 @@ def fit_capabilities(
     r"""Fit (μ_m, σ_m) for every model by the §1.2 update with K = 2, pair by pair.
 
     Each pass starts every model at the prior N(μ0, σ0²) of ``model`` and applies
-    :class:`~karena.rating.thurstone.ThurstoneK`'s pairwise update to the pairs in turn.
+    :class:`~karena.rating.models.thurstone.ThurstoneK`'s pairwise update to the pairs in turn.
 
     Traversal order
     ---------------
@@ -95,8 +95,6 @@ def fit_capabilities(
     progress :
         Called with the number of pair updates just done, for progress bars.
     """
-    from karena.rating import fast
-
     thurstone = model if model is not None else ThurstoneK()
     if passes < 1:
         raise InvalidInput(f"passes must be >= 1, got {passes}")
@@ -111,7 +109,6 @@ def fit_capabilities(
     informative = np.flatnonzero(pairs.winner != pairs.loser)
     models = np.stack([pairs.winner, pairs.loser], axis=1).astype(np.int32)
     ranks = np.where(pairs.tie[:, None], 1, np.array([1, 2])).astype(np.int32)
-    params = fast.thurstone_params(thurstone)
     pass_mu = np.empty((passes, k))
     pass_sigma = np.empty((passes, k))
     for p in range(passes):
@@ -124,7 +121,7 @@ def fit_capabilities(
         sigma = np.full(k, thurstone.sigma0)
         for start in range(0, len(order), _CHUNK):
             chunk = order[start : start + _CHUNK]
-            fast.thurstone_replay_inplace(mu, sigma, models[chunk], ranks[chunk], params)
+            thurstone.replay_arrays(mu, sigma, models[chunk], ranks[chunk])
             if progress is not None:
                 progress(len(chunk))
         pass_mu[p], pass_sigma[p] = mu, sigma

@@ -16,7 +16,7 @@ from typing import Any, Literal
 import numpy as np
 
 from karena.errors import InvalidInput, InvalidVote
-from karena.rating.types import BestOfK, Outcome, Ranking, Vote, comparisons
+from karena.rating.types import InvalidVote, Outcome, Ranking, Vote, comparisons, stored_outcome
 from karena.reward.pairs import PairSet, PairSetBuilder
 
 __all__ = [
@@ -255,15 +255,9 @@ _ARENA_VOTE_COLUMNS = ("seq", "mode", "ranks", "models", "prompt", "output_sha25
 def _stored_outcome(mode: object, ranks: list[int], where: str) -> Outcome:
     """The outcome a stored (mode, ranks) stands for, as the store replays it."""
     try:
-        if mode == "rank":
-            return Ranking(tuple(ranks))
-        if mode == "best":
-            return BestOfK(len(ranks), list(ranks).index(1))
-        if mode in ("tie", "all_bad"):
-            return BestOfK(len(ranks), None)
-    except ValueError as exc:
-        raise InvalidInput(f"{where}: a best-of-K vote needs one rank 1") from exc
-    raise InvalidInput(f"{where}: unknown vote mode {mode!r}")
+        return stored_outcome(mode, ranks)
+    except InvalidVote as exc:
+        raise InvalidInput(f"{where}: {exc.message}") from None
 
 
 def pairs_from_vote_records(

@@ -10,10 +10,10 @@ from karena.sim.metrics import (
     summarize,
 )
 from karena.sim.noise import FlipNoise, GumbelNoise, JudgeNoise, NoiseModel, ThurstonianNoise
-from karena.sim.votes import VOTE_MODES, VoteMode
+from karena.sim.votes import SIM_VOTE_KINDS
 
 __all__ = [
-    "VOTE_MODES",
+    "SIM_VOTE_KINDS",
     "FlipNoise",
     "GumbelNoise",
     "JudgeNoise",
@@ -23,7 +23,6 @@ __all__ = [
     "SimArena",
     "Summary",
     "ThurstonianNoise",
-    "VoteMode",
     "kendall_tau",
     "position_mse",
     "positions",

@@ -8,7 +8,7 @@ the leaderboard against the ground truth as it goes.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Literal
 
 import numpy as np
@@ -17,12 +17,11 @@ import numpy.typing as npt
 from karena.errors import InvalidInput
 from karena.matchmaking.base import ArrayMatchmaker, MatchArrays, check_k
 from karena.rating.base import OnlineRatingModel
-from karena.rating.thurstone import ThurstoneK
-from karena.rating.types import BestOfK, Outcome, Ranking, Rating
-from karena.sim.batch_rating import BatchElo, BatchThurstone, pair_index
+from karena.rating.models.thurstone import ThurstoneK
+from karena.rating.types import VoteKind
 from karena.sim.metrics import positions
-from karena.sim.noise import NoiseModel
-from karena.sim.votes import VoteMode, batch_votes
+from karena.sim.noise import NoiseModel, pair_index
+from karena.sim.votes import batch_votes
 
 __all__ = ["Method", "RunRecord", "SimArena"]
 
@@ -45,15 +44,16 @@ class Method:
     matchmaker :
         Who meets whom.
     rating :
-        ``"thurstone"`` (the paper's closed form, vectorised), ``"elo"`` (vectorised, one arena
-        per K-factor in ``elo_k_factors``), or any :class:`OnlineRatingModel` (run vote by vote:
-        the factor graph, or the scalar reference).
-    thurstone :
-        Parameters of the closed-form model.
-    elo_k_factors :
-        K-factors swept in the same run for ``"elo"``.
+        Any online rating model; the simulator calls its
+        :meth:`~karena.rating.base.OnlineRatingModel.update_arenas` (compiled for the models
+        that have a kernel, vote by vote for the others).
+    sweep :
+        Values of the rating model's field ``sweep_field`` run side by side in one run, one
+        group of arenas each (e.g. Elo K-factors); empty: just ``rating``.
+    sweep_field :
+        The field ``sweep`` varies (``"k"``, Elo's K-factor).
     mode :
-        The vote mode (see :mod:`karena.sim.votes`).
+        The vote kind simulated voters cast (``rank`` or ``best``, :mod:`karena.sim.votes`).
     score :
         Leaderboard score: ``"conservative"`` μ − 3σ (as K-Sort Arena ranks) or ``"mean"`` μ.
     """
@@ -61,21 +61,27 @@ class Method:
     label: str
     k: int
     matchmaker: ArrayMatchmaker
-    rating: Literal["thurstone", "elo"] | OnlineRatingModel = "thurstone"
-    thurstone: ThurstoneK = field(default_factory=ThurstoneK)
-    elo_k_factors: tuple[float, ...] = (4.0,)
-    mode: VoteMode = "ranking"
+    rating: OnlineRatingModel = field(default_factory=ThurstoneK)
+    sweep: tuple[float, ...] = ()
+    sweep_field: str = "k"
+    mode: VoteKind = VoteKind.RANK
     score: Literal["conservative", "mean"] = "conservative"
 
     @property
     def pairs_per_vote(self) -> int:
         """Pairwise-equivalent comparisons in one vote: C(K,2) for a ranking, K−1 for best-of-K."""
-        return self.k - 1 if self.mode == "best" else self.k * (self.k - 1) // 2
+        return self.k - 1 if self.mode == VoteKind.BEST else self.k * (self.k - 1) // 2
 
     @property
     def arenas_per_seed(self) -> int:
-        """Arenas run per seed (one per swept Elo K-factor)."""
-        return len(self.elo_k_factors) if self.rating == "elo" else 1
+        """Arenas run per seed (one per swept value)."""
+        return max(len(self.sweep), 1)
+
+    def rating_models(self) -> tuple[OnlineRatingModel, ...]:
+        """The rating model of each group of arenas."""
+        if not self.sweep:
+            return (self.rating,)
+        return tuple(replace(self.rating, **{self.sweep_field: v}) for v in self.sweep)  # type: ignore[type-var]
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,13 +104,16 @@ class SimArena:
         rng: np.random.Generator,
         disabled: BoolArray | None = None,
     ) -> None:
-        groups = method.arenas_per_seed
+        self.models = method.rating_models()
+        groups = len(self.models)
         base_s, n = strengths.shape
         self.method = method
         self.noise = noise
         self.rng = rng
         self.strengths = np.tile(strengths, (groups, 1))
         self.group = np.repeat(np.arange(groups), base_s).astype(np.int64)
+        # Group g's arenas are the rows of this slice: a view, so updates land in place.
+        self._slices = [slice(g * base_s, (g + 1) * base_s) for g in range(groups)]
         s = self.strengths.shape[0]
         self.truth = positions(self.strengths)
         self.disabled = (
@@ -113,29 +122,21 @@ class SimArena:
         self.busy = np.zeros((s, n), dtype=np.bool_)
         self.counts = np.zeros((s, n, n), dtype=np.int64)
         self.votes = 0
-        if method.rating == "elo":
-            self._elo = BatchElo(k_factor=np.repeat(np.array(method.elo_k_factors), base_s))
-            self.mu = self._elo.initial(s, n)
-            self.var = np.zeros((s, n))
-        else:
-            prior = (
-                method.thurstone.initial()
-                if method.rating == "thurstone"
-                else method.rating.initial()
-            )
-            self.mu = np.full((s, n), prior.mu)
-            self.var = np.full((s, n), prior.sigma**2)
-        self._thurstone = BatchThurstone(method.thurstone)
+        self.mu = np.empty((s, n), dtype=np.float64)
+        self.sigma = np.empty((s, n), dtype=np.float64)
+        for model, rows in zip(self.models, self._slices, strict=True):
+            prior = model.initial()
+            self.mu[rows], self.sigma[rows] = prior.mu, prior.sigma
         check_k(self._arrays(), method.k)
 
     def _arrays(self) -> MatchArrays:
-        return MatchArrays(self.mu, np.sqrt(self.var), self.counts, self.busy, self.disabled)
+        return MatchArrays(self.mu, self.sigma, self.counts, self.busy, self.disabled)
 
     def scores(self) -> FloatArray:
         """The leaderboard score of every model in every arena."""
-        if self.method.rating == "elo" or self.method.score == "mean":
+        if self.method.score == "mean":
             return self.mu.copy()
-        return self.mu - 3.0 * np.sqrt(self.var)
+        return self.mu - 3.0 * self.sigma
 
     def predicted_positions(self) -> IntArray:
         """Current leaderboard positions among enabled models; disabled ones go last."""
@@ -147,16 +148,9 @@ class SimArena:
         self.disabled[:, model] = False
         self.counts[:, model, :] = 0
         self.counts[:, :, model] = 0
-        if self.method.rating == "elo":
-            self.mu[:, model] = self._elo.initial_rating
-        else:
-            prior = (
-                self.method.thurstone.initial()
-                if self.method.rating == "thurstone"
-                else self.method.rating.initial()
-            )
-            self.mu[:, model] = prior.mu
-            self.var[:, model] = prior.sigma**2
+        for rating_model, rows in zip(self.models, self._slices, strict=True):
+            prior = rating_model.initial()
+            self.mu[rows, model], self.sigma[rows, model] = prior.mu, prior.sigma
 
     def step(self) -> IntArray:
         """Cast one vote in every arena; return the (S, K) contestants."""
@@ -165,13 +159,9 @@ class SimArena:
         rows = np.arange(s)
         chosen = m.matchmaker._select_batch(self._arrays(), m.k, self.rng)
         codes = self.noise.pair_codes(self.strengths[rows[:, None], chosen], self.rng)
-        ranks, informative = batch_votes(codes, m.k, m.mode, self.rng)
-        if m.rating == "thurstone":
-            self._thurstone.update(self.mu, self.var, chosen, ranks, informative)
-        elif m.rating == "elo":
-            self._elo.update(self.mu, chosen, ranks, informative)
-        else:
-            self._scalar_update(m.rating, chosen, ranks)
+        ranks = batch_votes(codes, m.k, m.mode, self.rng)
+        for model, sl in zip(self.models, self._slices, strict=True):
+            model.update_arenas(self.mu[sl], self.sigma[sl], chosen[sl], ranks[sl])
         pa, pb = pair_index(m.k)
         a, b = chosen[:, pa], chosen[:, pb]
         r = rows[:, None]
@@ -179,21 +169,6 @@ class SimArena:
         self.counts[r, b, a] += 1
         self.votes += 1
         return chosen
-
-    def _scalar_update(self, model: OnlineRatingModel, chosen: IntArray, ranks: IntArray) -> None:
-        for row in range(chosen.shape[0]):
-            idx = chosen[row]
-            current = tuple(
-                Rating(float(self.mu[row, i]), float(np.sqrt(self.var[row, i]))) for i in idx
-            )
-            outcome: Outcome
-            if self.method.mode == "best":
-                outcome = BestOfK(len(idx), int(np.argmin(ranks[row])))
-            else:
-                outcome = Ranking(tuple(int(x) for x in ranks[row]))
-            for i, new in zip(idx, model.update(current, outcome), strict=True):
-                self.mu[row, i] = new.mu
-                self.var[row, i] = new.sigma**2
 
     def run(
         self,

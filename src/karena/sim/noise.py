@@ -1,7 +1,7 @@
 """Noise models: how a simulated voter turns true strengths into pairwise verdicts.
 
 Every model maps the (S, K) true strengths of one battle per arena to (S, C(K,2)) pair codes
-for the pairs (a, b), a < b, of :func:`karena.sim.batch_rating.pair_index`:
+for the pairs (a, b), a < b, of :func:`pair_index`:
 
 * ``WIN`` (1): a preferred, ``LOSS`` (−1): b preferred, ``TIE`` (0), ``BOTH_BAD`` (2, a tie).
 
@@ -21,7 +21,6 @@ import numpy as np
 import numpy.typing as npt
 
 from karena.errors import InvalidInput, NotFound
-from karena.sim.batch_rating import pair_index
 
 __all__ = [
     "BOTH_BAD",
@@ -34,12 +33,20 @@ __all__ = [
     "NoiseModel",
     "ThurstonianNoise",
     "judge_confusion",
+    "pair_index",
 ]
 
 WIN, LOSS, TIE, BOTH_BAD = 1, -1, 0, 2
 
 FloatArray = npt.NDArray[np.float64]
 CodeArray = npt.NDArray[np.int8]
+IntArray = npt.NDArray[np.int64]
+
+
+def pair_index(k: int) -> tuple[IntArray, IntArray]:
+    """Positions (a, b), a < b, of the C(k, 2) pairs of a K-wise battle, in position order."""
+    a, b = np.triu_indices(k, 1)
+    return a.astype(np.int64), b.astype(np.int64)
 
 
 class NoiseModel(Protocol):

@@ -17,7 +17,8 @@ import numpy.typing as npt
 from karena.matchmaking import RandomMatchmaker, SkillOnlyMatchmaker, UCBMatchmaker
 from karena.matchmaking.uncertainty import UncertainWindowMatchmaker
 from karena.rating.base import OnlineRatingModel
-from karena.rating.thurstone import ThurstoneK
+from karena.rating.models.elo import Elo
+from karena.rating.models.thurstone import ThurstoneK
 from karena.sim.engine import Method, SimArena
 from karena.sim.metrics import (
     Summary,
@@ -79,25 +80,25 @@ def method_catalog(k: int = 4, factor_graph: OnlineRatingModel | None = None) ->
     """
     ucb, rnd, window = UCBMatchmaker(), RandomMatchmaker(), UncertainWindowMatchmaker()
     catalog = {
-        "elo": Method("Elo K=2 random", 2, rnd, rating="elo", elo_k_factors=ELO_K_FACTORS),
-        "thurstone-k2": Method("Thurstone K=2 random", 2, rnd, thurstone=PAPER_MODEL),
-        "random": Method(f"K={k} random", k, rnd, thurstone=PAPER_MODEL),
-        "skill": Method(f"K={k} skill-only", k, SkillOnlyMatchmaker(), thurstone=PAPER_MODEL),
-        "ucb-k2": Method("K=2 UCB", 2, ucb, thurstone=PAPER_MODEL),
-        "ucb": Method(f"K={k} UCB", k, ucb, thurstone=PAPER_MODEL),
-        "ucb-k6": Method("K=6 UCB", 6, ucb, thurstone=PAPER_MODEL),
+        "elo": Method("Elo K=2 random", 2, rnd, rating=Elo(), sweep=ELO_K_FACTORS),
+        "thurstone-k2": Method("Thurstone K=2 random", 2, rnd, rating=PAPER_MODEL),
+        "random": Method(f"K={k} random", k, rnd, rating=PAPER_MODEL),
+        "skill": Method(f"K={k} skill-only", k, SkillOnlyMatchmaker(), rating=PAPER_MODEL),
+        "ucb-k2": Method("K=2 UCB", 2, ucb, rating=PAPER_MODEL),
+        "ucb": Method(f"K={k} UCB", k, ucb, rating=PAPER_MODEL),
+        "ucb-k6": Method("K=6 UCB", 6, ucb, rating=PAPER_MODEL),
     }
     if factor_graph is not None:
         catalog["factor-graph"] = Method(f"K={k} UCB factor-graph", k, ucb, rating=factor_graph)
-    catalog["ucb-tuned"] = Method(f"K={k} UCB+κ", k, ucb, thurstone=TUNED_MODEL, score="mean")
-    catalog["window"] = Method(f"K={k} window", k, window, thurstone=PAPER_MODEL)
+    catalog["ucb-tuned"] = Method(f"K={k} UCB+κ", k, ucb, rating=TUNED_MODEL, score="mean")
+    catalog["window"] = Method(f"K={k} window", k, window, rating=PAPER_MODEL)
     catalog["window-tuned"] = Method(
-        f"K={k} window+κ", k, window, thurstone=TUNED_MODEL, score="mean"
+        f"K={k} window+κ", k, window, rating=TUNED_MODEL, score="mean"
     )
     thompson = UncertainWindowMatchmaker(order="thompson")
-    catalog["ucb-wl"] = Method(f"K={k} UCB+WL", k, ucb, thurstone=WENG_LIN_MODEL, score="mean")
+    catalog["ucb-wl"] = Method(f"K={k} UCB+WL", k, ucb, rating=WENG_LIN_MODEL, score="mean")
     catalog["window-wl"] = Method(
-        f"K={k} window-TS+WL", k, thompson, thurstone=WENG_LIN_MODEL, score="mean"
+        f"K={k} window-TS+WL", k, thompson, rating=WENG_LIN_MODEL, score="mean"
     )
     return catalog
 
@@ -147,12 +148,12 @@ def run_convergence(
     record = arena.run(votes, {"mse": position_mse}, every=every, progress=progress)
     mse = record.values["mse"]
     settled = settle_point(mse == 0.0, record.steps)
-    if method.rating != "elo":
+    if not method.sweep:
         return MethodResult(
             method, settled, summarize(settled, votes), record.steps, mse.mean(axis=0)
         )
     sweep = []
-    for g, factor in enumerate(method.elo_k_factors):
+    for g, factor in enumerate(method.sweep):
         rows = record.group == g
         sweep.append((factor, summarize(settled[rows], votes), rows))
     best = min(sweep, key=lambda item: _rank_key(item[1]))
@@ -282,7 +283,7 @@ def run_real_scale(
             progress=progress,
         )
         tau, exact = record.values["tau"], record.values["top"]
-        if method.rating == "elo":
+        if method.sweep:
             # Report the FastChat K-factor's arenas (the first group) for a swept Elo.
             rows = record.group == 0
             tau, exact = tau[rows], exact[rows]

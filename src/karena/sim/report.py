@@ -12,6 +12,7 @@ from typing import Any
 
 import numpy as np
 
+from karena.rating.models.elo import Elo
 from karena.sim.metrics import Summary, summarize
 from karena.sim.protocol import MethodResult, NewModelResult, RealScaleResult
 
@@ -48,7 +49,7 @@ def convergence_rows(
     results: Sequence[MethodResult], floor_votes: float, ucb_label: str
 ) -> list[dict[str, Any]]:
     """One dict per method: votes and pairwise comparisons to converge, and the ratios."""
-    elo = next((r for r in results if r.method.rating == "elo"), None)
+    elo = next((r for r in results if isinstance(r.method.rating, Elo)), None)
     ucb = next((r for r in results if r.method.label == ucb_label), None)
     rows = []
     for r in results:
@@ -108,7 +109,7 @@ def result_line(results: Sequence[MethodResult], floor_votes: float, ucb_label: 
     A censored median (more than half the runs never converged) is printed as ``>budget`` and
     ratios involving it as bounds (``>x`` or ``<x``), never as a made-up number.
     """
-    elo = next(r for r in results if r.method.rating == "elo")
+    elo = next(r for r in results if isinstance(r.method.rating, Elo))
     ucb = next(r for r in results if r.method.label == ucb_label)
     best = min(results, key=lambda r: (r.summary.median, r.summary.q75))
 

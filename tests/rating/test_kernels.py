@@ -1,4 +1,9 @@
-"""The compiled kernels equal the reference updates (tier 2: agreement between implementations)."""
+"""The compiled kernels equal the scalar updates they are compiled from (tier 2: agreement).
+
+Each model's update is written once (:mod:`karena.rating.models`); these tests check that the
+numba-compiled form of that same code, reached through the array forms ``replay_arrays`` and
+``update_arenas``, gives the scalar path's numbers.
+"""
 
 from __future__ import annotations
 
@@ -8,12 +13,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from karena.errors import InvalidInput
-from karena.rating import fast
-from karena.rating.elo import Elo
-from karena.rating.replay import has_fast_path, replay
-from karena.rating.thurstone import ThurstoneK
+from karena.rating.models.elo import Elo
+from karena.rating.models.factor_graph import FactorGraphFFA
+from karena.rating.models.thurstone import ThurstoneK
+from karena.rating.replay import encode_votes, has_fast_path, replay
 from karena.rating.types import BestOfK, Outcome, Ranking, Rating, Vote
-from karena.rating.vote_arrays import encode_votes, rank_row
 from tests.rating.helpers import game, random_log
 
 MODELS = [
@@ -45,9 +49,7 @@ def test_single_vote_kernel_equals_update() -> None:
     mu = np.array([r.mu for r in ratings])
     sigma = np.array([r.sigma for r in ratings])
     outcome = Ranking((2, 1, 2, 4))
-    fast.thurstone_update_inplace(
-        mu, sigma, np.array([0, 1, 2, 3]), np.array(outcome.ranks), fast.thurstone_params(model)
-    )
+    model.replay_arrays(mu, sigma, np.array([[0, 1, 2, 3]]), np.array([outcome.ranks]))
     want = model.update(ratings, outcome)
     assert mu == pytest.approx([r.mu for r in want], abs=1e-12)
     assert sigma == pytest.approx([r.sigma for r in want], abs=1e-12)
@@ -57,7 +59,7 @@ def test_single_elo_kernel_treats_best_of_k_losers_as_unordered() -> None:
     model = Elo()
     rating = np.array([1000.0, 1100.0, 900.0, 1000.0])
     # Slot 2 won; slots 0, 1, 3 are unranked (0) and say nothing among themselves.
-    fast.elo_update_inplace(rating, [0, 1, 2, 3], [0, 0, 1, 0], fast.elo_params(model))
+    model.replay_arrays(rating, np.zeros(4), [[0, 1, 2, 3]], [[0, 0, 1, 0]])
     want = model.update(
         (Rating(1000.0, 0), Rating(1100.0, 0), Rating(900.0, 0), Rating(1000.0, 0)), BestOfK(4, 2)
     )
@@ -78,12 +80,40 @@ def test_padded_rows_mix_k() -> None:
     assert all(got[m].mu == pytest.approx(want[m].mu, abs=1e-12) for m in want)
 
 
-def test_front_door_uses_reference_for_subclasses() -> None:
+def test_a_subclass_that_changes_the_maths_does_not_inherit_the_kernel() -> None:
     class Tweaked(ThurstoneK):
+        def _update(self, ratings: tuple[Rating, ...], outcome: Outcome) -> tuple[Rating, ...]:
+            return tuple(Rating(r.mu + 1.0, r.sigma) for r in ratings)
+
+    class Renamed(ThurstoneK):
         pass
 
-    assert has_fast_path(ThurstoneK()) and has_fast_path(Elo())
-    assert not has_fast_path(Tweaked())
+    assert has_fast_path(ThurstoneK()) and has_fast_path(Elo()) and has_fast_path(Renamed())
+    assert not has_fast_path(Tweaked()) and not has_fast_path(FactorGraphFFA())
+    mu, sigma = np.zeros(2), np.ones(2)
+    Tweaked().replay_arrays(mu, sigma, np.array([[0, 1]]), np.array([[1, 2]]))
+    assert mu.tolist() == [1.0, 1.0]  # its own maths, through the generic array form
+
+
+@pytest.mark.parametrize("model", [*MODELS, FactorGraphFFA()], ids=repr)
+def test_many_arena_form_equals_one_vote_per_arena(model: ThurstoneK | Elo) -> None:
+    rng = np.random.default_rng(11)
+    s, n, k = 6, 9, 4
+    prior = model.initial()
+    mu = np.full((s, n), prior.mu) + rng.normal(0, 3, (s, n))
+    sigma = np.full((s, n), max(prior.sigma, 0.5))
+    chosen = np.stack([rng.choice(n, k, replace=False) for _ in range(s)])
+    ranks = np.array(
+        [[1, 2, 2, 4], [0, 1, 0, 0], [1, 1, 1, 1], [4, 3, 2, 1], [2, 1, 3, 3], [0, 0, 0, 1]]
+    )
+    want_mu, want_sigma = mu.copy(), sigma.copy()
+    for row in range(s):
+        model.replay_arrays(
+            want_mu[row], want_sigma[row], chosen[row : row + 1], ranks[row : row + 1]
+        )
+    model.update_arenas(mu, sigma, chosen, ranks)
+    np.testing.assert_allclose(mu, want_mu, rtol=0, atol=1e-12)
+    np.testing.assert_allclose(sigma, want_sigma, rtol=0, atol=1e-12)
 
 
 @pytest.mark.parametrize(
@@ -100,9 +130,7 @@ def test_kernel_entry_points_reject_bad_arrays(
     mu: np.ndarray, models: list[list[int]], ranks: list[list[int]], message: str
 ) -> None:
     with pytest.raises(InvalidInput, match=message):
-        fast.thurstone_replay_inplace(
-            mu, mu.copy(), models, ranks, fast.thurstone_params(ThurstoneK())
-        )
+        ThurstoneK().replay_arrays(mu, mu.copy(), models, ranks)
 
 
 @settings(max_examples=100, deadline=None)
@@ -113,16 +141,16 @@ def test_single_vote_kernels_equal_reference_at_extreme_inputs(
     ratings, outcome = case
     mu = np.array([r.mu for r in ratings])
     sigma = np.array([r.sigma for r in ratings])
-    slots = np.arange(len(ratings))
-    ranks = np.array(rank_row(outcome))
+    slots = np.arange(len(ratings))[None, :]
+    ranks = np.array([outcome.rank_row()])
     if which == "elo":
         elo = Elo()
-        fast.elo_update_inplace(mu, slots, ranks, fast.elo_params(elo))
+        elo.replay_arrays(mu, sigma, slots, ranks)
         want = elo.update(ratings, outcome)
         assert mu.tolist() == pytest.approx([r.mu for r in want], rel=1e-12, abs=1e-12)
         return
     model = ThurstoneK() if which == "thurstone" else ThurstoneK(gamma="weng_lin", tau=0.5)
-    fast.thurstone_update_inplace(mu, sigma, slots, ranks, fast.thurstone_params(model))
+    model.replay_arrays(mu, sigma, slots, ranks)
     want = model.update(ratings, outcome)
     assert mu.tolist() == pytest.approx([r.mu for r in want], rel=1e-12, abs=1e-12)
     assert sigma.tolist() == pytest.approx([r.sigma for r in want], rel=1e-12, abs=1e-12)

@@ -20,14 +20,14 @@ from statistics import NormalDist
 from karena.errors import InvalidInput
 from karena.rating.base import OnlineRatingModel
 from karena.rating.gaussian import v_tie, v_win, w_tie, w_win
-from karena.rating.thurstone import (
+from karena.rating.models.thurstone import (
     DEFAULT_BETA,
     DEFAULT_MU,
     DEFAULT_SIGMA,
     gaussian_ranking_probability,
     gaussian_win_probability,
 )
-from karena.rating.types import InvalidVote, Outcome, Rating, outcome_ranks
+from karena.rating.types import InvalidVote, Outcome, Rating
 
 __all__ = ["DEFAULT_TAU", "FactorGraphFFA"]
 
@@ -120,7 +120,7 @@ class FactorGraphFFA(OnlineRatingModel):
     Notes
     -----
     A best-of-K vote enters as the winner at rank 1 and every other output tied at rank 2
-    (:func:`~karena.rating.types.outcome_ranks`), which is what the deployment passed to the
+    (:attr:`BestOfK.ranks <karena.rating.types.BestOfK.ranks>`), which is what the deployment passed to the
     package: the losers are treated as *drawn* with each other, not as unordered.
     """
 
@@ -153,7 +153,7 @@ class FactorGraphFFA(OnlineRatingModel):
         return Rating(self.mu0, self.sigma0)
 
     def _update(self, ratings: tuple[Rating, ...], outcome: Outcome) -> tuple[Rating, ...]:
-        ranks = outcome_ranks(outcome)
+        ranks = outcome.ranks
         order = sorted(range(len(ratings)), key=lambda i: ranks[i])  # stable, like the package
         sorted_ranks = [ranks[i] for i in order]
         margin = self.draw_margin
