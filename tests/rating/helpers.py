@@ -16,9 +16,7 @@ def random_log(rng: np.random.Generator, n_votes: int, n_models: int, k_max: int
         models = tuple(f"m{int(x)}" for x in rng.choice(n_models, size=k, replace=False))
         kind = int(rng.integers(3))
         if kind == 0:
-            outcome: Outcome = Ranking(
-                tuple(int(x) for x in rng.integers(1, k + 1, size=k))
-            )
+            outcome: Outcome = Ranking(tuple(int(x) for x in rng.integers(1, k + 1, size=k)))
         elif kind == 1:
             winner = int(rng.integers(k))
             outcome = Tie(k, all_bad=winner == 0) if rng.random() < 0.2 else BestOfK(k, winner)

@@ -6,8 +6,8 @@ import numpy as np
 from scipy import stats
 
 from karena.rating.bradley_terry import PairCounts, fit_bradley_terry
-from karena.rating.plackett_luce import fit_plackett_luce, rankings_from_votes
 from karena.rating.models.thurstone import DEFAULT_BETA, ThurstoneK
+from karena.rating.plackett_luce import fit_plackett_luce, rankings_from_votes
 from karena.rating.types import Ranking, Vote
 
 N_MODELS = 12

@@ -10,9 +10,11 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 if TYPE_CHECKING:
+    from collections.abc import Hashable
+
     from karena.rating.base import OnlineRatingModel
     from karena.rating.leaderboard import LeaderboardRow
-    from karena.rating.types import Vote
+    from karena.rating.types import Rating, Vote
 
 
 def build_model(name: str) -> OnlineRatingModel:
@@ -22,24 +24,51 @@ def build_model(name: str) -> OnlineRatingModel:
     return make_rating_model(name)
 
 
-def _read_votes(path: Path) -> list[Vote]:
+def _read_bytes(path: Path) -> bytes:
     from karena.errors import InvalidInput, NotFound
-    from karena.rating.vote_log import read_vote_log
 
     if str(path) == "-":
-        return list(read_vote_log(sys.stdin))
-    if not path.is_file():
+        data = sys.stdin.buffer.read()
+    elif not path.is_file():
         raise NotFound(f"no vote log at {path}")
+    else:
+        data = path.read_bytes()
     try:
-        with path.open(encoding="utf-8") as handle:
-            return list(read_vote_log(handle))
+        data.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise InvalidInput(f"{path} is not UTF-8 text ({exc.reason})") from None
+    return data
 
 
-def _with_progress(votes: list[Vote], show: bool) -> Iterable[Vote]:
+Replayed = tuple["dict[Hashable, Rating]", "dict[Hashable, int]", int]
+
+
+def _replay_fast(data: bytes, model: OnlineRatingModel) -> Replayed:
+    """Ratings, votes per model and votes, through the compiled scanner and the model's kernel."""
+    import numpy as np
+
+    from karena.rating.replay import replay_encoded
+    from karena.rating.vote_log import read_vote_arrays
+
+    arrays = read_vote_arrays(data)
+    played = arrays.models[arrays.models >= 0]
+    counts = np.bincount(played, minlength=len(arrays.ids))
+    votes = {model_id: int(counts[i]) for i, model_id in enumerate(arrays.ids)}
+    return replay_encoded(arrays, model), votes, arrays.n_votes
+
+
+def _replay_reference(data: bytes, model: OnlineRatingModel) -> Replayed:
+    """Ratings, votes per model and votes, vote by vote in Python (with a progress bar)."""
+    from karena.rating.leaderboard import count_votes
+    from karena.rating.vote_log import read_vote_log
+
+    votes = list(read_vote_log(data.decode("utf-8").splitlines()))
+    return model.replay(_with_progress(votes)), count_votes(votes), len(votes)
+
+
+def _with_progress(votes: list[Vote]) -> Iterable[Vote]:
     """The votes, behind a progress bar on stderr when replaying slowly in a terminal."""
-    if not show or len(votes) < 2000 or not sys.stderr.isatty():
+    if len(votes) < 2000 or not sys.stderr.isatty():
         return votes
     from rich.console import Console
     from rich.progress import track
@@ -114,9 +143,8 @@ def register(app: typer.Typer) -> None:
         import json
 
         from karena.errors import InvalidInput
-        from karena.rating.leaderboard import build_leaderboard, count_votes
+        from karena.rating.leaderboard import build_leaderboard
         from karena.rating.replay import has_fast_path
-        from karena.rating.replay import replay as replay_votes
         from karena.settings import Settings
 
         settings = Settings()
@@ -127,21 +155,21 @@ def register(app: typer.Typer) -> None:
         if not threshold > 0:
             raise InvalidInput(f"--provisional-sigma must be > 0, got {threshold}")
         rating_model = build_model(chosen)
-        votes = _read_votes(log)
-        use_fast = not reference and has_fast_path(rating_model)
-        ratings = replay_votes(
-            _with_progress(votes, show=not use_fast), rating_model, fast=use_fast
-        )
-        rows = build_leaderboard(ratings, count_votes(votes), provisional_sigma=threshold)
+        data = _read_bytes(log)
+        if not reference and has_fast_path(rating_model):
+            ratings, per_model, n_votes = _replay_fast(data, rating_model)
+        else:
+            ratings, per_model, n_votes = _replay_reference(data, rating_model)
+        rows = build_leaderboard(ratings, per_model, provisional_sigma=threshold)
         if top is not None:
             rows = rows[:top]
         if json_output:
             payload = {
                 "model": rating_model.name,
-                "votes": len(votes),
+                "votes": n_votes,
                 "leaderboard": [row.to_dict() for row in rows],
             }
             typer.echo(json.dumps(payload, indent=2))
             return
-        title = f"{rating_model.name} leaderboard from {len(votes)} votes"
+        title = f"{rating_model.name} leaderboard from {n_votes} votes"
         _print_table(rows, title, elo=rating_model.initial().sigma == 0.0)

@@ -10,6 +10,7 @@ array forms with it; any other model gets them from its scalar update, here.
 from __future__ import annotations
 
 import abc
+from typing import Any
 from collections.abc import Hashable, Iterable, Mapping, Sequence
 
 import numpy as np
@@ -28,7 +29,7 @@ from karena.rating.types import (
 __all__ = ["OnlineRatingModel", "check_order", "has_own_kernel"]
 
 FloatArray = npt.NDArray[np.float64]
-IntArray = npt.NDArray[np.int32]
+IntArray = npt.NDArray[np.integer[Any]]
 
 
 class OnlineRatingModel(abc.ABC):

@@ -18,7 +18,6 @@ from scipy import stats
 from karena.errors import InvalidInput, NotFound
 from karena.rating.bt_likelihood import (
     FloatArray,
-    IntArray,
     TieModel,
     check_estimable,
     gauge_matrix,

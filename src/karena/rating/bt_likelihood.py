@@ -6,11 +6,10 @@ Internal to :mod:`karena.rating.bradley_terry` (and the SPD solve to
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
-
-import functools
 
 import numpy as np
 from numpy.typing import NDArray

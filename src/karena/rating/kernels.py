@@ -72,12 +72,15 @@ def _source_digest(*modules: types.ModuleType) -> str:
 
 
 @functools.cache
-def compile_module(module_name: str, names: tuple[str, ...]) -> dict[str, Any]:
+def compile_module(
+    module_name: str, names: tuple[str, ...], inline: tuple[str, ...] = ()
+) -> dict[str, Any]:
     """Compile ``names`` (in dependency order) from ``module_name``; returns name → dispatcher.
 
     Each function is cloned with its own code object into a namespace where the Gaussian
     helpers, :func:`pair_order` and the earlier names resolve to compiled dispatchers, so
-    calls between kernels stay inside numba.
+    calls between kernels stay inside numba. Names in ``inline`` are inlined into their callers
+    (small helpers called per byte, where a call costs more than the work).
     """
     import numba
 
@@ -90,7 +93,9 @@ def compile_module(module_name: str, names: tuple[str, ...]) -> dict[str, Any]:
         clone = types.FunctionType(fn.__code__, namespace, fn.__name__, fn.__defaults__)
         clone.__qualname__ = f"{fn.__qualname__}_{digest}"
         clone.__module__ = fn.__module__
-        dispatcher = numba.njit(cache=True)(clone)
+        dispatcher = numba.njit(cache=True, inline="always" if fn.__name__ in inline else "never")(
+            clone
+        )
         namespace[fn.__name__] = dispatcher
         return dispatcher
 

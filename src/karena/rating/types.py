@@ -133,9 +133,7 @@ class Ranking:
         for i, rank in enumerate(self.ranks):
             r = _check_int(rank, f"rank of position {i}")
             if r < 1 or r > len(self.ranks):
-                raise InvalidVote(
-                    f"rank of position {i} must be in 1..{len(self.ranks)}, got {r}"
-                )
+                raise InvalidVote(f"rank of position {i} must be in 1..{len(self.ranks)}, got {r}")
 
     def rank_row(self) -> tuple[int, ...]:
         return self.ranks
@@ -204,13 +202,15 @@ def pairwise(result: str) -> Outcome:
     """A two-way verdict (``win``, ``loss``, ``tie``, ``both_bad``) as an outcome."""
     outcome = PAIR_RESULTS.get(result) if isinstance(result, str) else None
     if outcome is None:
-        raise InvalidVote(f"pairwise result must be one of {', '.join(PAIR_RESULTS)}, got {result!r}")
+        raise InvalidVote(
+            f"pairwise result must be one of {', '.join(PAIR_RESULTS)}, got {result!r}"
+        )
     return outcome
 
 
 def validate_outcome(outcome: object) -> None:
     """Raise :class:`InvalidVote` unless ``outcome`` is a well-formed outcome."""
-    if not isinstance(outcome, OUTCOME_TYPES):
+    if not isinstance(outcome, Ranking | BestOfK | Tie):
         raise InvalidVote(f"unknown outcome type {type(outcome).__name__}")
     outcome.validate()
 

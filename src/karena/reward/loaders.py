@@ -16,7 +16,7 @@ from typing import Any, Literal
 import numpy as np
 
 from karena.errors import InvalidInput, InvalidVote
-from karena.rating.types import InvalidVote, Outcome, Ranking, Vote, comparisons, stored_outcome
+from karena.rating.types import Outcome, Ranking, Vote, comparisons, stored_outcome
 from karena.reward.pairs import PairSet, PairSetBuilder
 
 __all__ = [

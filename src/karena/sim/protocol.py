@@ -92,9 +92,7 @@ def method_catalog(k: int = 4, factor_graph: OnlineRatingModel | None = None) ->
         catalog["factor-graph"] = Method(f"K={k} UCB factor-graph", k, ucb, rating=factor_graph)
     catalog["ucb-tuned"] = Method(f"K={k} UCB+κ", k, ucb, rating=TUNED_MODEL, score="mean")
     catalog["window"] = Method(f"K={k} window", k, window, rating=PAPER_MODEL)
-    catalog["window-tuned"] = Method(
-        f"K={k} window+κ", k, window, rating=TUNED_MODEL, score="mean"
-    )
+    catalog["window-tuned"] = Method(f"K={k} window+κ", k, window, rating=TUNED_MODEL, score="mean")
     thompson = UncertainWindowMatchmaker(order="thompson")
     catalog["ucb-wl"] = Method(f"K={k} UCB+WL", k, ucb, rating=WENG_LIN_MODEL, score="mean")
     catalog["window-wl"] = Method(

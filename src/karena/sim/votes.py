@@ -65,9 +65,7 @@ def batch_votes(
     raise InvalidInput(f"unknown vote kind {kind!r} for a simulated voter; choose one of {kinds}")
 
 
-def to_outcome(
-    codes: npt.NDArray[np.int8], k: int, kind: str, rng: np.random.Generator
-) -> Outcome:
+def to_outcome(codes: npt.NDArray[np.int8], k: int, kind: str, rng: np.random.Generator) -> Outcome:
     """One battle's pair codes (shape (C(K,2),)) as an outcome; a two-way tie keeps "both bad"."""
     row = codes.reshape(1, -1)
     if k == 2 and kind == VoteKind.RANK and int(row[0, 0]) in (TIE, BOTH_BAD):

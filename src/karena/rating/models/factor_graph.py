@@ -120,7 +120,7 @@ class FactorGraphFFA(OnlineRatingModel):
     Notes
     -----
     A best-of-K vote enters as the winner at rank 1 and every other output tied at rank 2
-    (:attr:`BestOfK.ranks <karena.rating.types.BestOfK.ranks>`), which is what the deployment passed to the
+    (:attr:`karena.rating.types.BestOfK.ranks`), which is what the deployment passed to the
     package: the losers are treated as *drawn* with each other, not as unordered.
     """
 
