@@ -21,7 +21,6 @@ from sqlalchemy import Connection, insert, select
 from karena.errors import Conflict, NotFound
 from karena.store import convert, planning
 from karena.store.arena_cache import ArenaCatalog, ModelRow
-from karena.store.catalog import media_blob
 from karena.store.context import StoreContext
 from karena.store.lookups import row_id
 from karena.store.models import Battle, BattleSlot, Output
@@ -207,7 +206,7 @@ class Battles:
             )
             if out is None:
                 raise NotFound("no such battle media")
-            return media_blob(self.ctx.media, out)
+            return convert.media_blob(self.ctx.media, out)
 
 
 @cache

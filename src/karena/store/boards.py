@@ -16,7 +16,6 @@ from karena.store.lookups import find_arena, find_model, lock_arena, page_bounds
 from karena.store.models import Model
 from karena.store.ratings import leaderboard_rows, load_ratings, model_for_arena, rebuild
 from karena.store.types import LeaderboardRow, ModelPage, PairVote, ReferenceBattle
-from karena.store.voting import iter_votes
 
 __all__ = ["Boards"]
 
@@ -68,4 +67,4 @@ class Boards:
 
     def pair_votes(self, *, arena: str) -> tuple[PairVote, ...]:
         """Counted votes decomposed into pairwise facts, in sequence order (ArenaPO's input)."""
-        return tuple(reads.pair_votes(iter_votes(self.ctx, arena, counted_only=True)))
+        return tuple(reads.pair_votes(reads.iter_votes(self.ctx.db, arena, counted_only=True)))

@@ -9,7 +9,6 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from karena.errors import Conflict, InvalidInput, NotFound
-from karena.media.storage import MediaStore
 from karena.store import convert
 from karena.store.context import StoreContext
 from karena.store.lookups import find_arena, find_model, page_bounds, prompt_key_for, row_id
@@ -26,7 +25,7 @@ from karena.store.types import (
     PromptInfo,
 )
 
-__all__ = ["MODALITY_KINDS", "Catalog", "media_blob"]
+__all__ = ["MODALITY_KINDS", "Catalog"]
 
 MODALITY_KINDS: dict[str, Literal["image", "video", "text"]] = {
     "image": "image",
@@ -328,11 +327,4 @@ class Catalog:
             out = s.get(Output, row_id(output_id, "output"))
             if out is None:
                 raise NotFound(f"no output {output_id}")
-            return media_blob(self.ctx.media, out)
-
-
-def media_blob(media: MediaStore, out: Output) -> MediaBlob:
-    """The bytes and type of a stored output (the battles service serves slots through it)."""
-    path = media.path_for(out.sha256, out.content_type)
-    data = media.read(out.sha256, out.content_type)
-    return MediaBlob(data=data, content_type=out.content_type, etag=out.sha256[:32], path=path)
+            return convert.media_blob(self.ctx.media, out)

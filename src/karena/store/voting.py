@@ -399,7 +399,7 @@ class Voting:
 
     def iter_votes(self, *, arena: str, counted_only: bool = False) -> Iterator[StoredVote]:
         """Every vote of an arena in sequence order, streamed in batches."""
-        return iter_votes(self.ctx, arena, counted_only=counted_only)
+        return reads.iter_votes(self.ctx.db, arena, counted_only=counted_only)
 
     def export_votes(
         self, *, arena: str, path: Path, fmt: Literal["jsonl", "csv", "parquet"]
@@ -410,22 +410,3 @@ class Voting:
         with self.ctx.db.read() as s:
             find_arena(s, arena)  # NotFound before a file is written
         return write_votes(self.iter_votes(arena=arena), Path(path), fmt)
-
-
-def iter_votes(
-    ctx: StoreContext, arena: str, *, counted_only: bool = False
-) -> Iterator[StoredVote]:
-    """Every vote of an arena in sequence order, streamed in batches (boards read it too)."""
-    after = 0
-    while True:
-        with ctx.db.read() as s:
-            a = find_arena(s, arena)
-            query = select(VoteRow).where(VoteRow.arena_id == a.id, VoteRow.seq > after)
-            if counted_only:
-                query = query.where(VoteRow.counted.is_(True))
-            votes = list(s.scalars(query.order_by(VoteRow.seq).limit(1000)))
-            if not votes:
-                return
-            batch = reads.stored_votes(s, a, votes)
-        yield from batch
-        after = batch[-1].seq
