@@ -35,12 +35,9 @@ MAX_OFFSET = 1_000_000_000
 MAX_ROW_ID = 2**31 - 1
 
 
-def find_arena(session: Session, slug: str, *, lock: bool = False) -> Arena:
-    """The arena with this slug (NotFound); ``lock`` takes its row lock (FOR UPDATE)."""
-    query = select(Arena).where(Arena.slug == text_key(slug, "arena"))
-    if lock:
-        query = query.with_for_update()
-    arena = session.scalar(query)
+def find_arena(session: Session, slug: str) -> Arena:
+    """The arena with this slug (NotFound)."""
+    arena = session.scalar(select(Arena).where(Arena.slug == text_key(slug, "arena")))
     if arena is None:
         raise NotFound(f"no arena {slug!r}")
     return arena
