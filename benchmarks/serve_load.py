@@ -40,7 +40,8 @@ from urllib.parse import urlsplit, urlunsplit
 import httpx
 import numpy as np
 
-from karena.generators.demo_arena import build_demo_arena, render_missing
+from karena.services.demo_arena import build_demo_arena, render_missing
+from karena.services.live import LiveGenerators
 from karena.settings import Settings
 from karena.store.api import Store
 
@@ -95,7 +96,7 @@ def seed(settings: Settings) -> None:
     """The demo arena with every output of its first prompts rendered."""
     store = Store.open(settings)
     try:
-        arena = build_demo_arena(store, prompts=SEED_PROMPTS)
+        arena = build_demo_arena(LiveGenerators(store), prompts=SEED_PROMPTS)
         render_missing(store, arena, arena.prompts)
     finally:
         store.close()
@@ -303,11 +304,11 @@ def audit(settings: Settings, acked: dict[str, int]) -> tuple[int, int, float]:
     """Lost votes (acknowledged, not stored), stored votes, and |incremental − recompute|."""
     store = Store.open(settings, migrate=False)
     try:
-        logged = {v.token: v.seq for v in store.iter_votes(arena="demo")}
+        logged = {v.token: v.seq for v in store.voting.iter_votes(arena="demo")}
         lost = sum(1 for token, seq in acked.items() if logged.get(token) != seq)
-        before = {r.model_name: (r.mu, r.sigma) for r in store.leaderboard(arena="demo")}
-        store.recompute(arena="demo")
-        after = {r.model_name: (r.mu, r.sigma) for r in store.leaderboard(arena="demo")}
+        before = {r.model_name: (r.mu, r.sigma) for r in store.boards.leaderboard(arena="demo")}
+        store.boards.recompute(arena="demo")
+        after = {r.model_name: (r.mu, r.sigma) for r in store.boards.leaderboard(arena="demo")}
         diff = max(
             max(abs(before[m][0] - after[m][0]), abs(before[m][1] - after[m][1])) for m in before
         )

@@ -74,13 +74,13 @@ def seed(store: object) -> None:
     from karena.store import Store
 
     assert isinstance(store, Store)
-    store.create_arena(slug="bench", k=K)
+    store.catalog.create_arena(slug="bench", k=K)
     for i in range(N_MODELS):
-        store.add_model(arena="bench", name=f"model-{i:02d}")
+        store.catalog.add_model(arena="bench", name=f"model-{i:02d}")
     for j in range(N_PROMPTS):
-        store.add_prompt(arena="bench", text=f"prompt {j}", key=f"p{j}")
+        store.catalog.add_prompt(arena="bench", text=f"prompt {j}", key=f"p{j}")
         for i in range(N_MODELS):
-            store.add_output(
+            store.catalog.add_output(
                 arena="bench",
                 model=f"model-{i:02d}",
                 prompt_key=f"p{j}",
@@ -97,8 +97,10 @@ def time_pairs(store: object, n: int, rng: np.random.Generator) -> list[float]:
     for i in range(n):
         ranks = [int(r) for r in rng.permutation(K) + 1]
         t0 = time.perf_counter()
-        battle = store.create_battle(arena="bench", seed=int(rng.integers(2**31)))
-        store.submit_vote(token=battle.token, mode="rank", ranks=ranks, voter_id=f"v{i % 50}")
+        battle = store.battles.create_battle(arena="bench", seed=int(rng.integers(2**31)))
+        store.voting.submit_vote(
+            token=battle.token, mode="rank", ranks=ranks, voter_id=f"v{i % 50}"
+        )
         out.append(time.perf_counter() - t0)
     return out
 
@@ -135,10 +137,10 @@ def run_db(db: str, args: argparse.Namespace, pg_url: str | None) -> dict[str, o
                 lat = time_pairs(store, args.votes, rng)
                 per_repeat.append(args.votes / (time.perf_counter() - t0))
                 latencies.extend(lat)
-                live = [(r.mu, r.sigma, r.votes) for r in store.leaderboard(arena="bench")]
-                store.recompute(arena="bench")
+                live = [(r.mu, r.sigma, r.votes) for r in store.boards.leaderboard(arena="bench")]
+                store.boards.recompute(arena="bench")
                 exact &= live == [
-                    (r.mu, r.sigma, r.votes) for r in store.leaderboard(arena="bench")
+                    (r.mu, r.sigma, r.votes) for r in store.boards.leaderboard(arena="bench")
                 ]
             finally:
                 store.close()

@@ -155,16 +155,16 @@ def seed_arena(
     from karena.store import Store
 
     assert isinstance(store, Store)
-    store.create_arena(slug=slug, k=k, rating_model=rating_model, matchmaker=matchmaker)
+    store.catalog.create_arena(slug=slug, k=k, rating_model=rating_model, matchmaker=matchmaker)
     models = tuple(f"model-{i}" for i in range(n_models))
     keys = tuple(f"p{j}" for j in range(n_prompts))
     for name in models:
-        store.add_model(arena=slug, name=name, organization="test org")
+        store.catalog.add_model(arena=slug, name=name, organization="test org")
     for j, key in enumerate(keys):
-        store.add_prompt(arena=slug, text=f"prompt number {j}", key=key)
+        store.catalog.add_prompt(arena=slug, text=f"prompt number {j}", key=key)
         for i, name in enumerate(models):
             data = png_bytes((40 * i % 256, 30 * j % 256, 7))
-            store.add_output(arena=slug, model=name, prompt_key=key, data=data)
+            store.catalog.add_output(arena=slug, model=name, prompt_key=key, data=data)
     return SeededArena(slug, models, keys)
 
 

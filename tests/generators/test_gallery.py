@@ -11,7 +11,8 @@ import pytest
 from PIL import Image
 
 from karena.errors import InvalidInput, UnsupportedMedia
-from karena.generators.gallery import import_gallery, ksort_model_name
+from karena.generators.gallery import ksort_model_name
+from karena.services.gallery import import_gallery
 from karena.store import Store
 from tests.conftest import png_bytes
 
@@ -37,12 +38,12 @@ def make_folder_gallery(root: Path) -> None:
 
 def test_folder_layout_imports_prompts_models_and_outputs(store: Store, tmp_path: Path) -> None:
     make_folder_gallery(tmp_path / "gal")
-    store.create_arena(slug="gal", k=4)
+    store.catalog.create_arena(slug="gal", k=4)
     report = import_gallery(store, arena="gal", path=tmp_path / "gal")
     assert report.layout == "folder"
     assert (report.prompts, report.outputs_added) == (2, 8)
     assert sorted(report.models_added) == ["alpha", "beta", "delta", "gamma"]
-    battle = store.create_battle(arena="gal", seed=0)
+    battle = store.battles.create_battle(arena="gal", seed=0)
     assert battle.k == 4 and battle.prompt_text.startswith("three red cubes")
     # Importing again adds nothing.
     again = import_gallery(store, arena="gal", path=tmp_path / "gal")
@@ -56,7 +57,7 @@ def test_folder_layout_from_a_zip(store: Store, tmp_path: Path) -> None:
         for f in sorted((tmp_path / "gal").rglob("*")):
             if f.is_file():
                 zf.write(f, f"gallery/{f.relative_to(tmp_path / 'gal').as_posix()}")
-    store.create_arena(slug="gal", k=4)
+    store.catalog.create_arena(slug="gal", k=4)
     report = import_gallery(store, arena="gal", path=archive)
     assert (report.layout, report.outputs_added) == ("folder", 8)
 
@@ -78,12 +79,12 @@ def test_manifest_layout(store: Store, tmp_path: Path) -> None:
             }
         )
     (root / "manifest.jsonl").write_text("\n".join(json.dumps(x) for x in lines))
-    store.create_arena(slug="man", k=3)
+    store.catalog.create_arena(slug="man", k=3)
     report = import_gallery(store, arena="man", path=root / "manifest.jsonl")
     assert (report.layout, report.prompts, report.outputs_added) == ("manifest", 1, 3)
-    out = store.find_output(arena="man", model="m2", prompt_key="cat")
+    out = store.catalog.find_output(arena="man", model="m2", prompt_key="cat")
     assert out is not None and out.content_type == "image/png" and out.metadata == {"s": 1}
-    assert store.get_model(arena="man", name="m1").organization == "org"
+    assert store.catalog.get_model(arena="man", name="m1").organization == "org"
 
 
 @pytest.mark.parametrize("bad", ["../outside.png", "/etc/passwd", "imgs/../../x.png", "C:\\x.png"])
@@ -99,11 +100,11 @@ def test_manifest_path_traversal_is_refused_and_nothing_imported(
         {"model": "m2", "prompt": "p", "path": bad},
     ]
     (root / "manifest.jsonl").write_text("\n".join(json.dumps(r) for r in rows))
-    store.create_arena(slug="man", k=2)
+    store.catalog.create_arena(slug="man", k=2)
     with pytest.raises(InvalidInput) as exc:
         import_gallery(store, arena="man", path=root / "manifest.jsonl")
     assert "line 2" in exc.value.message
-    assert store.list_models(arena="man") == ()
+    assert store.catalog.list_models(arena="man") == ()
 
 
 @pytest.mark.parametrize("member", ["../evil.png", "/abs/evil.png", "a/../../evil.png"])
@@ -112,18 +113,18 @@ def test_zip_path_traversal_is_refused(store: Store, tmp_path: Path, member: str
     with zipfile.ZipFile(archive, "w") as zf:
         zf.writestr("prompts.jsonl", json.dumps({"id": "q", "text": "t"}))
         zf.writestr(member, png_bytes((9, 9, 9)))
-    store.create_arena(slug="z", k=2)
+    store.catalog.create_arena(slug="z", k=2)
     with pytest.raises(InvalidInput) as exc:
         import_gallery(store, arena="z", path=archive)
     assert "evil.png" in exc.value.message
-    assert store.list_models(arena="z") == ()
+    assert store.catalog.list_models(arena="z") == ()
 
 
 def test_symlink_out_of_the_folder_is_refused(store: Store, tmp_path: Path) -> None:
     make_folder_gallery(tmp_path / "gal")
     (tmp_path / "secret.png").write_bytes(png_bytes((1, 1, 1)))
     (tmp_path / "gal" / "q0" / "sneaky.png").symlink_to(tmp_path / "secret.png")
-    store.create_arena(slug="gal", k=4)
+    store.catalog.create_arena(slug="gal", k=4)
     with pytest.raises(InvalidInput, match="outside the gallery"):
         import_gallery(store, arena="gal", path=tmp_path / "gal")
 
@@ -133,7 +134,7 @@ def test_svg_in_a_gallery_is_rejected_with_its_path(store: Store, tmp_path: Path
     (tmp_path / "gal" / "q1" / "alpha.png").write_bytes(
         b"<svg xmlns='http://www.w3.org/2000/svg'/>"
     )
-    store.create_arena(slug="gal", k=4)
+    store.catalog.create_arena(slug="gal", k=4)
     with pytest.raises(UnsupportedMedia, match=r"q1/alpha\.png"):
         import_gallery(store, arena="gal", path=tmp_path / "gal")
 
@@ -157,7 +158,7 @@ def test_ksort_layout_imports_outputs_and_human_rankings(store: Store, tmp_path:
         "imagenhub_Dreamshaper-xl-turbo_generation",
     ]
     make_ksort_dataset(tmp_path / "ks", [(names, [0, 1, 2, 3]), (names[::-1], [3, 0, 1, 2])])
-    store.create_arena(slug="ks", k=4)
+    store.catalog.create_arena(slug="ks", k=4)
     report = import_gallery(store, arena="ks", path=tmp_path / "ks")
     assert (report.layout, report.votes_added, report.outputs_added) == ("ksort", 2, 8)
     assert sorted(report.models_added) == [
@@ -166,27 +167,27 @@ def test_ksort_layout_imports_outputs_and_human_rankings(store: Store, tmp_path:
         "PixArt-alpha",
         "SDXL-turbo",
     ]
-    refs = store.reference_battles(arena="ks")
+    refs = store.boards.reference_battles(arena="ks")
     assert len(refs) == 2
     # img_rank is the rank of each image (0-based in this dataset): image 0 was best.
     assert refs[0].models[0] == "LCM-v1.5" and refs[0].ranks == (1, 2, 3, 4)
     assert refs[1].models[1] == "PixArt-alpha" and refs[1].ranks == (4, 1, 2, 3)
     assert all(p.exists() for r in refs for p in r.media_paths)
-    board = {r.model_name: r for r in store.leaderboard(arena="ks")}
+    board = {r.model_name: r for r in store.boards.leaderboard(arena="ks")}
     assert all(r.votes == 2 for r in board.values())
     # The imported votes replay exactly, and a second import adds no duplicate vote.
-    incremental = [(r.mu, r.sigma) for r in store.leaderboard(arena="ks")]
-    store.recompute(arena="ks")
-    assert [(r.mu, r.sigma) for r in store.leaderboard(arena="ks")] == incremental
+    incremental = [(r.mu, r.sigma) for r in store.boards.leaderboard(arena="ks")]
+    store.boards.recompute(arena="ks")
+    assert [(r.mu, r.sigma) for r in store.boards.leaderboard(arena="ks")] == incremental
     again = import_gallery(store, arena="ks", path=tmp_path / "ks")
     assert (again.votes_added, again.votes_skipped) == (0, 2)
-    assert store.list_votes(arena="ks").total == 2
+    assert store.voting.list_votes(arena="ks").total == 2
 
 
 def test_ksort_bad_result_json_is_reported(store: Store, tmp_path: Path) -> None:
     names = ["a_m1", "a_m2", "a_m3", "a_m4"]
     make_ksort_dataset(tmp_path / "ks", [(names, [1, 2, 3])])
-    store.create_arena(slug="ks", k=4)
+    store.catalog.create_arena(slug="ks", k=4)
     with pytest.raises(InvalidInput, match=r"result\.json"):
         import_gallery(store, arena="ks", path=tmp_path / "ks")
 

@@ -15,6 +15,7 @@ import pytest
 from karena.errors import ConfigError, InvalidInput, UpstreamError
 from karena.generators.openai_images import OpenAIImagesGenerator
 from karena.generators.python import PythonGenerator
+from karena.services.live import LiveGenerators
 from karena.store import Store
 from tests.conftest import TestClock, png_bytes
 
@@ -158,52 +159,60 @@ def test_python_generator_normalises_results_and_errors() -> None:
         PythonGenerator(lambda p: time.sleep(1.0) or b"", timeout=0.2).generate("x")
 
 
+@pytest.fixture
+def live(store: Store) -> LiveGenerators:
+    """The store's live generators (the service layer that opens typed-prompt battles)."""
+    return LiveGenerators(store)
+
+
 def test_typed_prompt_battle_generates_once_and_caches(
-    store: Store, clock: TestClock, server: ImageServer
+    store: Store, live: LiveGenerators, clock: TestClock, server: ImageServer
 ) -> None:
-    store.create_arena(slug="live", k=3)
+    store.catalog.create_arena(slug="live", k=3)
     calls: list[str] = []
 
     def local_model(prompt: str) -> bytes:
         calls.append(prompt)
         return png_bytes((len(calls) * 30 % 256, 1, 1))
 
-    store.add_model(arena="live", name="local")
-    store.register_generator(arena="live", model="local", generator=PythonGenerator(local_model))
+    store.catalog.add_model(arena="live", name="local")
+    live.register_generator(arena="live", model="local", generator=PythonGenerator(local_model))
     for name in ("remote-a", "remote-b"):
-        store.add_model(
+        live.add_model(
             arena="live", name=name,
             generator={"kind": "openai-images", "base_url": server.base_url, "model": name},
         )  # fmt: skip
-    store.add_model(arena="live", name="gallery-only")
-    battle = store.create_battle(arena="live", prompt_text="  a <b>blue</b> sphere  ", seed=1)
+    store.catalog.add_model(arena="live", name="gallery-only")
+    battle = live.create_battle(arena="live", prompt_text="  a <b>blue</b> sphere  ", seed=1)
     assert battle.prompt_text == "a <b>blue</b> sphere" and battle.k == 3
     assert calls == ["a <b>blue</b> sphere"] and len(server.requests) == 2
     clock.advance(5)
-    result = store.submit_vote(token=battle.token, mode="best", winner=0, voter_id="u")
+    result = store.voting.submit_vote(token=battle.token, mode="best", winner=0, voter_id="u")
     assert {c.model_name for c in result.contestants} == {"local", "remote-a", "remote-b"}
     # The same prompt again is served from the cache: no new generation.
-    store.create_battle(arena="live", prompt_text="a <b>blue</b> sphere", seed=2)
+    live.create_battle(arena="live", prompt_text="a <b>blue</b> sphere", seed=2)
     assert len(calls) == 1 and len(server.requests) == 2
 
 
-def test_typed_prompt_needs_k_live_models(store: Store) -> None:
-    store.create_arena(slug="live", k=2)
-    store.add_model(
+def test_typed_prompt_needs_k_live_models(store: Store, live: LiveGenerators) -> None:
+    store.catalog.create_arena(slug="live", k=2)
+    live.add_model(
         arena="live",
         name="only-one",
         generator={"kind": "openai-images", "base_url": "http://127.0.0.1:9/v1", "model": "x"},
     )
-    store.add_model(arena="live", name="no-generator")
+    store.catalog.add_model(arena="live", name="no-generator")
     with pytest.raises(InvalidInput, match="live generator"):
-        store.create_battle(arena="live", prompt_text="hello")
+        live.create_battle(arena="live", prompt_text="hello")
 
 
-def test_failed_generation_creates_no_battle(store: Store, server: ImageServer) -> None:
+def test_failed_generation_creates_no_battle(
+    store: Store, live: LiveGenerators, server: ImageServer
+) -> None:
     server.mode = "500"
-    store.create_arena(slug="live", k=2)
+    store.catalog.create_arena(slug="live", k=2)
     for name in ("a", "b"):
-        store.add_model(
+        live.add_model(
             arena="live",
             name=name,
             generator={
@@ -214,16 +223,16 @@ def test_failed_generation_creates_no_battle(store: Store, server: ImageServer) 
             },
         )
     with pytest.raises(UpstreamError):
-        store.create_battle(arena="live", prompt_text="hello")
-    assert store.find_output(arena="live", model="a", prompt_key="x") is None
+        live.create_battle(arena="live", prompt_text="hello")
+    assert store.catalog.find_output(arena="live", model="a", prompt_key="x") is None
 
 
-def test_bad_generator_configs_are_refused(store: Store) -> None:
-    store.create_arena(slug="live", k=2)
+def test_bad_generator_configs_are_refused(store: Store, live: LiveGenerators) -> None:
+    store.catalog.create_arena(slug="live", k=2)
     for config in (
         {"kind": "shell", "cmd": "rm -rf /"},
         {"kind": "openai-images"},
         {"kind": "openai-images", "base_url": "file:///etc", "model": "m"},
     ):
         with pytest.raises(InvalidInput):
-            store.add_model(arena="live", name="x", generator=config)
+            live.add_model(arena="live", name="x", generator=config)

@@ -30,22 +30,22 @@ def _arena(tmp_path: Path, n_votes: int = 48) -> tuple[Settings, Path]:
     outputs.mkdir()
     rng = np.random.default_rng(5)
     with Store.open(settings) as store:
-        store.create_arena(slug="img", modality="image", k=4)
+        store.catalog.create_arena(slug="img", modality="image", k=4)
         for i in range(len(MUS)):
-            store.add_model(arena="img", name=f"M{i}")
+            store.catalog.add_model(arena="img", name=f"M{i}")
         for v in range(n_votes):
             text = f"arena prompt {v}"
-            prompt = store.add_prompt(arena="img", text=text)
+            prompt = store.catalog.add_prompt(arena="img", text=text)
             pick = [int(x) for x in rng.choice(len(MUS), 4, replace=False)]
             for j in pick:
-                store.add_output(
+                store.catalog.add_output(
                     arena="img", model=f"M{j}", prompt_key=prompt.key,
                     data=quality_image(red_of(MUS[j]), size=16),
                 )  # fmt: skip
             ranks = [int(r) + 1 for r in np.argsort(np.argsort([-MUS[j] for j in pick]))]
             if v % 8 == 7:  # a voter who ranked backwards: the filter must drop these
                 ranks = [5 - r for r in ranks]
-            store.import_vote(
+            store.voting.import_vote(
                 arena="img", prompt_key=prompt.key, models=[f"M{j}" for j in pick],
                 ranks=ranks, source="test",
             )  # fmt: skip

@@ -252,9 +252,11 @@ def test_store_uses_the_configured_canvas(tmp_path: Path) -> None:
 
     settings = Settings(data_dir=tmp_path, media_image_size=128)
     with Store.open(settings) as store:
-        store.create_arena(slug="a", k=2)
-        store.add_model(arena="a", name="m")
-        store.add_prompt(arena="a", text="t", key="t")
-        out = store.add_output(arena="a", model="m", prompt_key="t", data=image_bytes("JPEG"))
-        with Image.open(io.BytesIO(store.output_media(output_id=out.id).data)) as img:
+        store.catalog.create_arena(slug="a", k=2)
+        store.catalog.add_model(arena="a", name="m")
+        store.catalog.add_prompt(arena="a", text="t", key="t")
+        out = store.catalog.add_output(
+            arena="a", model="m", prompt_key="t", data=image_bytes("JPEG")
+        )
+        with Image.open(io.BytesIO(store.catalog.output_media(output_id=out.id).data)) as img:
             assert img.size == (128, 128)

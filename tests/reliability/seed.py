@@ -116,14 +116,14 @@ def seed_store_directly(database_url: str, data_dir: str, *, prompts: int = 2) -
     keys = tuple(f"p{i}" for i in range(prompts))
     store = Store.open(Settings(database_url=database_url, data_dir=data_dir))
     try:
-        store.create_arena(slug=ARENA, k=4)
+        store.catalog.create_arena(slug=ARENA, k=4)
         for name in models:
-            store.add_model(arena=ARENA, name=name)
+            store.catalog.add_model(arena=ARENA, name=name)
         for p, key in enumerate(keys):
-            store.add_prompt(arena=ARENA, key=key, text=f"prompt number {p}: a red cube")
+            store.catalog.add_prompt(arena=ARENA, key=key, text=f"prompt number {p}: a red cube")
             for m, name in enumerate(models):
                 data = _default_image(m, p, name)
-                store.add_output(arena=ARENA, model=name, prompt_key=key, data=data)
+                store.catalog.add_output(arena=ARENA, model=name, prompt_key=key, data=data)
     finally:
         store.close()
     return SeededArena(arena=ARENA, models=models, prompt_keys=keys)

@@ -27,7 +27,7 @@ def world(tmp_path: Path) -> Iterator[tuple[object, Path, Path]]:
 
     settings = Settings(database_url=sqlite_url(tmp_path / "k.db"), data_dir=tmp_path / "data")
     store = Store.open(settings)
-    store.create_arena(slug=ARENA, k=2)
+    store.catalog.create_arena(slug=ARENA, k=2)
     gallery = tmp_path / "nest" / "gallery"
     gallery.mkdir(parents=True)
     # The file an escaping path would reach: ../secret from the gallery, and /abs/path.
@@ -40,12 +40,12 @@ def world(tmp_path: Path) -> Iterator[tuple[object, Path, Path]]:
 
 
 def _imported_nothing(store: object) -> None:
-    assert store.list_models(arena=ARENA) == ()  # type: ignore[attr-defined]
-    assert store.list_prompts(arena=ARENA).total == 0  # type: ignore[attr-defined]
+    assert store.catalog.list_models(arena=ARENA) == ()  # type: ignore[attr-defined]
+    assert store.catalog.list_prompts(arena=ARENA).total == 0  # type: ignore[attr-defined]
 
 
 def _import(store: object, path: Path) -> None:
-    from karena.generators.gallery import import_gallery
+    from karena.services.gallery import import_gallery
 
     import_gallery(store, arena=ARENA, path=path)  # type: ignore[arg-type]
 
@@ -135,7 +135,7 @@ def test_folder_symlink_leaving_the_gallery_is_not_followed(world) -> None:
     except KarenaError as exc:
         assert exc.status_code < 500
         return
-    names = {m.name for m in store.list_models(arena=ARENA)}
+    names = {m.name for m in store.catalog.list_models(arena=ARENA)}
     assert "sneaky" not in names
 
 

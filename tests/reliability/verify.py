@@ -42,7 +42,7 @@ def audit_votes(
 
     store = Store.open(Settings(database_url=database_url), migrate=False)
     try:
-        stored = list(store.iter_votes(arena=arena))
+        stored = list(store.voting.iter_votes(arena=arena))
     finally:
         store.close()
     counts = Counter(v.token for v in stored)
@@ -79,7 +79,7 @@ def ratings(database_url: str, arena: str) -> dict[str, RatingRow]:
 
     store = Store.open(Settings(database_url=database_url), migrate=False)
     try:
-        rows = store.leaderboard(arena=arena)
+        rows = store.boards.leaderboard(arena=arena)
     finally:
         store.close()
     return {r.model_name: RatingRow(r.model_name, r.mu, r.sigma, r.votes) for r in rows}

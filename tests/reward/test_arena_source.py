@@ -50,13 +50,13 @@ def test_rewards_from_the_store_and_from_its_export_agree(
 
     assert isinstance(store, Store)
     for seed in range(8):
-        battle = store.create_battle(arena="img", seed=seed)
+        battle = store.battles.create_battle(arena="img", seed=seed)
         clock.advance(5)
         ranks = [1 + (seed + i) % 4 for i in range(4)]
-        store.submit_vote(token=battle.token, mode="rank", ranks=ranks, voter_id=f"v{seed}")
+        store.voting.submit_vote(token=battle.token, mode="rank", ranks=ranks, voter_id=f"v{seed}")
         clock.advance(60)
     export = tmp_path / "votes.parquet"
-    store.export_votes(arena="img", path=export, fmt="parquet")
+    store.voting.export_votes(arena="img", path=export, fmt="parquet")
     from_file = load_pairs(export)
     assert len(from_file) == 8 * 6 and len(load_arena_votes(export)) == 48
 

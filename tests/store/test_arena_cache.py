@@ -25,8 +25,8 @@ def other_worker(settings: Settings, clock: TestClock) -> Iterator[Store]:
 def _shown_models(store: Store, arena: str, battles: int) -> set[str]:
     seen: set[str] = set()
     for _ in range(battles):
-        battle = store.create_battle(arena=arena)
-        result = store.submit_vote(token=battle.token, mode="tie", voter_id="cache-test")
+        battle = store.battles.create_battle(arena=arena)
+        result = store.voting.submit_vote(token=battle.token, mode="tie", voter_id="cache-test")
         seen.update(c.model_name for c in result.contestants)
     return seen
 
@@ -36,9 +36,9 @@ def test_disabling_a_model_elsewhere_takes_effect_at_once(
 ) -> None:
     store.settings.min_vote_seconds = 0  # votes come right after their battle here
     store.settings.rate_limit_per_minute = 0
-    store.create_battle(arena=seeded.slug)  # warms this worker's catalog cache
-    other_worker.set_model_enabled(arena=seeded.slug, name="model-0", enabled=False)
-    other_worker.set_model_enabled(arena=seeded.slug, name="model-1", enabled=False)
+    store.battles.create_battle(arena=seeded.slug)  # warms this worker's catalog cache
+    other_worker.catalog.set_model_enabled(arena=seeded.slug, name="model-0", enabled=False)
+    other_worker.catalog.set_model_enabled(arena=seeded.slug, name="model-1", enabled=False)
     assert _shown_models(store, seeded.slug, 12) == {f"model-{i}" for i in range(2, 6)}
 
 
@@ -47,21 +47,21 @@ def test_a_model_added_elsewhere_is_served_at_once(
 ) -> None:
     store.settings.min_vote_seconds = 0
     store.settings.rate_limit_per_minute = 0
-    store.create_battle(arena=seeded.slug)  # warms this worker's catalog cache
-    other_worker.add_model(arena=seeded.slug, name="late-model")
+    store.battles.create_battle(arena=seeded.slug)  # warms this worker's catalog cache
+    other_worker.catalog.add_model(arena=seeded.slug, name="late-model")
     for key in seeded.prompt_keys:
-        other_worker.add_output(
+        other_worker.catalog.add_output(
             arena=seeded.slug,
             model="late-model",
             prompt_key=key,
             data=make_png((200, 10, 10)),  # type: ignore[operator]
         )
     for name in ("model-0", "model-1", "model-2"):
-        other_worker.set_model_enabled(arena=seeded.slug, name=name, enabled=False)
+        other_worker.catalog.set_model_enabled(arena=seeded.slug, name=name, enabled=False)
     # K = 4 enabled models are left, the new one among them: every battle must show it.
     for _ in range(3):
         shown = _shown_models(store, seeded.slug, 1)
-        cached = store._arena_cache.cached(seeded.slug)
+        cached = store._context.arena_cache.cached(seeded.slug)
         assert shown == {"late-model", "model-3", "model-4", "model-5"}, (
             shown,
             cached.version if cached else None,
@@ -79,14 +79,16 @@ def test_catalog_versions_move_with_every_catalog_write(store: Store, seeded: Se
             return int(s.scalar(select(Arena.catalog_version).where(Arena.slug == seeded.slug)))
 
     before = version()
-    store.add_prompt(arena=seeded.slug, text="a brand new prompt", key="p-new")
+    store.catalog.add_prompt(arena=seeded.slug, text="a brand new prompt", key="p-new")
     after_prompt = version()
-    store.set_model_enabled(arena=seeded.slug, name="model-2", enabled=False)
+    store.catalog.set_model_enabled(arena=seeded.slug, name="model-2", enabled=False)
     after_disable = version()
     assert before < after_prompt < after_disable
-    battle = store.create_battle(arena=seeded.slug)  # battles and votes are not catalog writes
+    battle = store.battles.create_battle(
+        arena=seeded.slug
+    )  # battles and votes are not catalog writes
     store.settings.min_vote_seconds = 0
-    store.submit_vote(token=battle.token, mode="tie", voter_id="v")
+    store.voting.submit_vote(token=battle.token, mode="tie", voter_id="v")
     assert version() == after_disable
 
 
@@ -97,8 +99,8 @@ def test_match_state_is_reread_after_max_age(store: Store, seeded: SeededArena) 
         catalog = cache.catalog(conn, seeded.slug)
     first = cache.match_state(store.db, catalog, store.clock())
     store.settings.min_vote_seconds = 0
-    battle = store.create_battle(arena=seeded.slug)
-    store.submit_vote(token=battle.token, mode="rank", ranks=[1, 2, 3, 4], voter_id="v")
+    battle = store.battles.create_battle(arena=seeded.slug)
+    store.voting.submit_vote(token=battle.token, mode="rank", ranks=[1, 2, 3, 4], voter_id="v")
     assert cache.match_state(store.db, catalog, store.clock()).ratings == first.ratings
     now[0] = 1.5
     assert cache.match_state(store.db, catalog, store.clock()).ratings != first.ratings

@@ -50,9 +50,11 @@ def test_admin_import_export_recompute_flow(env: dict[str, str], tmp_path: Path)
     )
     with Store.open(settings) as store:
         for i in range(3):
-            b = store.create_battle(arena="gal", seed=i)
-            store.submit_vote(token=b.token, mode="rank", ranks=[4, 3, 2, 1], voter_id=f"v{i}")
-        voter = store.voter_hash("v0")
+            b = store.battles.create_battle(arena="gal", seed=i)
+            store.voting.submit_vote(
+                token=b.token, mode="rank", ranks=[4, 3, 2, 1], voter_id=f"v{i}"
+            )
+        voter = store.voting.voter_hash("v0")
     assert "replayed 3 votes; largest change |Δμ|+|Δσ| = 0" in run(env, "recompute")
     board = run(env, "leaderboard", "--arena", "gal")
     assert "alpha" in board and "extra" in board

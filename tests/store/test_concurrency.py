@@ -10,7 +10,7 @@ import pytest
 
 from karena.settings import Settings
 from karena.store import Store
-from karena.store.base import utc_now
+from karena.store.context import utc_now
 from tests.conftest import seed_arena
 
 WORKERS = 4
@@ -36,14 +36,14 @@ def voter_worker(args: tuple[str, str, int, list[str]]) -> list[tuple[str, int, 
     results = []
     try:
         for i in range(VOTES_EACH):
-            battle = store.create_battle(arena="img")
+            battle = store.battles.create_battle(arena="img")
             ranks = [1 + (i + j + worker) % 4 for j in range(4)]
-            r = store.submit_vote(
+            r = store.voting.submit_vote(
                 token=battle.token, mode="rank", ranks=ranks, voter_id=f"w{worker}"
             )
             results.append((battle.token, r.seq, r.replayed))
         for token in shared:
-            r = store.submit_vote(token=token, mode="best", winner=1, voter_id=f"w{worker}")
+            r = store.voting.submit_vote(token=token, mode="best", winner=1, voter_id=f"w{worker}")
             results.append((token, r.seq, r.replayed))
     finally:
         store.close()
@@ -51,7 +51,7 @@ def voter_worker(args: tuple[str, str, int, list[str]]) -> list[tuple[str, int, 
 
 
 def _check(store: Store, results: list[tuple[str, int, bool]], shared: list[str]) -> None:
-    votes = list(store.iter_votes(arena="img"))
+    votes = list(store.voting.iter_votes(arena="img"))
     total = WORKERS * VOTES_EACH + SHARED_BATTLES
     assert len(votes) == total
     assert [v.seq for v in votes] == list(range(1, total + 1))  # gap-free, no duplicates
@@ -62,11 +62,13 @@ def _check(store: Store, results: list[tuple[str, int, bool]], shared: list[str]
         replies = [(seq, replayed) for t, seq, replayed in results if t == token]
         assert len({seq for seq, _ in replies}) == 1
         assert sum(not replayed for _, replayed in replies) == 1
-    assert store.get_arena(slug="img").vote_count == total
-    board = {r.model_name: (r.mu, r.sigma, r.votes) for r in store.leaderboard(arena="img")}
+    assert store.catalog.get_arena(slug="img").vote_count == total
+    board = {r.model_name: (r.mu, r.sigma, r.votes) for r in store.boards.leaderboard(arena="img")}
     assert sum(v for _, _, v in board.values()) == total * 4  # no lost rating update
-    store.recompute(arena="img")
-    assert {r.model_name: (r.mu, r.sigma, r.votes) for r in store.leaderboard(arena="img")} == board
+    store.boards.recompute(arena="img")
+    assert {
+        r.model_name: (r.mu, r.sigma, r.votes) for r in store.boards.leaderboard(arena="img")
+    } == board
 
 
 @pytest.mark.slow
@@ -74,7 +76,7 @@ def test_concurrent_voters_lose_nothing(store: Store, tmp_path: Path, database_u
     seed_arena(store, n_models=6, n_prompts=2)
     store.settings = store.settings.model_copy(update={"min_vote_seconds": 0})
     store.clock = utc_now  # the workers run on the real clock too
-    shared = [store.create_battle(arena="img").token for _ in range(SHARED_BATTLES)]
+    shared = [store.battles.create_battle(arena="img").token for _ in range(SHARED_BATTLES)]
     jobs = [(database_url, str(tmp_path / "data"), w, shared) for w in range(WORKERS)]
     if database_url.startswith("postgresql"):
         # Separate processes, as separate app workers would be (forked: no re-import cost; each

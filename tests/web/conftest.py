@@ -143,12 +143,13 @@ def demo_png(renderer: str, prompt: str) -> bytes:
 
 def seed_demo_arena(store: Any, prompts: int = SEED_PROMPTS) -> Any:
     """The demo arena with ``prompts`` prompts, every output present."""
-    from karena.generators.demo_arena import build_demo_arena
+    from karena.services.demo_arena import build_demo_arena
+    from karena.services.live import LiveGenerators
 
-    arena = build_demo_arena(store, prompts=prompts)
+    arena = build_demo_arena(LiveGenerators(store), prompts=prompts)
     for prompt in arena.prompts:
         for model in arena.models:
-            store.add_output(
+            store.catalog.add_output(
                 arena=arena.slug,
                 model=model.name,
                 prompt_key=prompt.key,
@@ -185,7 +186,8 @@ def make_app(seeded_data: tuple[Path, str]) -> Iterator[AppFactory]:
     """Build a seeded arena app with settings overrides; everything is closed afterwards."""
     from fastapi.testclient import TestClient
 
-    from karena.generators.demo_arena import DEMO_ARENA, attach_demo_generators
+    from karena.services.demo_arena import DEMO_ARENA, attach_demo_generators
+    from karena.services.live import LiveGenerators
     from karena.store.api import Store
     from karena.web.app import create_app
 
@@ -196,13 +198,15 @@ def make_app(seeded_data: tuple[Path, str]) -> Iterator[AppFactory]:
         settings = make_settings(data_dir, database_url, **overrides)
         clock = FakeClock()
         store = Store.open(settings, clock=clock)
-        attach_demo_generators(store)
+        live = LiveGenerators(store)
+        attach_demo_generators(live)
         arena = SeededArena(
             DEMO_ARENA,
-            store.list_models(arena=DEMO_ARENA),
-            store.list_prompts(arena=DEMO_ARENA).items,
+            store.catalog.list_models(arena=DEMO_ARENA),
+            store.catalog.list_prompts(arena=DEMO_ARENA).items,
         )
-        client = TestClient(create_app(settings, store=store), raise_server_exceptions=True)
+        app = create_app(settings, store=store, live=live)
+        client = TestClient(app, raise_server_exceptions=True)
         opened.append((client, store))
         return ArenaApp(client, store, settings, clock, arena)
 

@@ -18,7 +18,7 @@ def test_admin_refuses_without_or_with_a_wrong_token(arena_app: ArenaApp) -> Non
     _assert_error_shape(arena_app.client.post("/api/admin/models", json=body, headers=basic), 401)
     # A malformed body without a token is still a 401: auth comes first.
     _assert_error_shape(arena_app.client.post("/api/admin/models", json={"x": 1}), 401)
-    names = {m.name for m in arena_app.store.list_models(arena="demo")}
+    names = {m.name for m in arena_app.store.catalog.list_models(arena="demo")}
     assert "intruder" not in names
 
 
@@ -43,7 +43,7 @@ def test_admin_adds_and_disables_models_and_adds_prompts(arena_app: ArenaApp) ->
         headers=AUTH,
     )  # fmt: skip
     assert disabled.status_code == 200 and disabled.json()["enabled"] is False
-    assert not arena_app.store.get_model(arena="demo", name="newcomer").enabled
+    assert not arena_app.store.catalog.get_model(arena="demo", name="newcomer").enabled
     prompt = client.post(
         "/api/admin/prompts",
         json={"arena": "demo", "text": "a black star", "key": "extra-1"},

@@ -40,7 +40,9 @@ def test_static_scripts_name_no_model() -> None:
 def test_prompt_box_shows_only_for_arenas_with_live_generators(arena_app: ArenaApp) -> None:
     from karena.web.app import create_app
 
-    has_config = any(m.generator is not None for m in arena_app.store.list_models(arena="demo"))
+    has_config = any(
+        m.generator is not None for m in arena_app.store.catalog.list_models(arena="demo")
+    )
     html = arena_app.client.get("/").text
     assert ('name="prompt"' in html) == has_config
     live = create_app(arena_app.settings, store=arena_app.store, live_arenas=frozenset({"demo"}))

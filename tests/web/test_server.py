@@ -91,14 +91,14 @@ def test_fifty_voters_two_workers_postgres_lose_nothing(postgres_url: str, tmp_p
     assert len(acked) == 100
     store = Store.open(settings, migrate=False)
     try:
-        logged = {v.token: v.seq for v in store.iter_votes(arena="demo")}
+        logged = {v.token: v.seq for v in store.voting.iter_votes(arena="demo")}
         assert len(logged) == len(acked)
         assert all(logged.get(token) == seq for token, seq in acked)
         incremental = {
-            (r.model_name, r.mu, r.sigma, r.votes) for r in store.leaderboard(arena="demo")
+            (r.model_name, r.mu, r.sigma, r.votes) for r in store.boards.leaderboard(arena="demo")
         }
-        assert store.recompute(arena="demo") == len(acked)
-        rebuilt = {r.model_name: r for r in store.leaderboard(arena="demo")}
+        assert store.boards.recompute(arena="demo") == len(acked)
+        rebuilt = {r.model_name: r for r in store.boards.leaderboard(arena="demo")}
         for name, mu, sigma, votes in incremental:
             assert rebuilt[name].mu == pytest.approx(mu, abs=1e-9)
             assert rebuilt[name].sigma == pytest.approx(sigma, abs=1e-9)

@@ -252,7 +252,7 @@ def _pairs_from_store(arena: str, database_url: str | None) -> Any:
     if database_url is not None:
         settings = settings.model_copy(update={"database_url": database_url})
     with Store.open(settings, migrate=False) as store:
-        records = (vote_record(v) for v in store.iter_votes(arena=arena, counted_only=True))
+        records = (vote_record(v) for v in store.voting.iter_votes(arena=arena, counted_only=True))
         pairs = pairs_from_vote_records(records, where=f"arena {arena!r}")
     if len(pairs) == 0:
         raise InvalidInput(f"arena {arena!r} has no counted votes yet")

@@ -158,12 +158,13 @@ def demo(
     import uvicorn
     from rich.progress import Progress
 
-    from karena.generators.demo_arena import (
+    from karena.services.demo_arena import (
         EAGER_PROMPTS,
         build_demo_arena,
         render_in_background,
         render_missing,
     )
+    from karena.services.live import LiveGenerators
     from karena.settings import Settings
     from karena.store.api import Store
     from karena.web.app import create_app
@@ -180,7 +181,8 @@ def demo(
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     typer.echo(f"karena demo: data in {settings.data_dir}")
     store = Store.open(settings, migrate=True)
-    arena = build_demo_arena(store, k=settings.default_k)
+    live = LiveGenerators(store)  # the renderers, attached in-process for typed prompts
+    arena = build_demo_arena(live, k=settings.default_k)
     first, rest = arena.prompts[:EAGER_PROMPTS], arena.prompts[EAGER_PROMPTS:]
     with Progress(transient=True) as bar:
         task = bar.add_task("rendering demo outputs", total=len(first) * len(arena.models))
@@ -193,7 +195,7 @@ def demo(
     if not no_browser:
         _open_browser_when_up(url, _display_host(settings.host), settings.port)
     try:
-        app = create_app(settings, store=store, live_arenas=frozenset({arena.slug}))
+        app = create_app(settings, store=store, live=live, live_arenas=frozenset({arena.slug}))
         uvicorn.run(app, host=settings.host, port=settings.port, log_level="warning")
     finally:
         stop.set()

@@ -66,12 +66,12 @@ def import_command(
     """Import pre-generated outputs (and, for the K-Sort Eval layout, its human votes)."""
     from rich.progress import Progress
 
-    from karena.generators.gallery import import_gallery
+    from karena.services.gallery import import_gallery
 
     store = _open(database_url)
     try:
         if create_arena:
-            store.create_arena(slug=arena, modality=modality, k=k, exist_ok=True)
+            store.catalog.create_arena(slug=arena, modality=modality, k=k, exist_ok=True)
         with Progress(transient=True) as bar:
             task = bar.add_task(f"importing {path.name}", total=None)
             report = import_gallery(
@@ -101,7 +101,7 @@ def export(
         raise InvalidInput(f"--format must be jsonl, csv or parquet, got {fmt!r}")
     store = _open(database_url)
     try:
-        rows = store.export_votes(arena=arena, path=output, fmt=fmt)  # type: ignore[arg-type]
+        rows = store.voting.export_votes(arena=arena, path=output, fmt=fmt)  # type: ignore[arg-type]
     finally:
         store.close()
     typer.echo(f"wrote {rows} votes to {output}")
@@ -116,11 +116,11 @@ def recompute(
     """Rebuild ratings exactly from the vote log and report any drift from the live ratings."""
     store = _open(database_url)
     try:
-        slugs = [arena] if arena is not None else [a.slug for a in store.list_arenas()]
+        slugs = [arena] if arena is not None else [a.slug for a in store.catalog.list_arenas()]
         for slug in slugs:
-            before = {r.model_id: (r.mu, r.sigma) for r in store.leaderboard(arena=slug)}
-            n = store.recompute(arena=slug)
-            after = {r.model_id: (r.mu, r.sigma) for r in store.leaderboard(arena=slug)}
+            before = {r.model_id: (r.mu, r.sigma) for r in store.boards.leaderboard(arena=slug)}
+            n = store.boards.recompute(arena=slug)
+            after = {r.model_id: (r.mu, r.sigma) for r in store.boards.leaderboard(arena=slug)}
             drift = max(
                 (abs(a[0] - before[m][0]) + abs(a[1] - before[m][1]) for m, a in after.items()),
                 default=0.0,
@@ -137,7 +137,7 @@ def leaderboard(arena: ArenaOpt, database_url: DbOpt = None) -> None:
 
     store = _open(database_url)
     try:
-        rows = store.leaderboard(arena=arena)
+        rows = store.boards.leaderboard(arena=arena)
     finally:
         store.close()
     table = Table("rank", "model", "score", "μ", "σ", "95% interval", "votes", title=arena)
@@ -169,7 +169,7 @@ def arena_add(
     """Create an arena."""
     store = _open(database_url)
     try:
-        a = store.create_arena(
+        a = store.catalog.create_arena(
             slug=slug, name=name, modality=modality, k=k, rating_model=rating_model,
             matchmaker=matchmaker,
         )  # fmt: skip
@@ -183,7 +183,7 @@ def arena_list(database_url: DbOpt = None) -> None:
     """List arenas."""
     store = _open(database_url)
     try:
-        for a in store.list_arenas():
+        for a in store.catalog.list_arenas():
             typer.echo(f"{a.slug}\t{a.modality}\tK={a.k}\t{a.rating_model}\t{a.vote_count} votes")
     finally:
         store.close()
@@ -200,7 +200,7 @@ def model_add(
     """Add a model to an arena."""
     store = _open(database_url)
     try:
-        m = store.add_model(arena=arena, name=name, organization=organization, link=link)
+        m = store.catalog.add_model(arena=arena, name=name, organization=organization, link=link)
     finally:
         store.close()
     typer.echo(f"added model {m.name} to {arena}")
@@ -209,7 +209,7 @@ def model_add(
 def _set_enabled(arena: str, name: str, enabled: bool, database_url: str | None) -> None:
     store = _open(database_url)
     try:
-        store.set_model_enabled(arena=arena, name=name, enabled=enabled)
+        store.catalog.set_model_enabled(arena=arena, name=name, enabled=enabled)
     finally:
         store.close()
     typer.echo(f"{name} in {arena} is now {'enabled' if enabled else 'disabled'}")
@@ -238,7 +238,7 @@ def prompt_add(
     """Add a prompt to an arena."""
     store = _open(database_url)
     try:
-        p = store.add_prompt(arena=arena, text=text, key=key, category=category)
+        p = store.catalog.add_prompt(arena=arena, text=text, key=key, category=category)
     finally:
         store.close()
     typer.echo(f"prompt {p.key} in {arena}")
@@ -256,7 +256,9 @@ def voter_ban(
     """Ban a voter: new votes are refused and (by default) past votes stop counting."""
     store = _open(database_url)
     try:
-        n = store.ban_voter(voter_hash=voter_hash, reason=reason, discount_past=not keep_past)
+        n = store.voting.ban_voter(
+            voter_hash=voter_hash, reason=reason, discount_past=not keep_past
+        )
     finally:
         store.close()
     typer.echo(f"banned; {n} earlier votes discounted and ratings rebuilt")
@@ -267,7 +269,7 @@ def voter_unban(voter_hash: str, database_url: DbOpt = None) -> None:
     """Lift a ban (discounted votes stay discounted)."""
     store = _open(database_url)
     try:
-        store.unban_voter(voter_hash=voter_hash)
+        store.voting.unban_voter(voter_hash=voter_hash)
     finally:
         store.close()
     typer.echo("unbanned")

@@ -2,7 +2,7 @@
 
 Stored configs are data, never code: ``{"kind": "openai-images", "base_url": ..., "model": ...,
 "api_key_env": "OPENAI_API_KEY", "size": "1024x1024"}``. Python callables are attached in-process
-with :meth:`karena.store.Store.register_generator`.
+with :meth:`karena.services.live.LiveGenerators.register_generator`.
 """
 
 from __future__ import annotations

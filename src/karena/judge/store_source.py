@@ -33,10 +33,10 @@ def load_from_store(
     file, or an all-way tie (ρ undefined, taken as 0) are dropped. Returns the set and counts of
     what was kept and dropped.
     """
-    info = store.get_arena(slug=arena)
-    rows = store.leaderboard(arena=arena, include_disabled=True)
+    info = store.catalog.get_arena(slug=arena)
+    rows = store.boards.leaderboard(arena=arena, include_disabled=True)
     board = {r.model_name: Rating(r.mu, r.sigma) for r in rows}
-    battles = store.reference_battles(arena=arena, limit=limit)
+    battles = store.boards.reference_battles(arena=arena, limit=limit)
     counts = {"battles": len(battles), "kept": 0, "disagree": 0, "unknown_model": 0, "no_media": 0}
     instances: list[Instance] = []
     for b in battles:

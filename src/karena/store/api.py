@@ -1,44 +1,41 @@
 """The one storage API for the web, CLI, judge and reward layers (keyword-only arguments).
 
-Build it with :meth:`Store.open`; every method returns frozen values from
-:mod:`karena.store.types` and raises :mod:`karena.errors` exceptions on bad input.
+Build it with :meth:`Store.open`. The Store itself only opens and closes; its work is done by
+four services, each in the module of its name:
+
+* ``store.catalog`` (:mod:`karena.store.catalog`): arenas, models, prompts, outputs, media;
+* ``store.battles`` (:mod:`karena.store.battles`): opening and reading battles;
+* ``store.voting`` (:mod:`karena.store.voting`): votes, abuse controls, bans, the vote log;
+* ``store.boards`` (:mod:`karena.store.boards`): leaderboards, recompute, model pages.
+
+Every method returns frozen values from :mod:`karena.store.types` and raises
+:mod:`karena.errors` exceptions on bad input.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
-from pathlib import Path
-from typing import Literal
-
-from sqlalchemy import func, select
-
 from karena.media.storage import MediaStore
 from karena.settings import Settings
-from karena.store import reads
-from karena.store.base import Clock, StoreBase, page_bounds, utc_now
+from karena.store.battles import Battles
+from karena.store.boards import Boards
+from karena.store.catalog import Catalog
+from karena.store.context import Clock, StoreContext, utc_now
 from karena.store.db import Database
-from karena.store.models import (
-    Model,
-    VoteRow,
-)
-from karena.store.ratings import leaderboard_rows, load_ratings, model_for_arena, rebuild
-from karena.store.types import (
-    LeaderboardRow,
-    ModelPage,
-    Page,
-    PairVote,
-    ReferenceBattle,
-    StoredVote,
-)
-from karena.store.voting import VotingMixin
+from karena.store.voting import Voting
 
-__all__ = ["Clock", "Store", "StoreBase", "utc_now"]
+__all__ = ["Clock", "Store", "utc_now"]
 
 
-class Store(VotingMixin):
+class Store:
     """Arenas, models, prompts, outputs, battles, votes and ratings on SQLite or PostgreSQL."""
 
-    # -- lifecycle ---------------------------------------------------------------------------
+    def __init__(self, settings: Settings, db: Database, media: MediaStore, clock: Clock) -> None:
+        # One context per store: its services share this worker's catalog cache and vote writer.
+        self._context = StoreContext(settings, db, media, clock)
+        self.catalog = Catalog(self._context)
+        self.battles = Battles(self._context)
+        self.voting = Voting(self._context)
+        self.boards = Boards(self._context)
 
     @classmethod
     def open(cls, settings: Settings, *, migrate: bool = True, clock: Clock | None = None) -> Store:
@@ -58,7 +55,7 @@ class Store(VotingMixin):
 
     def close(self) -> None:
         """Finish queued votes, then dispose of the connection pool."""
-        self._vote_writer.close()
+        self._context.vote_writer.close()
         self.db.dispose()
 
     def __enter__(self) -> Store:
@@ -67,93 +64,30 @@ class Store(VotingMixin):
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    # -- ratings -----------------------------------------------------------------------------
+    @property
+    def settings(self) -> Settings:
+        """The settings every service reads; assignable (tests relax the abuse limits)."""
+        return self._context.settings
 
-    def leaderboard(
-        self, *, arena: str, include_disabled: bool = True
-    ) -> tuple[LeaderboardRow, ...]:
-        """Leaderboard rows sorted by μ − 3σ, best first."""
-        with self.db.read() as s:
-            a = self._arena(s, arena)
-            models = list(s.scalars(select(Model).where(Model.arena_id == a.id)))
-            return leaderboard_rows(
-                models,
-                load_ratings(s, a.id),
-                prior=model_for_arena(a).initial(),
-                provisional_sigma=self.settings.provisional_sigma,
-                include_disabled=include_disabled,
-            )
+    @settings.setter
+    def settings(self, settings: Settings) -> None:
+        self._context.settings = settings
 
-    def recompute(self, *, arena: str) -> int:
-        """Rebuild ratings and pair counts from the counted vote log; returns votes replayed."""
-        with self.db.write() as s:
-            a = self._arena(s, arena)
-            a = self._lock_arena(s, a.id)
-            return rebuild(s, arena=a, now=self._now())
+    @property
+    def db(self) -> Database:
+        """The database (engines and transactions)."""
+        return self._context.db
 
-    def model_page(self, *, arena: str, name: str, offset: int = 0, limit: int = 50) -> ModelPage:
-        """A model's battles (newest first) and head-to-head records."""
-        offset, limit = page_bounds(offset, limit)
-        board = {row.model_id: row for row in self.leaderboard(arena=arena)}
-        with self.db.read() as s:
-            a = self._arena(s, arena)
-            m = self._model(s, a, name)
-            return reads.model_page(s, a, m, board.get(m.id), offset=offset, limit=limit)
+    @property
+    def media(self) -> MediaStore:
+        """The content-addressed media store."""
+        return self._context.media
 
-    # -- reads for export, the judge and rewards ---------------------------------------------
+    @property
+    def clock(self) -> Clock:
+        """The clock every service reads; assignable (tests switch to the real clock)."""
+        return self._context.clock
 
-    def list_votes(self, *, arena: str, offset: int = 0, limit: int = 100) -> Page[StoredVote]:
-        """A page of the vote log in sequence order."""
-        offset, limit = page_bounds(offset, limit)
-        with self.db.read() as s:
-            a = self._arena(s, arena)
-            total = s.scalar(
-                select(func.count()).select_from(VoteRow).where(VoteRow.arena_id == a.id)
-            )
-            votes = list(
-                s.scalars(
-                    select(VoteRow)
-                    .where(VoteRow.arena_id == a.id)
-                    .order_by(VoteRow.seq)
-                    .offset(offset)
-                    .limit(limit)
-                )
-            )
-            return Page(tuple(reads.stored_votes(s, a, votes)), int(total or 0), offset, limit)
-
-    def iter_votes(self, *, arena: str, counted_only: bool = False) -> Iterator[StoredVote]:
-        """Every vote of an arena in sequence order, streamed in batches."""
-        after = 0
-        while True:
-            with self.db.read() as s:
-                a = self._arena(s, arena)
-                query = select(VoteRow).where(VoteRow.arena_id == a.id, VoteRow.seq > after)
-                if counted_only:
-                    query = query.where(VoteRow.counted.is_(True))
-                votes = list(s.scalars(query.order_by(VoteRow.seq).limit(1000)))
-                if not votes:
-                    return
-                batch = reads.stored_votes(s, a, votes)
-            yield from batch
-            after = batch[-1].seq
-
-    def export_votes(
-        self, *, arena: str, path: Path, fmt: Literal["jsonl", "csv", "parquet"]
-    ) -> int:
-        """Write the vote log to ``path`` (JSONL, CSV or flat Parquet); returns rows written."""
-        from karena.store.export import write_votes
-
-        self.get_arena(slug=arena)
-        return write_votes(self.iter_votes(arena=arena), Path(path), fmt)
-
-    def reference_battles(
-        self, *, arena: str, limit: int | None = None, modes: Sequence[str] = ("rank",)
-    ) -> tuple[ReferenceBattle, ...]:
-        """Counted voted battles with their K outputs and human ranks (K-Sort Eval instances)."""
-        with self.db.read() as s:
-            a = self._arena(s, arena)
-            return reads.reference_battles(s, a, self.media, limit=limit, modes=tuple(modes))
-
-    def pair_votes(self, *, arena: str) -> tuple[PairVote, ...]:
-        """Counted votes decomposed into pairwise facts, in sequence order (ArenaPO's input)."""
-        return tuple(reads.pair_votes(self.iter_votes(arena=arena, counted_only=True)))
+    @clock.setter
+    def clock(self, clock: Clock) -> None:
+        self._context.clock = clock

@@ -32,7 +32,6 @@ from sqlalchemy.orm import Session
 from karena.errors import NotFound
 from karena.matchmaking.base import MatchState
 from karena.rating.types import Rating
-from karena.store.base import text_key
 from karena.store.db import Database
 from karena.store.models import (
     Arena,
@@ -45,6 +44,7 @@ from karena.store.models import (
     RatingRow,
 )
 from karena.store.registry import rating_model
+from karena.store.text import text_key
 
 __all__ = ["ArenaCache", "ArenaCatalog", "ModelRow", "bump_catalog_versions"]
 

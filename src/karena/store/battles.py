@@ -1,127 +1,251 @@
-"""Planning a battle: K contestants from the arena's matchmaker and a prompt all K can show.
+"""Battles: opening one (matchmaker, prompt, outputs), reading it back, serving its media.
 
-Pure functions of a cached :class:`~karena.store.arena_cache.ArenaCatalog` and a
-:class:`~karena.matchmaking.base.MatchState`: no database access, so opening a battle costs one
-version check and two inserts.
+The hot path is :meth:`Battles.create_battle` on a catalog this worker has cached: it plans
+with no database access (:mod:`karena.store.planning`) and inserts the battle with one
+statement on PostgreSQL. A layer above that fills in outputs first (typed prompts with live
+generators, :mod:`karena.services.live`) uses :meth:`~Battles.arena_catalog`,
+:meth:`~Battles.pick_models` and :meth:`~Battles.open_battle`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+import secrets
+from collections.abc import Collection, Sequence
+from datetime import UTC, datetime, timedelta
+from functools import cache
+from typing import Any
 
 import numpy as np
+from sqlalchemy import Connection, insert, select
 
-from karena.errors import InvalidInput, NotFound
-from karena.matchmaking.base import MatchState
+from karena.errors import Conflict, NotFound
+from karena.store import convert, planning
 from karena.store.arena_cache import ArenaCatalog, ModelRow
-from karena.store.registry import matchmaker
+from karena.store.context import StoreContext
+from karena.store.lookups import row_id
+from karena.store.models import Battle, BattleSlot, Output
+from karena.store.rows import insert_rows
+from karena.store.text import token_key
+from karena.store.types import POSITION_LABELS, BattleMedia, BattleView, MediaBlob
 
-__all__ = ["BattlePlan", "pick_models", "plan_battle", "plan_for_prompt"]
+__all__ = ["Battles"]
 
-#: Attempts at finding a prompt for a fresh selection before giving up.
-MAX_ATTEMPTS = 8
-
-
-@dataclass(frozen=True, slots=True)
-class BattlePlan:
-    """What a new battle will show: the prompt and, in display order, models and outputs."""
-
-    arena_id: int
-    arena_slug: str
-    prompt_id: int
-    prompt_text: str
-    model_ids: tuple[int, ...]
-    output_ids: tuple[int, ...]
-    content_types: tuple[str, ...]
-    kinds: tuple[str, ...]
+BATTLES: Any = Battle.__table__
+#: Plans tried before giving up when the arena's catalog changes under each of them.
+CATALOG_ATTEMPTS = 3
 
 
-def _select(catalog: ArenaCatalog, state: MatchState, rng: np.random.Generator) -> list[int]:
-    mm = matchmaker(catalog.matchmaker, catalog.matchmaker_params)
-    try:
-        chosen = mm.select(state, catalog.k, rng)
-    except InvalidInput:
-        if not state.busy:
-            raise
-        # Every enabled model is in a running battle: ignore "busy" rather than refuse to serve.
-        relaxed = MatchState(state.ratings, state.pair_counts, frozenset(), state.disabled)
-        chosen = mm.select(relaxed, catalog.k, rng)
-    return [catalog.models[i].id for i in chosen]
+class Battles:
+    """Opening battles and reading them back: ``store.battles``."""
+
+    def __init__(self, ctx: StoreContext) -> None:
+        self.ctx = ctx
+
+    # -- battles -----------------------------------------------------------------------------
+
+    def create_battle(
+        self,
+        *,
+        arena: str,
+        voter_id: str | None = None,
+        seed: int | None = None,
+    ) -> BattleView:
+        """Open a battle: K contestants from the matchmaker and a prompt all K have outputs for.
+
+        Never returns a battle with a missing output. (A battle on a user-typed prompt, whose
+        outputs a live generator makes first, is :meth:`karena.services.live.LiveGenerators.
+        create_battle`.)
+        """
+        rng = np.random.default_rng(seed if seed is not None else secrets.randbits(64))
+        now = self.ctx.now()
+        if self.ctx.db.is_postgres:
+            view = self._open_on_cached_catalog(arena, voter_id, rng, now)
+            if view is not None:
+                return view
+        for _ in range(CATALOG_ATTEMPTS):
+            # Plan first, holding no connection (one connection at a time per request: a
+            # request holding one while waiting for another can exhaust the pool).
+            with self.ctx.db.read_conn() as conn:
+                catalog = self.ctx.arena_cache.catalog(conn, arena)
+            state = self.ctx.arena_cache.match_state(self.ctx.db, catalog, now)
+            plan = planning.plan_battle(catalog, state, rng=rng)
+            # The catalog version is checked where the battle is inserted, so a battle never
+            # names a model or output that a concurrent catalog change took away.
+            with self.ctx.db.write_conn() as conn:
+                if self.ctx.arena_cache.version(conn, arena) != catalog.version:
+                    continue
+                view = self._insert_battle(conn, plan, voter_id, now)
+            self.ctx.arena_cache.note_battle(catalog, plan.model_ids)
+            return view
+        raise Conflict(f"arena {arena!r} changed while the battle was planned; try again")
+
+    def _open_on_cached_catalog(
+        self, arena: str, voter_id: str | None, rng: np.random.Generator, now: datetime
+    ) -> BattleView | None:
+        """PostgreSQL: plan on the cached catalog and insert battle and slots in one statement.
+
+        The statement inserts only while ``arenas.catalog_version`` still equals the cached
+        catalog's, so it needs no transaction of its own (one round trip in all). None when
+        nothing is cached or the guard found the catalog stale: the caller takes the slow path,
+        which re-reads it.
+        """
+        catalog = self.ctx.arena_cache.cached(arena)
+        if catalog is None:
+            return None
+        state = self.ctx.arena_cache.match_state(self.ctx.db, catalog, now)
+        plan = planning.plan_battle(catalog, state, rng=rng)
+        token = secrets.token_urlsafe(24)
+        expires = now + timedelta(seconds=self.ctx.settings.battle_ttl_seconds)
+        params: dict[str, Any] = {
+            "arena": plan.arena_id,
+            "version": catalog.version,
+            "prompt": plan.prompt_id,
+            "token": token,
+            "voter": self.ctx.voter_hash(voter_id) if voter_id is not None else None,
+            # The store keeps naive UTC (models.UTCDateTime); driver SQL skips that type.
+            "created": now.astimezone(UTC).replace(tzinfo=None),
+            "expires": expires.astimezone(UTC).replace(tzinfo=None),
+        }
+        for i, (m, o) in enumerate(zip(plan.model_ids, plan.output_ids, strict=True)):
+            params[f"m{i}"], params[f"o{i}"] = m, o
+        with self.ctx.db.autocommit_conn() as conn:
+            inserted = conn.exec_driver_sql(_guarded_battle_sql(len(plan.model_ids)), params)
+            if not inserted.all():
+                self.ctx.arena_cache.forget(arena)
+                return None
+        self.ctx.arena_cache.note_battle(catalog, plan.model_ids)
+        return _battle_view(plan, token, now, expires)
+
+    def _insert_battle(
+        self,
+        conn: Connection,
+        plan: planning.BattlePlan,
+        voter_id: str | None,
+        now: datetime,
+    ) -> BattleView:
+        token = secrets.token_urlsafe(24)
+        expires = now + timedelta(seconds=self.ctx.settings.battle_ttl_seconds)
+        battle_id = conn.execute(
+            _insert_battle_statement(),
+            {
+                "arena_id": plan.arena_id,
+                "prompt_id": plan.prompt_id,
+                "token": token,
+                "state": "open",
+                "voter_hash": self.ctx.voter_hash(voter_id) if voter_id is not None else None,
+                "created_at": now,
+                "expires_at": expires,
+            },
+        ).scalar_one()
+        insert_rows(
+            conn,
+            "battle_slots",
+            [
+                {"battle_id": battle_id, "position": i, "model_id": m, "output_id": o}
+                for i, (m, o) in enumerate(zip(plan.model_ids, plan.output_ids, strict=True))
+            ],
+        )
+        return _battle_view(plan, token, now, expires)
+
+    # -- for a layer above that fills in outputs first (typed prompts) ----------------------
+
+    def arena_catalog(self, *, arena: str) -> ArenaCatalog:
+        """This worker's catalog of ``arena`` (models, prompts with outputs), re-read if stale."""
+        with self.ctx.db.read_conn() as conn:
+            return self.ctx.arena_cache.catalog(conn, arena)
+
+    def pick_models(
+        self, catalog: ArenaCatalog, *, only: Collection[str], rng: np.random.Generator
+    ) -> list[ModelRow]:
+        """K models chosen by the arena's matchmaker among the enabled ones named in ``only``."""
+        state = self.ctx.arena_cache.match_state(self.ctx.db, catalog, self.ctx.now())
+        return planning.pick_models(catalog, state, rng=rng, only=set(only))
+
+    def open_battle(
+        self,
+        *,
+        arena: str,
+        prompt_id: int,
+        model_ids: Sequence[int],
+        voter_id: str | None = None,
+        rng: np.random.Generator,
+    ) -> BattleView:
+        """Open a battle on this prompt with these models, in a shuffled display order.
+
+        Every model must have an output for the prompt (NotFound otherwise): add them first.
+        """
+        now = self.ctx.now()
+        with self.ctx.db.write_conn() as conn:
+            catalog = self.ctx.arena_cache.catalog(conn, arena)
+            plan = planning.plan_for_prompt(catalog, prompt_id, model_ids, rng)
+            view = self._insert_battle(conn, plan, voter_id, now)
+        self.ctx.arena_cache.note_battle(catalog, plan.model_ids)
+        return view
+
+    # -- reads -------------------------------------------------------------------------------
+
+    def get_battle(self, *, token: str) -> BattleView:
+        """A battle as the voter sees it (NotFound)."""
+        with self.ctx.db.read() as s:
+            battle = s.scalar(select(Battle).where(Battle.token == token_key(token)))
+            if battle is None:
+                raise NotFound("unknown battle")
+            return convert.battle_view(s, battle)
+
+    def battle_media(self, *, token: str, position: int) -> MediaBlob:
+        """Bytes and type of one battle slot, looked up by the opaque token (NotFound)."""
+        with self.ctx.db.read() as s:
+            out = s.scalar(
+                select(Output)
+                .join(BattleSlot, BattleSlot.output_id == Output.id)
+                .join(Battle, Battle.id == BattleSlot.battle_id)
+                .where(
+                    Battle.token == token_key(token),
+                    BattleSlot.position == row_id(position, "slot"),
+                )
+            )
+            if out is None:
+                raise NotFound("no such battle media")
+            return convert.media_blob(self.ctx.media, out)
 
 
-def pick_models(
-    catalog: ArenaCatalog, state: MatchState, *, rng: np.random.Generator, only: set[str]
-) -> list[ModelRow]:
-    """K models chosen by the matchmaker among the enabled ones named in ``only``."""
-    restricted = MatchState(
-        state.ratings,
-        state.pair_counts,
-        state.busy,
-        state.disabled | frozenset(j for j, m in enumerate(catalog.models) if m.name not in only),
+@cache
+def _insert_battle_statement() -> Any:
+    return insert(BATTLES).returning(BATTLES.c.id)
+
+
+def _battle_view(
+    plan: planning.BattlePlan, token: str, now: datetime, expires: datetime
+) -> BattleView:
+    return BattleView(
+        token=token,
+        arena_slug=plan.arena_slug,
+        k=len(plan.model_ids),
+        prompt_text=plan.prompt_text,
+        created_at=now,
+        expires_at=expires,
+        state="open",
+        slots=tuple(
+            BattleMedia(position=i, label=POSITION_LABELS[i], content_type=ct, kind=kind)
+            for i, (ct, kind) in enumerate(zip(plan.content_types, plan.kinds, strict=True))
+        ),
     )
-    if len(restricted.available()) < catalog.k:
-        raise InvalidInput(f"need K={catalog.k} enabled models with generators")
-    by_id = {m.id: m for m in catalog.models}
-    return [by_id[m] for m in _select(catalog, restricted, rng)]
 
 
-def plan_for_prompt(
-    catalog: ArenaCatalog, prompt_id: int, model_ids: Sequence[int], rng: np.random.Generator
-) -> BattlePlan:
-    """Fix the display order (shuffled, so the pivot is not always A) and look up the outputs."""
-    missing = [m for m in model_ids if (prompt_id, m) not in catalog.outputs]
-    if missing:
-        raise NotFound(f"outputs missing for models {missing} on prompt {prompt_id}")
-    order = [int(model_ids[int(i)]) for i in rng.permutation(len(model_ids))]
-    refs = [catalog.outputs[(prompt_id, m)] for m in order]
-    return BattlePlan(
-        arena_id=catalog.id,
-        arena_slug=catalog.slug,
-        prompt_id=prompt_id,
-        prompt_text=catalog.prompt_texts[prompt_id],
-        model_ids=tuple(order),
-        output_ids=tuple(r.id for r in refs),
-        content_types=tuple(r.content_type for r in refs),
-        kinds=tuple(r.kind for r in refs),
+@cache
+def _guarded_battle_sql(k: int) -> str:
+    """PostgreSQL: a battle and its K slots in one statement, if the catalog is unchanged."""
+    slots = ", ".join(f"({i}, %(m{i})s::integer, %(o{i})s::integer)" for i in range(k))
+    return (
+        "WITH b AS ("
+        " INSERT INTO battles"
+        " (arena_id, prompt_id, token, state, voter_hash, created_at, expires_at)"
+        " SELECT %(arena)s, %(prompt)s, %(token)s, 'open', %(voter)s, %(created)s, %(expires)s"
+        " WHERE EXISTS (SELECT 1 FROM arenas"
+        " WHERE id = %(arena)s AND catalog_version = %(version)s)"
+        " RETURNING id)"
+        " INSERT INTO battle_slots (battle_id, position, model_id, output_id)"
+        " SELECT b.id, s.position, s.model_id, s.output_id"
+        f" FROM b CROSS JOIN (VALUES {slots}) AS s (position, model_id, output_id)"
+        " RETURNING battle_id"
     )
-
-
-def plan_battle(
-    catalog: ArenaCatalog, state: MatchState, *, rng: np.random.Generator
-) -> BattlePlan:
-    """The matchmaker's K models and a random prompt all of them have an output for.
-
-    When no prompt covers the matchmaker's choice, a prompt is drawn first and the matchmaker
-    chooses again among the models that have an output for it.
-    """
-    k = catalog.k
-    if len(state.available()) < k:
-        raise NotFound(
-            f"arena {catalog.slug!r} has {len(state.available())} enabled models; a battle "
-            f"needs K={k}"
-        )
-    chosen = _select(catalog, state, rng)
-    columns = [catalog.index[m] for m in chosen]
-    complete = catalog.prompt_ids[catalog.coverage[:, columns].all(axis=1)]
-    if complete.size:
-        prompt_id = int(complete[int(rng.integers(complete.size))])
-        return plan_for_prompt(catalog, prompt_id, chosen, rng)
-    enabled = np.ones(len(catalog.models), dtype=np.bool_)
-    enabled[list(state.disabled)] = False
-    rows = np.flatnonzero((catalog.coverage & enabled).sum(axis=1) >= k)
-    if rows.size == 0:
-        raise NotFound(
-            f"arena {catalog.slug!r} has no prompt with outputs from K={k} enabled models"
-        )
-    for _ in range(MAX_ATTEMPTS):
-        row = int(rows[int(rng.integers(rows.size))])
-        lacking = frozenset(np.flatnonzero(~catalog.coverage[row]).tolist())
-        restricted = MatchState(
-            state.ratings, state.pair_counts, state.busy, state.disabled | lacking
-        )
-        if len(restricted.available()) < k:
-            continue
-        chosen = _select(catalog, restricted, rng)
-        return plan_for_prompt(catalog, int(catalog.prompt_ids[row]), chosen, rng)
-    raise NotFound(f"arena {catalog.slug!r}: no prompt found with outputs from K={k} models")

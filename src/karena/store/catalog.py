@@ -1,36 +1,21 @@
-"""The Store's catalog half: arenas, models, prompts, outputs and media (admin operations)."""
+"""The catalog: arenas, models, prompts, outputs and their media (the admin operations)."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Literal
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from karena.errors import Conflict, InvalidInput, NotFound
-from karena.generators.base import Generator
 from karena.store import convert
-from karena.store.base import (
-    MODALITY_KINDS,
-    StoreBase,
-    page_bounds,
-    prompt_key_for,
-    row_id,
-    text_key,
-    token_key,
-)
-from karena.store.models import (
-    Arena,
-    Battle,
-    BattleSlot,
-    Model,
-    Output,
-    Prompt,
-)
+from karena.store.context import StoreContext
+from karena.store.lookups import find_arena, find_model, page_bounds, prompt_key_for, row_id
+from karena.store.models import Arena, Model, Output, Prompt
 from karena.store.registry import matchmaker as load_matchmaker
 from karena.store.registry import rating_model as load_rating_model
-from karena.store.text import clean_name, clean_prompt, clean_slug
+from karena.store.text import clean_name, clean_prompt, clean_slug, text_key
 from karena.store.types import (
     ArenaInfo,
     MediaBlob,
@@ -40,9 +25,20 @@ from karena.store.types import (
     PromptInfo,
 )
 
+__all__ = ["MODALITY_KINDS", "Catalog"]
 
-class CatalogMixin(StoreBase):
-    """Arenas, models, prompts, outputs and their media."""
+MODALITY_KINDS: dict[str, Literal["image", "video", "text"]] = {
+    "image": "image",
+    "video": "video",
+    "text": "text",
+}
+
+
+class Catalog:
+    """Arenas, models, prompts, outputs and their media: ``store.catalog``."""
+
+    def __init__(self, ctx: StoreContext) -> None:
+        self.ctx = ctx
 
     # -- arenas, models, prompts, outputs (admin) ----------------------------------------------
 
@@ -65,14 +61,14 @@ class CatalogMixin(StoreBase):
             raise InvalidInput(
                 f"modality must be one of {sorted(MODALITY_KINDS)}, got {modality!r}"
             )
-        k = k if k is not None else self.settings.default_k
+        k = k if k is not None else self.ctx.settings.default_k
         if isinstance(k, bool) or not isinstance(k, int) or not 2 <= k <= 8:
             raise InvalidInput(f"K must be an integer in 2..8, got {k!r}")
-        rm = rating_model if rating_model is not None else self.settings.rating_model
-        mm = matchmaker if matchmaker is not None else self.settings.matchmaker
+        rm = rating_model if rating_model is not None else self.ctx.settings.rating_model
+        mm = matchmaker if matchmaker is not None else self.ctx.settings.matchmaker
         load_rating_model(rm, dict(rating_params or {}))  # fail now, not at the first vote
         load_matchmaker(mm, dict(matchmaker_params or {}))
-        with self.db.write() as s:
+        with self.ctx.db.write() as s:
             existing = s.scalar(select(Arena).where(Arena.slug == slug))
             if existing is not None:
                 if exist_ok:
@@ -88,7 +84,7 @@ class CatalogMixin(StoreBase):
                 matchmaker=mm,
                 matchmaker_params=dict(matchmaker_params or {}),
                 vote_seq=0,
-                created_at=self._now(),
+                created_at=self.ctx.now(),
             )
             s.add(arena)
             s.flush()
@@ -96,12 +92,12 @@ class CatalogMixin(StoreBase):
 
     def get_arena(self, *, slug: str) -> ArenaInfo:
         """Look up an arena by slug (NotFound)."""
-        with self.db.read() as s:
-            return convert.arena_info(self._arena(s, slug))
+        with self.ctx.db.read() as s:
+            return convert.arena_info(find_arena(s, slug))
 
     def list_arenas(self) -> tuple[ArenaInfo, ...]:
         """All arenas, by slug."""
-        with self.db.read() as s:
+        with self.ctx.db.read() as s:
             return tuple(
                 convert.arena_info(a) for a in s.scalars(select(Arena).order_by(Arena.slug))
             )
@@ -117,18 +113,18 @@ class CatalogMixin(StoreBase):
         generator: Mapping[str, object] | None = None,
         exist_ok: bool = False,
     ) -> ModelInfo:
-        """Add a contestant model; ``generator`` is a live-generator config (see generators)."""
+        """Add a contestant model.
+
+        ``generator`` is a live-generator config, stored as given: the service layer
+        (:class:`karena.services.live.LiveGenerators`) checks it before it calls this.
+        """
         name = clean_name(name, "model name")
         org = clean_name(organization, "organization") if organization else ""
         link = clean_name(link, "link", 500) if link else ""
         if link and not link.startswith(("https://", "http://")):
             raise InvalidInput("model link must be an http(s) URL")
-        if generator is not None:
-            from karena.generators.registry import check_generator_config
-
-            check_generator_config(generator)
-        with self.db.write() as s:
-            a = self._arena(s, arena)
+        with self.ctx.db.write() as s:
+            a = find_arena(s, arena)
             existing = s.scalar(select(Model).where(Model.arena_id == a.id, Model.name == name))
             if existing is not None:
                 if exist_ok:
@@ -141,7 +137,7 @@ class CatalogMixin(StoreBase):
                 link=link,
                 enabled=bool(enabled),
                 generator=dict(generator) if generator is not None else None,
-                created_at=self._now(),
+                created_at=self.ctx.now(),
             )
             s.add(model)
             s.flush()
@@ -149,28 +145,23 @@ class CatalogMixin(StoreBase):
 
     def set_model_enabled(self, *, arena: str, name: str, enabled: bool) -> ModelInfo:
         """Enable or disable a model; disabled models are never matched."""
-        with self.db.write() as s:
-            model = self._model(s, self._arena(s, arena), name)
+        with self.ctx.db.write() as s:
+            model = find_model(s, find_arena(s, arena), name)
             model.enabled = bool(enabled)
             s.flush()
             return convert.model_info(model)
 
     def list_models(self, *, arena: str) -> tuple[ModelInfo, ...]:
         """All models of an arena, by name."""
-        with self.db.read() as s:
-            a = self._arena(s, arena)
+        with self.ctx.db.read() as s:
+            a = find_arena(s, arena)
             models = s.scalars(select(Model).where(Model.arena_id == a.id).order_by(Model.name))
             return tuple(convert.model_info(m) for m in models)
 
     def get_model(self, *, arena: str, name: str) -> ModelInfo:
         """One model by name (NotFound)."""
-        with self.db.read() as s:
-            return convert.model_info(self._model(s, self._arena(s, arena), name))
-
-    def register_generator(self, *, arena: str, model: str, generator: Generator) -> None:
-        """Attach an in-process live generator (e.g. a Python callable) to a model."""
-        info = self.get_model(arena=arena, name=model)
-        self._generators[(info.arena_id, info.name)] = generator
+        with self.ctx.db.read() as s:
+            return convert.model_info(find_model(s, find_arena(s, arena), name))
 
     def add_prompt(
         self,
@@ -185,8 +176,8 @@ class CatalogMixin(StoreBase):
         """Add a prompt (``key`` defaults to a text hash); an existing key returns the stored."""
         text = clean_prompt(text)
         key = clean_name(key, "prompt key") if key is not None else prompt_key_for(text)
-        with self.db.write() as s:
-            a = self._arena(s, arena)
+        with self.ctx.db.write() as s:
+            a = find_arena(s, arena)
             return convert.prompt_info(
                 self._ensure_prompt(s, a, key, text, source, category, exist_ok=exist_ok)
             )
@@ -215,7 +206,7 @@ class CatalogMixin(StoreBase):
             text=text,
             source=clean_name(source, "source", 64) if source else "",
             category=clean_name(category, "category", 64) if category else "",
-            created_at=self._now(),
+            created_at=self.ctx.now(),
         )
         s.add(prompt)
         s.flush()
@@ -224,8 +215,8 @@ class CatalogMixin(StoreBase):
     def list_prompts(self, *, arena: str, offset: int = 0, limit: int = 100) -> Page[PromptInfo]:
         """A page of an arena's prompts, by id."""
         offset, limit = page_bounds(offset, limit)
-        with self.db.read() as s:
-            a = self._arena(s, arena)
+        with self.ctx.db.read() as s:
+            a = find_arena(s, arena)
             total = s.scalar(
                 select(func.count()).select_from(Prompt).where(Prompt.arena_id == a.id)
             )
@@ -253,13 +244,13 @@ class CatalogMixin(StoreBase):
         Raises PayloadTooLarge / UnsupportedMedia on bad bytes, Conflict when one exists and
         ``replace`` is False.
         """
-        with self.db.read() as s:
-            a = self._arena(s, arena)
+        with self.ctx.db.read() as s:
+            a = find_arena(s, arena)
             kind = MODALITY_KINDS[a.modality]
-        stored = self.media.put(data, expected_kind=kind)  # outside the transaction: slow work
-        with self.db.write() as s:
-            a = self._arena(s, arena)
-            m = self._model(s, a, model)
+        stored = self.ctx.media.put(data, expected_kind=kind)  # outside the transaction: slow work
+        with self.ctx.db.write() as s:
+            a = find_arena(s, arena)
+            m = find_model(s, a, model)
             key = text_key(prompt_key, "prompt")
             p = s.scalar(select(Prompt).where(Prompt.arena_id == a.id, Prompt.key == key))
             if p is None:
@@ -295,7 +286,7 @@ class CatalogMixin(StoreBase):
             kind=stored.kind,
             byte_size=stored.byte_size,
             meta=meta,
-            created_at=self._now(),
+            created_at=self.ctx.now(),
         )
         s.add(out)
         s.flush()
@@ -303,8 +294,8 @@ class CatalogMixin(StoreBase):
 
     def find_output(self, *, arena: str, model: str, prompt_key: str) -> OutputInfo | None:
         """The output of (model, prompt key) in an arena, or None."""
-        with self.db.read() as s:
-            a = self._arena(s, arena)
+        with self.ctx.db.read() as s:
+            a = find_arena(s, arena)
             out = s.scalar(
                 select(Output)
                 .join(Model, Model.id == Output.model_id)
@@ -319,7 +310,7 @@ class CatalogMixin(StoreBase):
 
     def get_output(self, *, model_id: int, prompt_id: int) -> OutputInfo | None:
         """The cached output of (model, prompt), or None."""
-        with self.db.read() as s:
+        with self.ctx.db.read() as s:
             out = s.scalar(
                 select(Output).where(
                     Output.model_id == row_id(model_id, "model"),
@@ -330,31 +321,10 @@ class CatalogMixin(StoreBase):
 
     # -- media -------------------------------------------------------------------------------
 
-    def battle_media(self, *, token: str, position: int) -> MediaBlob:
-        """Bytes and type of one battle slot, looked up by the opaque token (NotFound)."""
-        with self.db.read() as s:
-            out = s.scalar(
-                select(Output)
-                .join(BattleSlot, BattleSlot.output_id == Output.id)
-                .join(Battle, Battle.id == BattleSlot.battle_id)
-                .where(
-                    Battle.token == token_key(token),
-                    BattleSlot.position == row_id(position, "slot"),
-                )
-            )
-            if out is None:
-                raise NotFound("no such battle media")
-            return self._blob(out)
-
     def output_media(self, *, output_id: int) -> MediaBlob:
         """Bytes and type of an output by id (for model pages after the reveal, and the judge)."""
-        with self.db.read() as s:
+        with self.ctx.db.read() as s:
             out = s.get(Output, row_id(output_id, "output"))
             if out is None:
                 raise NotFound(f"no output {output_id}")
-            return self._blob(out)
-
-    def _blob(self, out: Output) -> MediaBlob:
-        path = self.media.path_for(out.sha256, out.content_type)
-        data = self.media.read(out.sha256, out.content_type)
-        return MediaBlob(data=data, content_type=out.content_type, etag=out.sha256[:32], path=path)
+            return convert.media_blob(self.ctx.media, out)

@@ -7,6 +7,7 @@ from collections.abc import Iterable, Mapping
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from karena.media.storage import MediaStore
 from karena.store.models import Arena, Battle, BattleSlot, Model, Output, Prompt, VoteRow
 from karena.store.types import (
     POSITION_LABELS,
@@ -14,6 +15,7 @@ from karena.store.types import (
     BattleMedia,
     BattleView,
     ContestantResult,
+    MediaBlob,
     ModelInfo,
     OutputInfo,
     PromptInfo,
@@ -23,6 +25,7 @@ from karena.store.types import (
 __all__ = [
     "arena_info",
     "battle_view",
+    "media_blob",
     "model_info",
     "model_names",
     "output_info",
@@ -147,3 +150,10 @@ def vote_result(
         contestants=contestants,
         replayed=replayed,
     )
+
+
+def media_blob(media: MediaStore, out: Output) -> MediaBlob:
+    """The bytes and type of a stored output, read from the media store."""
+    path = media.path_for(out.sha256, out.content_type)
+    data = media.read(out.sha256, out.content_type)
+    return MediaBlob(data=data, content_type=out.content_type, etag=out.sha256[:32], path=path)

@@ -10,6 +10,8 @@ from sqlalchemy.orm import Session
 from karena.media.storage import MediaStore
 from karena.rating.types import comparisons
 from karena.store.convert import model_info
+from karena.store.db import Database
+from karena.store.lookups import find_arena
 from karena.store.models import Arena, Battle, BattleSlot, Model, Output, Prompt, VoteRow
 from karena.store.types import (
     LeaderboardRow,
@@ -22,7 +24,7 @@ from karena.store.types import (
 )
 from karena.store.votes import outcome_for
 
-__all__ = ["model_page", "pair_votes", "reference_battles", "stored_votes"]
+__all__ = ["iter_votes", "model_page", "pair_votes", "reference_battles", "stored_votes"]
 
 
 def _names(s: Session, arena_id: int) -> dict[int, str]:
@@ -77,6 +79,23 @@ def stored_votes(s: Session, arena: Arena, votes: Sequence[VoteRow]) -> list[Sto
             )
         )
     return out
+
+
+def iter_votes(db: Database, arena: str, *, counted_only: bool = False) -> Iterator[StoredVote]:
+    """Every vote of an arena in sequence order, streamed in batches (a transaction each)."""
+    after = 0
+    while True:
+        with db.read() as s:
+            a = find_arena(s, arena)
+            query = select(VoteRow).where(VoteRow.arena_id == a.id, VoteRow.seq > after)
+            if counted_only:
+                query = query.where(VoteRow.counted.is_(True))
+            votes = list(s.scalars(query.order_by(VoteRow.seq).limit(1000)))
+            if not votes:
+                return
+            batch = stored_votes(s, a, votes)
+        yield from batch
+        after = batch[-1].seq
 
 
 def model_page(

@@ -1,13 +1,24 @@
-"""Checks for the names and texts users give the store (slugs, model names, prompts)."""
+"""Checks for the names and texts users give the store (slugs, model names, prompts).
+
+``clean_*`` validate what is about to be stored (InvalidInput); ``*_key`` make what a caller
+looks something up by fit for a query (NotFound: what cannot be a valid key names nothing).
+"""
 
 from __future__ import annotations
 
 import re
 import unicodedata
 
-from karena.errors import InvalidInput
+from karena.errors import InvalidInput, NotFound
 
-__all__ = ["MAX_PROMPT_CHARS", "clean_name", "clean_prompt", "clean_slug"]
+__all__ = [
+    "MAX_PROMPT_CHARS",
+    "clean_name",
+    "clean_prompt",
+    "clean_slug",
+    "text_key",
+    "token_key",
+]
 
 MAX_PROMPT_CHARS = 4000
 MAX_NAME_CHARS = 200
@@ -52,4 +63,22 @@ def clean_prompt(text: object) -> str:
     for ch in text:
         if (unicodedata.category(ch) == "Cc" and ch not in "\t\n") or ch in _BIDI:
             raise InvalidInput(f"prompt contains a control character U+{ord(ch):04X}")
+    return text
+
+
+def token_key(token: object) -> str:
+    """A battle token fit for a query, or NotFound (no NUL, no giant strings reach the database)."""
+    text = str(token)
+    if not 1 <= len(text) <= 64 or any(
+        not (c.isascii() and (c.isalnum() or c in "-_")) for c in text
+    ):
+        raise NotFound("unknown battle")
+    return text
+
+
+def text_key(value: object, what: str) -> str:
+    """A name or key fit for an equality lookup, or NotFound."""
+    text = unicodedata.normalize("NFC", str(value)).strip()
+    if not text or len(text) > 500 or "\x00" in text:
+        raise NotFound(f"no {what} {text[:80]!r}")
     return text

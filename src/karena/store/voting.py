@@ -1,46 +1,59 @@
-"""The Store's voting half: vote submission, abuse controls and bans."""
+"""Voting: vote submission, imports, abuse controls and bans, and reading the vote log.
+
+A submission is checked here holding no lock (one statement reads the battle, its slots and
+the voter's abuse state); the per-worker :class:`~karena.store.vote_writer.VoteWriter` then
+records it, in a batch with its neighbours, under the arena lock.
+"""
 
 from __future__ import annotations
 
 import secrets
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from datetime import datetime, timedelta
-from functools import cache
-from typing import Any
+from pathlib import Path
+from typing import Any, Literal
 
-from sqlalchemy import Connection, bindparam, exists, func, literal, select
+from sqlalchemy import Connection, func, select
 from sqlalchemy.exc import IntegrityError
 
 from karena.errors import Conflict, Expired, Forbidden, InvalidInput, NotFound, RateLimited
-from karena.store import convert
-from karena.store.base import text_key, token_key
+from karena.store import convert, reads
+from karena.store.context import StoreContext
+from karena.store.lookups import find_arena, find_model, lock_arena, page_bounds
 from karena.store.models import (
     Arena,
     BannedVoter,
     Battle,
     BattleSlot,
-    Model,
     Output,
     Prompt,
     VoteRow,
 )
-from karena.store.opening import BattleMixin
 from karena.store.ratings import rebuild
 from karena.store.recording import NewVote, record_votes
-from karena.store.types import (
-    VoteResult,
-)
+from karena.store.text import text_key, token_key
+from karena.store.types import Page, StoredVote, VoteResult
+from karena.store.vote_queries import abuse_columns, battle_for_vote_statement
 from karena.store.vote_writer import ClaimLost
-from karena.store.votes import address_voter_id, hash_voter, parse_vote
+from karena.store.votes import address_voter_id, parse_vote
 
-#: The tables as Core objects: the hot paths run on a bare connection, not the ORM.
-BATTLES: Any = Battle.__table__
-BATTLE_SLOTS: Any = BattleSlot.__table__
+#: The votes table as a Core object: the hot path runs on a bare connection, not the ORM.
 VOTES: Any = VoteRow.__table__
 
 
-class VotingMixin(BattleMixin):
-    """Votes, abuse controls and bans."""
+class Voting:
+    """Votes, abuse controls, bans and the vote log: ``store.voting``."""
+
+    def __init__(self, ctx: StoreContext) -> None:
+        self.ctx = ctx
+
+    def voter_hash(self, voter_id: str) -> str:
+        """The salted hash stored for a raw voter id (cookie or address)."""
+        return self.ctx.voter_hash(voter_id)
+
+    def address_hash(self, address_id: str) -> str:
+        """The salted hash stored for a client address (kept apart from voter ids)."""
+        return self.ctx.address_hash(address_id)
 
     # -- votes -------------------------------------------------------------------------------
 
@@ -85,18 +98,18 @@ class VotingMixin(BattleMixin):
         client: Mapping[str, object] | None,
         address_id: str | None,
     ) -> VoteResult:
-        voter = self.voter_hash(voter_id)
-        address = self.address_hash(address_id) if address_id is not None else None
+        voter = self.ctx.voter_hash(voter_id)
+        address = self.ctx.address_hash(address_id) if address_id is not None else None
         key = token_key(token)
         # Everything that can refuse the vote is checked here, holding no lock; the vote
         # writer then claims the battle and records the vote under the arena lock.
-        now = self._now()
+        now = self.ctx.now()
         by_voter, by_address = self._limited(address)
-        with self.db.read_conn() as conn:
+        with self.ctx.db.read_conn() as conn:
             # One statement: the battle, its slots with model names, its arena, any vote, and
             # the abuse state of the voter the cookie names.
             slots = conn.execute(
-                _battle_for_vote_statement(by_voter, by_address),
+                battle_for_vote_statement(by_voter, by_address),
                 {"token": key, **self._abuse_params(voter, address, now)},
             ).all()
             if not slots:
@@ -108,9 +121,9 @@ class VotingMixin(BattleMixin):
                 # browser keeps its cookie; a bot can mint one per request): the vote counts as
                 # its address, for the per-voter limit and bans alike. A browser's first battle,
                 # opened before it had a cookie, counts as its address and is no such case.
-                salt = self.settings.voter_salt.get_secret_value()
-                if battle.voter_hash != self.voter_hash(address_voter_id(salt, address_id)):
-                    voter = self.address_hash(address_id)
+                salt = self.ctx.settings.voter_salt.get_secret_value()
+                if battle.voter_hash != self.ctx.voter_hash(address_voter_id(salt, address_id)):
+                    voter = self.ctx.address_hash(address_id)
                     abuse = self._abuse_state(conn, voter, address, now)
             names = {int(row.model_id): str(row.model_name) for row in slots}
             parsed = parse_vote(mode, ranks, winner, len(slots))
@@ -129,7 +142,7 @@ class VotingMixin(BattleMixin):
                 raise Forbidden("this voter may not vote")
             self._bot_guard(battle.created_at, now)
             self._check_recent(recent, from_address)
-        vote = self._vote_writer.submit(
+        vote = self.ctx.vote_writer.submit(
             int(battle.arena_id),
             NewVote(
                 battle_id=int(battle.id),
@@ -158,9 +171,9 @@ class VotingMixin(BattleMixin):
         and rate limit. Returns None (and stores nothing) when this prompt already holds an
         imported vote, so importing the same dataset twice adds no duplicates.
         """
-        now = self._now()
-        with self.db.write() as s:
-            a = self._arena(s, arena)
+        now = self.ctx.now()
+        with self.ctx.db.write() as s:
+            a = find_arena(s, arena)
             prompt = s.scalar(
                 select(Prompt).where(
                     Prompt.arena_id == a.id, Prompt.key == text_key(prompt_key, "prompt")
@@ -173,7 +186,7 @@ class VotingMixin(BattleMixin):
             parsed = parse_vote("rank", list(ranks), None, a.k)
             ids, outs = [], []
             for name in models:
-                m = self._model(s, a, name)
+                m = find_model(s, a, name)
                 out = s.scalar(
                     select(Output).where(Output.model_id == m.id, Output.prompt_id == prompt.id)
                 )
@@ -183,7 +196,7 @@ class VotingMixin(BattleMixin):
                 outs.append(out.id)
             if len(set(ids)) != len(ids):
                 raise InvalidInput(f"the same model appears twice in {source}")
-            self._lock_arena(s, a.id)
+            lock_arena(s, a.id)
             already = s.scalar(
                 select(Battle.id).where(Battle.prompt_id == prompt.id, Battle.state == "imported")
             )
@@ -212,18 +225,18 @@ class VotingMixin(BattleMixin):
                         battle_id=battle.id,
                         model_ids=tuple(ids),
                         parsed=parsed,
-                        voter_hash=self.voter_hash(voter),
+                        voter_hash=self.ctx.voter_hash(voter),
                         client={"import": str(source)[:300]},
                     )
                 ],
-                clock=self._now,
+                clock=self.ctx.now,
             )
             return convert.vote_result(
                 vote, token=battle.token, arena_slug=a.slug, names=convert.model_names(s, ids)
             )
 
     def _bot_guard(self, shown_at: datetime, now: datetime) -> None:
-        min_s = self.settings.min_vote_seconds
+        min_s = self.ctx.settings.min_vote_seconds
         elapsed = (now - shown_at).total_seconds()
         if min_s > 0 and elapsed < min_s:
             raise RateLimited(
@@ -231,14 +244,10 @@ class VotingMixin(BattleMixin):
                 detail={"retry_after": round(min_s - elapsed, 3)},
             )
 
-    def address_hash(self, address_id: str) -> str:
-        """The salted hash stored for a client address (kept apart from voter ids)."""
-        return hash_voter(self.settings.voter_salt.get_secret_value(), "address:" + str(address_id))
-
     def _limited(self, address: str | None) -> tuple[bool, bool]:
         """Whether the per-voter and the per-address limits apply."""
-        by_voter = self.settings.rate_limit_per_minute > 0
-        by_address = address is not None and self.settings.rate_limit_per_address_per_minute > 0
+        by_voter = self.ctx.settings.rate_limit_per_minute > 0
+        by_address = address is not None and self.ctx.settings.rate_limit_per_address_per_minute > 0
         return by_voter, by_address
 
     @staticmethod
@@ -250,18 +259,18 @@ class VotingMixin(BattleMixin):
     ) -> tuple[bool, int, int]:
         """Banned?, and votes in the last 60 s by this voter and by this address (one query)."""
         row = conn.execute(
-            select(*_abuse_columns(*self._limited(address))),
+            select(*abuse_columns(*self._limited(address))),
             self._abuse_params(voter, address, now),
         ).one()
         return bool(row[0]), int(row[1] or 0), int(row[2] or 0)
 
     def _check_recent(self, recent: int, from_address: int = 0) -> None:
-        limit = self.settings.rate_limit_per_minute
+        limit = self.ctx.settings.rate_limit_per_minute
         if limit > 0 and recent >= limit:
             raise RateLimited(
                 f"too many votes: the limit is {limit} a minute", detail={"retry_after": 60}
             )
-        per_address = self.settings.rate_limit_per_address_per_minute
+        per_address = self.ctx.settings.rate_limit_per_address_per_minute
         if per_address > 0 and from_address >= per_address:
             raise RateLimited(
                 f"too many votes from this address: the limit is {per_address} a minute",
@@ -270,16 +279,16 @@ class VotingMixin(BattleMixin):
 
     def check_rate_limit(self, *, voter_id: str, address_id: str | None = None) -> None:
         """Raise RateLimited when the voter (or the address) is over its per-minute limit."""
-        address = self.address_hash(address_id) if address_id is not None else None
-        with self.db.read() as s:
+        address = self.ctx.address_hash(address_id) if address_id is not None else None
+        with self.ctx.db.read() as s:
             _, recent, from_address = self._abuse_state(
-                s.connection(), self.voter_hash(voter_id), address, self._now()
+                s.connection(), self.ctx.voter_hash(voter_id), address, self.ctx.now()
             )
         self._check_recent(recent, from_address)
 
     def get_vote_result(self, *, token: str) -> VoteResult:
         """The reveal of an already voted battle (NotFound when not voted)."""
-        with self.db.read() as s:
+        with self.ctx.db.read() as s:
             battle = s.scalar(select(Battle).where(Battle.token == token_key(token)))
             vote = (
                 s.scalar(select(VoteRow).where(VoteRow.battle_id == battle.id))
@@ -311,9 +320,11 @@ class VotingMixin(BattleMixin):
         Returns the number of votes discounted.
         """
         vh = self._resolve_voter(voter_id, voter_hash)
-        with self.db.write() as s:
+        with self.ctx.db.write() as s:
             if s.get(BannedVoter, vh) is None:
-                s.add(BannedVoter(voter_hash=vh, reason=str(reason)[:500], created_at=self._now()))
+                s.add(
+                    BannedVoter(voter_hash=vh, reason=str(reason)[:500], created_at=self.ctx.now())
+                )
             if not discount_past:
                 return 0
             arena_ids = sorted(
@@ -327,7 +338,7 @@ class VotingMixin(BattleMixin):
             )
             discounted = 0
             for arena_id in arena_ids:  # ascending ids: the same lock order as everywhere
-                arena = self._lock_arena(s, arena_id)
+                arena = lock_arena(s, arena_id)
                 for vote in s.scalars(
                     select(VoteRow).where(
                         VoteRow.arena_id == arena_id,
@@ -338,13 +349,13 @@ class VotingMixin(BattleMixin):
                     vote.counted = False
                     discounted += 1
                 s.flush()
-                rebuild(s, arena=arena, now=self._now())
+                rebuild(s, arena=arena, now=self.ctx.now())
             return discounted
 
     def unban_voter(self, *, voter_id: str | None = None, voter_hash: str | None = None) -> None:
         """Lift a ban (past discounted votes stay discounted)."""
         vh = self._resolve_voter(voter_id, voter_hash)
-        with self.db.write() as s:
+        with self.ctx.db.write() as s:
             row = s.get(BannedVoter, vh)
             if row is None:
                 raise NotFound("voter is not banned")
@@ -352,8 +363,8 @@ class VotingMixin(BattleMixin):
 
     def is_banned(self, *, voter_id: str) -> bool:
         """Whether this raw voter id is banned."""
-        with self.db.read() as s:
-            return s.get(BannedVoter, self.voter_hash(voter_id)) is not None
+        with self.ctx.db.read() as s:
+            return s.get(BannedVoter, self.ctx.voter_hash(voter_id)) is not None
 
     def _resolve_voter(self, voter_id: str | None, voter_hash: str | None) -> str:
         if (voter_id is None) == (voter_hash is None):
@@ -363,54 +374,39 @@ class VotingMixin(BattleMixin):
                 raise InvalidInput("voter_hash must be 64 lower-case hex digits")
             return voter_hash
         assert voter_id is not None
-        return self.voter_hash(voter_id)
+        return self.ctx.voter_hash(voter_id)
 
+    # -- the vote log (export, the judge, rewards) --------------------------------------------
 
-@cache
-def _battle_for_vote_statement(by_voter: bool, by_address: bool) -> Any:
-    return (
-        select(
-            *_abuse_columns(by_voter, by_address),
-            BATTLES.c.id,
-            BATTLES.c.arena_id,
-            BATTLES.c.voter_hash,
-            BATTLES.c.created_at,
-            BATTLES.c.expires_at,
-            Arena.slug.label("arena_slug"),
-            VOTES.c.id.label("vote_id"),
-            BATTLE_SLOTS.c.model_id,
-            Model.name.label("model_name"),
-        )
-        .join(Arena, Arena.id == BATTLES.c.arena_id)
-        .join(BATTLE_SLOTS, BATTLE_SLOTS.c.battle_id == BATTLES.c.id)
-        .join(Model, Model.id == BATTLE_SLOTS.c.model_id)
-        .outerjoin(VOTES, VOTES.c.battle_id == BATTLES.c.id)
-        .where(BATTLES.c.token == bindparam("token"))
-        .order_by(BATTLE_SLOTS.c.position)
-    )
+    def list_votes(self, *, arena: str, offset: int = 0, limit: int = 100) -> Page[StoredVote]:
+        """A page of the vote log in sequence order."""
+        offset, limit = page_bounds(offset, limit)
+        with self.ctx.db.read() as s:
+            a = find_arena(s, arena)
+            total = s.scalar(
+                select(func.count()).select_from(VoteRow).where(VoteRow.arena_id == a.id)
+            )
+            votes = list(
+                s.scalars(
+                    select(VoteRow)
+                    .where(VoteRow.arena_id == a.id)
+                    .order_by(VoteRow.seq)
+                    .offset(offset)
+                    .limit(limit)
+                )
+            )
+            return Page(tuple(reads.stored_votes(s, a, votes)), int(total or 0), offset, limit)
 
+    def iter_votes(self, *, arena: str, counted_only: bool = False) -> Iterator[StoredVote]:
+        """Every vote of an arena in sequence order, streamed in batches."""
+        return reads.iter_votes(self.ctx.db, arena, counted_only=counted_only)
 
-def _recent_votes(column: Any, param: str, since: Any) -> Any:
-    """Votes in the window whose ``column`` equals the bound ``param``."""
-    return (
-        select(func.count())
-        .select_from(VOTES)
-        .where(column == bindparam(param), VOTES.c.created_at > since)
-        .scalar_subquery()
-    )
+    def export_votes(
+        self, *, arena: str, path: Path, fmt: Literal["jsonl", "csv", "parquet"]
+    ) -> int:
+        """Write the vote log to ``path`` (JSONL, CSV or flat Parquet); returns rows written."""
+        from karena.store.export import write_votes
 
-
-@cache
-def _abuse_columns(by_voter: bool, by_address: bool) -> tuple[Any, ...]:
-    """Banned?, recent votes by the voter, recent votes by the address (0 when not limited)."""
-    since = bindparam("since", type_=VOTES.c.created_at.type)
-    recent = _recent_votes(VOTES.c.voter_hash, "voter", since) if by_voter else literal(0)
-    from_address = (
-        _recent_votes(VOTES.c.address_hash, "address", since) if by_address else literal(0)
-    )
-    banned = exists().where(BannedVoter.voter_hash == bindparam("voter"))
-    return (
-        banned.label("banned"),
-        recent.label("recent"),
-        from_address.label("from_address"),
-    )
+        with self.ctx.db.read() as s:
+            find_arena(s, arena)  # NotFound before a file is written
+        return write_votes(self.iter_votes(arena=arena), Path(path), fmt)

@@ -36,7 +36,7 @@ router = APIRouter(
 def create_arena(body: ArenaCreate, store: StoreDep) -> ArenaOut:
     """Create an arena (K, rating model and matchmaker default to the settings)."""
     return ArenaOut.of(
-        store.create_arena(slug=body.slug, name=body.name, modality=body.modality, k=body.k)
+        store.catalog.create_arena(slug=body.slug, name=body.name, modality=body.modality, k=body.k)
     )
 
 
@@ -45,7 +45,7 @@ def create_arena(body: ArenaCreate, store: StoreDep) -> ArenaOut:
 )
 def add_model(body: ModelCreate, store: StoreDep) -> ModelOut:
     """Add a contestant model to an arena."""
-    model = store.add_model(
+    model = store.catalog.add_model(
         arena=body.arena,
         name=body.name,
         organization=body.organization,
@@ -63,7 +63,9 @@ def update_model(
     arena: Annotated[Slug, Query()],
 ) -> ModelOut:
     """Enable or disable a model; a disabled model is never matched."""
-    return ModelOut.of(store.set_model_enabled(arena=arena, name=name, enabled=body.enabled))
+    return ModelOut.of(
+        store.catalog.set_model_enabled(arena=arena, name=name, enabled=body.enabled)
+    )
 
 
 @router.post(
@@ -71,7 +73,7 @@ def update_model(
 )
 def add_prompt(body: PromptCreate, store: StoreDep) -> PromptOut:
     """Add a prompt to an arena's pool (an existing key returns the stored prompt)."""
-    prompt = store.add_prompt(
+    prompt = store.catalog.add_prompt(
         arena=body.arena,
         text=body.text,
         key=body.key,
@@ -101,7 +103,7 @@ def upload_output(
     data = file.file.read(limit + 1)
     if len(data) > limit:
         raise PayloadTooLarge(f"upload is larger than {limit} bytes", detail={"limit": limit})
-    info = store.add_output(
+    info = store.catalog.add_output(
         arena=arena, model=model, prompt_key=prompt_key, data=data, replace=replace
     )
     return OutputOut(
@@ -116,7 +118,7 @@ def upload_output(
 @router.post("/voters/ban", response_model=CountOut)
 def ban_voter(body: BanIn, store: StoreDep) -> CountOut:
     """Ban a voter by stored hash; returns how many past votes stopped counting."""
-    count = store.ban_voter(
+    count = store.voting.ban_voter(
         voter_hash=body.voter_hash, reason=body.reason, discount_past=body.discount_past
     )
     return CountOut(count=count)
@@ -125,4 +127,4 @@ def ban_voter(body: BanIn, store: StoreDep) -> CountOut:
 @router.post("/recompute", response_model=CountOut, responses=error_responses(404))
 def recompute(store: StoreDep, arena: Annotated[Slug, Query()]) -> CountOut:
     """Rebuild an arena's ratings from its vote log; returns the votes replayed."""
-    return CountOut(count=store.recompute(arena=arena))
+    return CountOut(count=store.boards.recompute(arena=arena))

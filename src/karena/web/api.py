@@ -15,6 +15,7 @@ from fastapi import Path as PathParam
 from fastapi.responses import StreamingResponse
 
 from karena.errors import NotFound
+from karena.services.live import LiveGenerators
 from karena.store.api import Store
 from karena.web.deps import (
     SettingsDep,
@@ -60,8 +61,8 @@ _LEADERBOARD_COLUMNS = (
 def resolve_arena(store: Store, slug: str | None) -> str:
     """The arena slug to use: the given one (checked), or the first arena."""
     if slug is not None:
-        return store.get_arena(slug=slug).slug
-    arenas = store.list_arenas()
+        return store.catalog.get_arena(slug=slug).slug
+    arenas = store.catalog.list_arenas()
     if not arenas:
         raise NotFound("this server has no arena yet: create one (admin API or `karena demo`)")
     return arenas[0].slug
@@ -69,7 +70,7 @@ def resolve_arena(store: Store, slug: str | None) -> str:
 
 @router.get("/arenas", response_model=list[ArenaOut], summary="List arenas")
 def list_arenas(store: StoreDep) -> list[ArenaOut]:
-    return [ArenaOut.of(a) for a in store.list_arenas()]
+    return [ArenaOut.of(a) for a in store.catalog.list_arenas()]
 
 
 @router.post(
@@ -89,7 +90,11 @@ async def create_battle(body: BattleCreate, request: Request) -> Response:
     def open_battle() -> BattleOut:
         # A named arena is checked by create_battle itself (NotFound): one query fewer.
         arena = body.arena if body.arena is not None else resolve_arena(store, None)
-        battle = store.create_battle(arena=arena, voter_id=voter, prompt_text=body.prompt)
+        if body.prompt is None:
+            battle = store.battles.create_battle(arena=arena, voter_id=voter)
+        else:  # a typed prompt: live generators make the missing outputs first
+            live: LiveGenerators = request.app.state.live
+            battle = live.create_battle(arena=arena, voter_id=voter, prompt_text=body.prompt)
         return BattleOut.of(battle)
 
     return json_response(request, await run_blocking(request, open_battle), status_code=201)
@@ -102,7 +107,7 @@ async def create_battle(body: BattleCreate, request: Request) -> Response:
     responses=error_responses(404),
 )
 def get_battle(token: TokenParam, store: StoreDep) -> BattleOut:
-    return BattleOut.of(store.get_battle(token=token))
+    return BattleOut.of(store.battles.get_battle(token=token))
 
 
 @router.post(
@@ -117,7 +122,7 @@ async def submit_vote(token: TokenParam, body: VoteIn, request: Request) -> Resp
     client, address = client_info(request), client_address(request)
 
     def vote() -> VoteOut:
-        result = store.submit_vote(
+        result = store.voting.submit_vote(
             token=token,
             mode=body.mode,
             ranks=body.ranks if isinstance(body, RankVote) else None,
@@ -138,12 +143,12 @@ async def submit_vote(token: TokenParam, body: VoteIn, request: Request) -> Resp
     responses=error_responses(404),
 )
 def get_result(token: TokenParam, store: StoreDep) -> VoteOut:
-    return VoteOut.of(store.get_vote_result(token=token))
+    return VoteOut.of(store.voting.get_vote_result(token=token))
 
 
 def leaderboard_out(store: Store, arena: str) -> LeaderboardOut:
     """The leaderboard of ``arena`` as the API shapes it."""
-    rows = store.leaderboard(arena=arena)
+    rows = store.boards.leaderboard(arena=arena)
     stamps = [r.last_updated for r in rows if r.last_updated is not None]
     return LeaderboardOut(
         arena=arena,
@@ -205,7 +210,9 @@ def model_page(
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
 ) -> ModelPageOut:
     slug = resolve_arena(store, arena)
-    return ModelPageOut.of(store.model_page(arena=slug, name=name, offset=offset, limit=limit))
+    return ModelPageOut.of(
+        store.boards.model_page(arena=slug, name=name, offset=offset, limit=limit)
+    )
 
 
 def _stream_and_delete(path: Path) -> Iterator[bytes]:
@@ -240,7 +247,7 @@ def export_votes(
     os.close(handle)
     path = Path(name)
     try:
-        store.export_votes(arena=slug, path=path, fmt=format)
+        store.voting.export_votes(arena=slug, path=path, fmt=format)
     except BaseException:
         path.unlink(missing_ok=True)
         raise
@@ -272,7 +279,7 @@ def battle_media(
     store: StoreDep,
     settings: SettingsDep,
 ) -> Response:
-    blob = store.battle_media(token=token, position=slot)
+    blob = store.battles.battle_media(token=token, position=slot)
     # No ETag, Last-Modified or Content-Disposition: each could tell one model from another.
     return Response(
         blob.data,

@@ -13,6 +13,7 @@ from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 
 from karena import __version__
+from karena.services.live import LiveGenerators
 from karena.settings import Settings
 from karena.store.api import Store
 from karena.web import admin, api, pages
@@ -38,17 +39,21 @@ def create_app(
     *,
     store: Store | None = None,
     migrate: bool = True,
+    live: LiveGenerators | None = None,
     live_arenas: frozenset[str] = frozenset(),
 ) -> FastAPI:
     """Build the app. Opens (and, with ``migrate``, migrates) the store unless one is given.
 
     A store passed in stays the caller's to close; one opened here closes at shutdown.
-    ``live_arenas`` names arenas whose generators were attached in-process (with
-    ``Store.register_generator``), so the vote page offers the typed-prompt box there too.
+    ``live`` holds the generators attached in-process (for typed prompts; a fresh registry of
+    ``store`` by default), and ``live_arenas`` names arenas whose generators were attached
+    there, so the vote page offers the typed-prompt box there too.
     """
     settings = settings if settings is not None else Settings()
     owned = store is None
     the_store = store if store is not None else Store.open(settings, migrate=migrate)
+    if live is not None and live.store is not the_store:
+        raise ValueError("live generators must belong to the app's store")
 
     # The hot routes' blocking store calls (see deps.run_blocking); as many threads as AnyIO's
     # default pool, which the other routes keep using.
@@ -69,6 +74,7 @@ def create_app(
     )
     app.state.settings = settings
     app.state.store = the_store
+    app.state.live = live if live is not None else LiveGenerators(the_store)
     app.state.executor = executor
     app.state.live_arenas = live_arenas
     app.state.templates = Jinja2Templates(directory=str(_HERE / "templates"))

@@ -1,4 +1,4 @@
-"""Request dependencies: the store, the voter cookie, admin auth and a battle-creation limiter."""
+"""Request dependencies: store, live generators, voter cookie, admin auth, a battle limiter."""
 
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel
 
 from karena.errors import Forbidden, RateLimited, Unauthorized
+from karena.services.live import LiveGenerators
 from karena.settings import Settings
 from karena.store.api import Store
 from karena.store.votes import address_voter_id
@@ -45,6 +46,12 @@ async def get_store(request: Request) -> Store:
     """The app's store."""
     store: Store = request.app.state.store
     return store
+
+
+async def get_live(request: Request) -> LiveGenerators:
+    """The app's live generators (typed-prompt battles)."""
+    live: LiveGenerators = request.app.state.live
+    return live
 
 
 async def get_settings(request: Request) -> Settings:
@@ -174,6 +181,7 @@ class SlidingWindowLimiter:
 
 
 StoreDep = Annotated[Store, Depends(get_store)]
+LiveDep = Annotated[LiveGenerators, Depends(get_live)]
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 VoterDep = Annotated[str, Depends(voter_id)]
 

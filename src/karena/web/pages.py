@@ -14,7 +14,7 @@ from karena.errors import KarenaError, NotFound
 from karena.store.api import Store
 from karena.store.types import BattleView
 from karena.web.api import leaderboard_out, resolve_arena
-from karena.web.deps import StoreDep, VoterDep, attach_new_voter_cookie
+from karena.web.deps import LiveDep, StoreDep, VoterDep, attach_new_voter_cookie
 from karena.web.plot import interval_plot
 from karena.web.schemas import MAX_PROMPT_CHARS, ModelPageOut
 
@@ -25,7 +25,12 @@ _PLACEHOLDER = "e.g. three red circles left of a blue square"
 
 def _render(request: Request, name: str, context: dict[str, Any], status: int = 200) -> Response:
     store: Store = request.app.state.store
-    base = {"version": __version__, "arenas": store.list_arenas(), "arena_slug": None, "nav": ""}
+    base = {
+        "version": __version__,
+        "arenas": store.catalog.list_arenas(),
+        "arena_slug": None,
+        "nav": "",
+    }
     base.update(context)
     templates: Jinja2Templates = request.app.state.templates
     response = templates.TemplateResponse(request, name, base, status_code=status)
@@ -35,7 +40,9 @@ def _render(request: Request, name: str, context: dict[str, Any], status: int = 
 def _has_live_models(request: Request, store: Store, arena: str) -> bool:
     if arena in request.app.state.live_arenas:
         return True
-    return any(m.generator is not None and m.enabled for m in store.list_models(arena=arena))
+    return any(
+        m.generator is not None and m.enabled for m in store.catalog.list_models(arena=arena)
+    )
 
 
 def _vote_page(
@@ -64,7 +71,7 @@ def vote_page(
     slug = resolve_arena(store, arena)
     try:
         request.app.state.battle_limiter.check(voter)
-        battle = store.create_battle(arena=slug, voter_id=voter)
+        battle = store.battles.create_battle(arena=slug, voter_id=voter)
     except KarenaError as exc:
         if isinstance(exc, NotFound) and arena is not None:
             raise
@@ -76,6 +83,7 @@ def vote_page(
 def battle_for_prompt(
     request: Request,
     store: StoreDep,
+    live: LiveDep,
     voter: VoterDep,
     arena: Annotated[str, Form(max_length=64)],
     prompt: Annotated[str, Form(min_length=1, max_length=MAX_PROMPT_CHARS)],
@@ -83,7 +91,7 @@ def battle_for_prompt(
     """A battle on the voter's own prompt (live generators only); redirects to its page."""
     slug = resolve_arena(store, arena)
     request.app.state.battle_limiter.check(voter)
-    battle = store.create_battle(arena=slug, voter_id=voter, prompt_text=prompt)
+    battle = live.create_battle(arena=slug, voter_id=voter, prompt_text=prompt)
     redirect = RedirectResponse(f"/battle/{battle.token}", status_code=303)
     return attach_new_voter_cookie(request, redirect)
 
@@ -95,7 +103,7 @@ def battle_page(
     token: Annotated[str, PathParam(max_length=128, pattern=r"^[A-Za-z0-9_-]+$")],
 ) -> Response:
     """An existing battle by its opaque token."""
-    battle = store.get_battle(token=token)
+    battle = store.battles.get_battle(token=token)
     return _vote_page(request, store, battle.arena_slug, battle)
 
 
@@ -114,7 +122,7 @@ def leaderboard_page(
         "arena_form_action": "/leaderboard",
         "board": board,
         "plot": interval_plot(board.rows),
-        "arena": store.get_arena(slug=slug),
+        "arena": store.catalog.get_arena(slug=slug),
     }
     return _render(request, "leaderboard.html", context)
 
@@ -129,6 +137,6 @@ def model_page(
 ) -> Response:
     """One model: its score, its record against each opponent and its battles."""
     slug = resolve_arena(store, arena)
-    page = ModelPageOut.of(store.model_page(arena=slug, name=name, offset=offset, limit=50))
+    page = ModelPageOut.of(store.boards.model_page(arena=slug, name=name, offset=offset, limit=50))
     context = {"nav": "", "arena_slug": slug, "page": page, "offset": offset, "limit": 50}
     return _render(request, "model.html", context)

@@ -1,7 +1,8 @@
 """Build the demo arena: the demo renderers as models, the grammar's prompts, rendered outputs.
 
 Building is idempotent: run it again and it adds only what is missing, so a second
-``karena demo`` starts at once and keeps its votes.
+``karena demo`` starts at once and keeps its votes. The renderers themselves and the prompt
+grammar are :mod:`karena.generators.demo`; this module writes them into a store.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from karena.generators.demo import (
     DEMO_SOURCE,
     demo_prompt_texts,
 )
+from karena.services.live import LiveGenerators
 from karena.store.api import Store
 from karena.store.types import ModelInfo, PromptInfo
 
@@ -50,20 +52,20 @@ class DemoArena:
 
 
 def demo_generator_config(renderer: str) -> dict[str, object]:
-    """The live-generator config the store uses to render typed prompts with a demo renderer."""
+    """The live-generator config of a demo renderer (a kind the generator registry refuses)."""
     return {"kind": "demo", "renderer": renderer}
 
 
-def _add_demo_model(store: Store, name: str) -> ModelInfo:
+def _add_demo_model(live: LiveGenerators, name: str) -> ModelInfo:
     """Add one demo renderer as a model with a stored live-generator config.
 
     Also attaches the renderer in-process, so typed prompts work in this process even where the
-    store's generator registry does not know the "demo" kind.
+    generator registry (:mod:`karena.generators.registry`) does not know the "demo" kind.
     """
     from karena.generators.demo import get_renderer
 
     try:
-        model = store.add_model(
+        model = live.add_model(
             arena=DEMO_ARENA,
             name=name,
             organization=DEMO_ORGANIZATION,
@@ -71,35 +73,35 @@ def _add_demo_model(store: Store, name: str) -> ModelInfo:
             exist_ok=True,
         )
     except InvalidInput:
-        model = store.add_model(
+        model = live.add_model(
             arena=DEMO_ARENA, name=name, organization=DEMO_ORGANIZATION, exist_ok=True
         )
-    store.register_generator(arena=DEMO_ARENA, model=name, generator=get_renderer(name))
+    live.register_generator(arena=DEMO_ARENA, model=name, generator=get_renderer(name))
     return model
 
 
-def attach_demo_generators(store: Store) -> None:
+def attach_demo_generators(live: LiveGenerators) -> None:
     """Attach the demo renderers in-process to an existing demo arena's models."""
     from karena.generators.demo import get_renderer
 
     for renderer in DEMO_RENDERERS:
-        store.register_generator(
+        live.register_generator(
             arena=DEMO_ARENA, model=renderer.name, generator=get_renderer(renderer.name)
         )
 
 
 def _existing_demo_arena(store: Store, prompts: int) -> DemoArena | None:
     """The demo arena as stored when a previous build completed, else None (reads only)."""
-    if DEMO_ARENA not in {a.slug for a in store.list_arenas()}:
+    if DEMO_ARENA not in {a.slug for a in store.catalog.list_arenas()}:
         return None
-    by_name = {m.name: m for m in store.list_models(arena=DEMO_ARENA)}
+    by_name = {m.name: m for m in store.catalog.list_models(arena=DEMO_ARENA)}
     if any(r.name not in by_name for r in DEMO_RENDERERS):
         return None
     wanted = {f"demo-{i:03d}" for i in range(prompts)}
     stored: list[PromptInfo] = []
     offset = 0
     while True:
-        page = store.list_prompts(arena=DEMO_ARENA, offset=offset, limit=100)
+        page = store.catalog.list_prompts(arena=DEMO_ARENA, offset=offset, limit=100)
         stored.extend(p for p in page.items if p.key in wanted)
         offset += len(page.items)
         if not page.items or offset >= page.total:
@@ -110,16 +112,24 @@ def _existing_demo_arena(store: Store, prompts: int) -> DemoArena | None:
     return DemoArena(DEMO_ARENA, tuple(by_name[r.name] for r in DEMO_RENDERERS), found)
 
 
-def build_demo_arena(store: Store, *, k: int = 4, prompts: int = DEMO_PROMPT_COUNT) -> DemoArena:
-    """Create (or find) the demo arena with its models and prompts; renders nothing."""
+def build_demo_arena(
+    live: LiveGenerators, *, k: int = 4, prompts: int = DEMO_PROMPT_COUNT
+) -> DemoArena:
+    """Create (or find) the demo arena with its models and prompts; renders nothing.
+
+    The renderers are attached to ``live`` in-process, for typed prompts.
+    """
+    store = live.store
     existing = _existing_demo_arena(store, prompts)
     if existing is not None:
-        attach_demo_generators(store)
+        attach_demo_generators(live)
         return existing
-    store.create_arena(slug=DEMO_ARENA, name=DEMO_ARENA_NAME, modality="image", k=k, exist_ok=True)
-    models = tuple(_add_demo_model(store, renderer.name) for renderer in DEMO_RENDERERS)
+    store.catalog.create_arena(
+        slug=DEMO_ARENA, name=DEMO_ARENA_NAME, modality="image", k=k, exist_ok=True
+    )
+    models = tuple(_add_demo_model(live, renderer.name) for renderer in DEMO_RENDERERS)
     stored = tuple(
-        store.add_prompt(
+        store.catalog.add_prompt(
             arena=DEMO_ARENA,
             text=text,
             key=f"demo-{index:03d}",
@@ -149,9 +159,9 @@ def render_missing(
         for model in arena.models:
             if stop is not None and stop.is_set():
                 return made
-            if store.get_output(model_id=model.id, prompt_id=prompt.id) is None:
+            if store.catalog.get_output(model_id=model.id, prompt_id=prompt.id) is None:
                 data = get_renderer(model.name).render(prompt.text)
-                store.add_output(
+                store.catalog.add_output(
                     arena=arena.slug,
                     model=model.name,
                     prompt_key=prompt.key,

@@ -1,0 +1,118 @@
+"""Live generators: models whose outputs are made on demand, for battles on typed prompts.
+
+A model gets a live generator in one of two ways: a JSON config stored with it (checked here
+by :meth:`LiveGenerators.add_model`, built by :mod:`karena.generators.registry` when needed),
+or a Python object attached in this process with :meth:`LiveGenerators.register_generator`.
+The store keeps the config as data and never imports a generator; this layer sits above both.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Mapping
+
+import numpy as np
+
+from karena.errors import InvalidInput
+from karena.generators.base import Generator
+from karena.generators.registry import build_generator, check_generator_config
+from karena.store.api import Store
+from karena.store.text import clean_prompt
+from karena.store.types import BattleView, ModelInfo
+
+__all__ = ["LiveGenerators"]
+
+
+class LiveGenerators:
+    """A store's live generators: the in-process registry and typed-prompt battles.
+
+    One per store and process: the web app keeps one in ``app.state.live``, and whoever
+    attaches in-process generators passes it to :func:`karena.web.app.create_app`.
+    """
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self._generators: dict[tuple[int, str], Generator] = {}
+
+    def add_model(
+        self,
+        *,
+        arena: str,
+        name: str,
+        organization: str = "",
+        link: str = "",
+        enabled: bool = True,
+        generator: Mapping[str, object] | None = None,
+        exist_ok: bool = False,
+    ) -> ModelInfo:
+        """``store.catalog.add_model``, after checking ``generator`` is a config we can build."""
+        if generator is not None:
+            check_generator_config(generator)
+        return self.store.catalog.add_model(
+            arena=arena,
+            name=name,
+            organization=organization,
+            link=link,
+            enabled=enabled,
+            generator=generator,
+            exist_ok=exist_ok,
+        )
+
+    def register_generator(self, *, arena: str, model: str, generator: Generator) -> None:
+        """Attach an in-process live generator (e.g. a Python callable) to a model."""
+        info = self.store.catalog.get_model(arena=arena, name=model)
+        self._generators[(info.arena_id, info.name)] = generator
+
+    def create_battle(
+        self,
+        *,
+        arena: str,
+        prompt_text: str,
+        voter_id: str | None = None,
+        seed: int | None = None,
+    ) -> BattleView:
+        """Open a battle on a user-typed prompt among the models with a live generator.
+
+        Missing outputs are generated (and stored, so the same prompt later costs nothing)
+        before the battle opens: it never shows a missing output, and a failed generation
+        opens no battle.
+        """
+        rng = np.random.default_rng(seed if seed is not None else secrets.randbits(64))
+        text = clean_prompt(prompt_text)
+        catalog = self.store.battles.arena_catalog(arena=arena)
+        attached = {name for arena_id, name in self._generators if arena_id == catalog.id}
+        live = {
+            m.name
+            for m in catalog.models
+            if m.enabled and (m.generator is not None or m.name in attached)
+        }
+        if len(live) < catalog.k:
+            raise InvalidInput(
+                f"arena {arena!r} has {len(live)} models with a live generator; typed "
+                f"prompts need K={catalog.k}"
+            )
+        picked = self.store.battles.pick_models(catalog, only=live, rng=rng)
+        prompt = self.store.catalog.add_prompt(arena=arena, text=text, source="user")
+        for model in picked:
+            if self.store.catalog.get_output(model_id=model.id, prompt_id=prompt.id) is not None:
+                continue
+            gen = self._generators.get((prompt.arena_id, model.name))
+            if gen is None:
+                gen = build_generator(
+                    model.generator or {}, timeout=self.store.settings.generator_timeout_seconds
+                )
+            produced = gen.generate(text)
+            self.store.catalog.add_output(
+                arena=arena,
+                model=model.name,
+                prompt_key=prompt.key,
+                data=produced.data,
+                metadata=produced.metadata,
+            )
+        return self.store.battles.open_battle(
+            arena=arena,
+            prompt_id=prompt.id,
+            model_ids=[m.id for m in picked],
+            voter_id=voter_id,
+            rng=rng,
+        )

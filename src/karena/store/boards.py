@@ -1,0 +1,70 @@
+"""Boards: the leaderboard, the exact rebuild, model pages and what the judge and rewards read.
+
+The rating arithmetic (rebuild, leaderboard rows) is :mod:`karena.store.ratings`; this service
+opens the transactions around it and shapes its answers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from sqlalchemy import select
+
+from karena.store import reads
+from karena.store.context import StoreContext
+from karena.store.lookups import find_arena, find_model, lock_arena, page_bounds
+from karena.store.models import Model
+from karena.store.ratings import leaderboard_rows, load_ratings, model_for_arena, rebuild
+from karena.store.types import LeaderboardRow, ModelPage, PairVote, ReferenceBattle
+
+__all__ = ["Boards"]
+
+
+class Boards:
+    """Leaderboards, recomputation and the reads built on ratings: ``store.boards``."""
+
+    def __init__(self, ctx: StoreContext) -> None:
+        self.ctx = ctx
+
+    def leaderboard(
+        self, *, arena: str, include_disabled: bool = True
+    ) -> tuple[LeaderboardRow, ...]:
+        """Leaderboard rows sorted by μ − 3σ, best first."""
+        with self.ctx.db.read() as s:
+            a = find_arena(s, arena)
+            models = list(s.scalars(select(Model).where(Model.arena_id == a.id)))
+            return leaderboard_rows(
+                models,
+                load_ratings(s, a.id),
+                prior=model_for_arena(a).initial(),
+                provisional_sigma=self.ctx.settings.provisional_sigma,
+                include_disabled=include_disabled,
+            )
+
+    def recompute(self, *, arena: str) -> int:
+        """Rebuild ratings and pair counts from the counted vote log; returns votes replayed."""
+        with self.ctx.db.write() as s:
+            a = find_arena(s, arena)
+            a = lock_arena(s, a.id)
+            return rebuild(s, arena=a, now=self.ctx.now())
+
+    def model_page(self, *, arena: str, name: str, offset: int = 0, limit: int = 50) -> ModelPage:
+        """A model's battles (newest first) and head-to-head records."""
+        offset, limit = page_bounds(offset, limit)
+        board = {row.model_id: row for row in self.leaderboard(arena=arena)}
+        with self.ctx.db.read() as s:
+            a = find_arena(s, arena)
+            m = find_model(s, a, name)
+            return reads.model_page(s, a, m, board.get(m.id), offset=offset, limit=limit)
+
+    def reference_battles(
+        self, *, arena: str, limit: int | None = None, modes: Sequence[str] = ("rank",)
+    ) -> tuple[ReferenceBattle, ...]:
+        """Counted voted battles with their K outputs and human ranks (K-Sort Eval instances)."""
+        with self.ctx.db.read() as s:
+            a = find_arena(s, arena)
+            return reads.reference_battles(s, a, self.ctx.media, limit=limit, modes=tuple(modes))
+
+    def pair_votes(self, *, arena: str) -> tuple[PairVote, ...]:
+        """Counted votes decomposed into pairwise facts, in sequence order (ArenaPO's input)."""
+        return tuple(reads.pair_votes(reads.iter_votes(self.ctx.db, arena, counted_only=True)))
