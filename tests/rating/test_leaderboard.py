@@ -16,11 +16,11 @@ def test_rows_rank_by_mu_minus_three_sigma_not_by_mu() -> None:
         "new": Rating(25.0, 25 / 3),  # S = 0
     }
     rows = build_leaderboard(ratings, {"steady": 40, "lucky": 5})
-    assert [r.model for r in rows] == ["steady", "lucky", "new"]
+    assert [r.model_id for r in rows] == ["steady", "lucky", "new"]
     assert [r.rank for r in rows] == [1, 2, 3]
     assert rows[0].score == pytest.approx(25.0)
-    assert rows[1].lower == pytest.approx(31.0 - 1.959963984540054 * 3.0)
-    assert rows[1].upper == pytest.approx(31.0 + 1.959963984540054 * 3.0)
+    assert rows[1].ci_low == pytest.approx(31.0 - 1.959963984540054 * 3.0)
+    assert rows[1].ci_high == pytest.approx(31.0 + 1.959963984540054 * 3.0)
     assert [r.votes for r in rows] == [40, 5, 0]
     assert [r.provisional for r in rows] == [False, True, True]
 
@@ -35,10 +35,10 @@ def test_provisional_threshold_is_an_argument() -> None:
 def test_equal_scores_share_a_rank_and_order_is_deterministic() -> None:
     ratings = {"b": Rating(25.0, 1.0), "a": Rating(25.0, 1.0), "c": Rating(31.0, 3.0)}
     rows = build_leaderboard(ratings)
-    assert [(r.rank, r.model) for r in rows] == [(1, "c"), (1, "a"), (1, "b")]
+    assert [(r.rank, r.model_id) for r in rows] == [(1, "c"), (1, "a"), (1, "b")]
     rows = build_leaderboard({"x": Rating(1010.0, 0.0), "y": Rating(990.0, 0.0)})
     assert [r.rank for r in rows] == [1, 2]
-    assert rows[0].lower == rows[0].upper == 1010.0
+    assert rows[0].ci_low == rows[0].ci_high == 1010.0
 
 
 def test_count_votes_and_json_rows() -> None:

@@ -18,7 +18,7 @@ NAMES = ["a", "b", "model-3", "Ünïcode", "x y", "日本", "m\u00e9"]
 
 
 def _reference(text: str) -> tuple[list[list[int]], list[list[int]], tuple[object, ...]]:
-    arrays = encode_votes(read_vote_log(text.splitlines()))
+    arrays = encode_votes(read_vote_log(text.split("\n")))
     return arrays.models.tolist(), arrays.ranks.tolist(), arrays.ids
 
 

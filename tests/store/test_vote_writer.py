@@ -7,11 +7,11 @@ from concurrent.futures import ThreadPoolExecutor
 from sqlalchemy import select
 
 from karena.errors import Forbidden
+from karena.rating.types import parse_outcome
 from karena.store import Store
 from karena.store.models import Arena, Battle, BattleSlot, VoteRow
 from karena.store.recording import NewVote
 from karena.store.vote_writer import ClaimLost
-from karena.store.votes import parse_vote
 from tests.conftest import SeededArena
 
 
@@ -28,7 +28,7 @@ def _new_vote(store: Store, token: str, voter: str, ranks: list[int]) -> tuple[i
         vote = NewVote(
             battle_id=battle.id,
             model_ids=tuple(models),
-            parsed=parse_vote("rank", ranks, None, len(models)),
+            outcome=parse_outcome("rank", k=len(models), ranks=ranks),
             voter_hash=store.voting.voter_hash(voter),
         )
         return battle.arena_id, vote

@@ -62,7 +62,7 @@ def _replay_reference(data: bytes, model: OnlineRatingModel) -> Replayed:
     from karena.rating.leaderboard import count_votes
     from karena.rating.vote_log import read_vote_log
 
-    votes = list(read_vote_log(data.decode("utf-8").splitlines()))
+    votes = list(read_vote_log(data.decode("utf-8").split("\n")))
     return model.replay(_with_progress(votes)), count_votes(votes), len(votes)
 
 
@@ -84,8 +84,8 @@ def _print_table(rows: tuple[LeaderboardRow, ...], title: str, elo: bool) -> Non
     for column in ("Rank", "Model", "Score μ−3σ", "μ", "σ", "95% interval", "Votes"):
         table.add_column(column, justify="left" if column == "Model" else "right")
     for row in rows:
-        interval = "—" if elo else f"{row.lower:.2f} … {row.upper:.2f}"
-        model = f"{row.model} [dim](provisional)[/dim]" if row.provisional else str(row.model)
+        interval = "—" if elo else f"{row.ci_low:.2f} … {row.ci_high:.2f}"
+        model = f"{row.model_name} [dim](provisional)[/dim]" if row.provisional else row.model_name
         table.add_row(
             str(row.rank),
             model,

@@ -10,8 +10,8 @@ array forms with it; any other model gets them from its scalar update, here.
 from __future__ import annotations
 
 import abc
-from typing import Any
 from collections.abc import Hashable, Iterable, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Hashable, Iterable, Mapping
 from dataclasses import dataclass
+from datetime import datetime
 
 from karena.errors import InvalidInput
 from karena.rating.types import Rating, Vote
@@ -17,28 +18,38 @@ Z_95 = 1.959963984540054
 
 @dataclass(frozen=True, slots=True)
 class LeaderboardRow:
-    """One model's line: rank, conservative score, belief, 95% interval, votes, provisional."""
+    """One model's line: rank, conservative score, belief, 95% interval, votes, provisional.
+
+    The one leaderboard row of karena: ``replay`` prints it, the store returns it (filling the
+    catalog fields ``organization``, ``link``, ``enabled`` and ``last_updated``) and the web
+    serves it.
+    """
 
     rank: int
-    model: Hashable
+    model_id: Hashable
+    model_name: str
     score: float
     mu: float
     sigma: float
-    lower: float
-    upper: float
+    ci_low: float
+    ci_high: float
     votes: int
     provisional: bool
+    organization: str = ""
+    link: str = ""
+    enabled: bool = True
+    last_updated: datetime | None = None
 
     def to_dict(self) -> dict[str, object]:
-        """A JSON-ready mapping (the model id as a string)."""
+        """A JSON-ready mapping with the field names of the web API's leaderboard rows."""
         return {
             "rank": self.rank,
-            "model": str(self.model),
+            "model": self.model_name,
             "score": self.score,
             "mu": self.mu,
             "sigma": self.sigma,
-            "lower": self.lower,
-            "upper": self.upper,
+            "ci_low": self.ci_low,
+            "ci_high": self.ci_high,
             "votes": self.votes,
             "provisional": self.provisional,
         }
@@ -56,6 +67,7 @@ def build_leaderboard(
     ratings: Mapping[Hashable, Rating],
     votes: Mapping[Hashable, int] | None = None,
     *,
+    names: Mapping[Hashable, str] | None = None,
     provisional_sigma: float = 2.0,
     score_sigmas: float = 3.0,
     z: float = Z_95,
@@ -66,11 +78,13 @@ def build_leaderboard(
     text, so the table is deterministic. The interval is :math:`\mu \pm z\sigma` (95% by default);
     a point rating (Elo, σ = 0) has an empty one. A row is ``provisional`` while
     :math:`\sigma >` ``provisional_sigma`` (``Settings.provisional_sigma``, 2.0 by default: the
-    ±3σ band is still wider than ±6 points on the default 25-point scale).
+    ±3σ band is still wider than ±6 points on the default 25-point scale), and while it has no
+    votes when ``votes`` are given. ``names`` gives display names (default: the id as text).
     """
     if not provisional_sigma > 0 or not z > 0 or score_sigmas < 0:
         raise InvalidInput("provisional_sigma and z must be > 0 and score_sigmas >= 0")
     counts = votes if votes is not None else {}
+    shown = names if names is not None else {}
     scored = sorted(
         ratings.items(),
         key=lambda item: (
@@ -90,14 +104,16 @@ def build_leaderboard(
         rows.append(
             LeaderboardRow(
                 rank=rank,
-                model=model,
+                model_id=model,
+                model_name=shown.get(model, str(model)),
                 score=score,
                 mu=rating.mu,
                 sigma=rating.sigma,
-                lower=rating.mu - z * rating.sigma,
-                upper=rating.mu + z * rating.sigma,
+                ci_low=rating.mu - z * rating.sigma,
+                ci_high=rating.mu + z * rating.sigma,
                 votes=int(counts.get(model, 0)),
-                provisional=rating.sigma > provisional_sigma,
+                provisional=rating.sigma > provisional_sigma
+                or (votes is not None and not counts.get(model, 0)),
             )
         )
     return tuple(rows)

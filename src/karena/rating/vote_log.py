@@ -93,7 +93,11 @@ def parse_record(record: Any) -> Vote | None:
 
 
 def read_vote_log(lines: Iterable[str]) -> Iterator[Vote]:
-    """Yield the counted votes of a JSON-lines log; an error names its 1-based line number."""
+    """Yield the counted votes of a JSON-lines log; an error names its 1-based line number.
+
+    ``lines`` split at ``\n`` only (a file object, or ``text.split("\n")``): ``str.splitlines``
+    would also split inside JSON strings at U+2028, U+0085 and other separators.
+    """
     for number, line in enumerate(lines, start=1):
         text = line.strip()
         if not text or text.startswith("#"):
@@ -128,4 +132,4 @@ def read_vote_arrays(data: bytes) -> VoteArrays:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise InvalidVote(f"the vote log is not UTF-8 text ({exc.reason})") from None
-    return encode_votes(read_vote_log(text.splitlines()))
+    return encode_votes(read_vote_log(text.split("\n")))

@@ -1,11 +1,11 @@
 """Storage: SQLAlchemy models, Alembic migrations and the :class:`Store` API."""
 
+from karena.rating.leaderboard import LeaderboardRow
 from karena.store.api import Store
 from karena.store.types import (
     ArenaInfo,
     BattleView,
     ContestantResult,
-    LeaderboardRow,
     MediaBlob,
     ModelInfo,
     ModelPage,

@@ -31,6 +31,7 @@ from sqlalchemy.orm import Session
 
 from karena.errors import NotFound
 from karena.matchmaking.base import MatchState
+from karena.rating.registry import rating_model
 from karena.rating.types import Rating
 from karena.store.db import Database
 from karena.store.models import (
@@ -43,7 +44,6 @@ from karena.store.models import (
     Prompt,
     RatingRow,
 )
-from karena.store.registry import rating_model
 from karena.store.text import text_key
 
 __all__ = ["ArenaCache", "ArenaCatalog", "ModelRow", "bump_catalog_versions"]

@@ -10,12 +10,13 @@ from collections.abc import Sequence
 
 from sqlalchemy import select
 
+from karena.rating.leaderboard import LeaderboardRow
 from karena.store import reads
 from karena.store.context import StoreContext
 from karena.store.lookups import find_arena, find_model, lock_arena, page_bounds
 from karena.store.models import Model
 from karena.store.ratings import leaderboard_rows, load_ratings, model_for_arena, rebuild
-from karena.store.types import LeaderboardRow, ModelPage, PairVote, ReferenceBattle
+from karena.store.types import ModelPage, PairVote, ReferenceBattle
 
 __all__ = ["Boards"]
 

@@ -9,12 +9,12 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from karena.errors import Conflict, InvalidInput, NotFound
+from karena.matchmaking.registry import matchmaker as load_matchmaker
+from karena.rating.registry import rating_model as load_rating_model
 from karena.store import convert
 from karena.store.context import StoreContext
 from karena.store.lookups import find_arena, find_model, page_bounds, prompt_key_for, row_id
 from karena.store.models import Arena, Model, Output, Prompt
-from karena.store.registry import matchmaker as load_matchmaker
-from karena.store.registry import rating_model as load_rating_model
 from karena.store.text import clean_name, clean_prompt, clean_slug, text_key
 from karena.store.types import (
     ArenaInfo,

@@ -14,8 +14,8 @@ import numpy as np
 
 from karena.errors import InvalidInput, NotFound
 from karena.matchmaking.base import MatchState
+from karena.matchmaking.registry import matchmaker
 from karena.store.arena_cache import ArenaCatalog, ModelRow
-from karena.store.registry import matchmaker
 
 __all__ = ["BattlePlan", "pick_models", "plan_battle", "plan_for_prompt"]
 

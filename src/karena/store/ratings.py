@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Hashable, Iterable
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
@@ -10,16 +11,12 @@ from sqlalchemy import Connection, delete, insert, select
 from sqlalchemy.orm import Session
 
 from karena.rating.base import OnlineRatingModel
-from karena.rating.types import Rating
+from karena.rating.leaderboard import LeaderboardRow, build_leaderboard
+from karena.rating.registry import rating_model
+from karena.rating.types import Rating, stored_outcome
 from karena.store.models import Arena, Model, PairCount, RatingRow, RatingSnapshot, VoteRow
-from karena.store.registry import rating_model
-from karena.store.types import LeaderboardRow
-from karena.store.votes import outcome_for
 
 __all__ = ["leaderboard_rows", "load_ratings", "rebuild", "write_snapshot"]
-
-#: z for the two-sided 95% interval μ ± zσ.
-Z95 = 1.959963984540054
 
 
 def model_for_arena(arena: Arena) -> OnlineRatingModel:
@@ -76,7 +73,7 @@ def rebuild(session: Session, *, arena: Arena, now: datetime) -> int:
     for model_ids, mode, ranks, created_at in rows:
         ids = [int(m) for m in model_ids]
         before = tuple(state.get(m, prior) for m in ids)
-        after = model.update(before, outcome_for(mode, ranks))
+        after = model.update(before, stored_outcome(mode, ranks))
         for mid, new in zip(ids, after, strict=True):
             state[mid] = new
             votes_of[mid] = votes_of.get(mid, 0) + 1
@@ -117,12 +114,10 @@ def leaderboard_rows(
     provisional_sigma: float,
     include_disabled: bool = True,
 ) -> tuple[LeaderboardRow, ...]:
-    """Rank models by μ − 3σ (K-Sort Arena Eq. 6), via ``rating.leaderboard.build_leaderboard``.
+    """Rank models by μ − 3σ (K-Sort Arena Eq. 6) with ``rating.leaderboard.build_leaderboard``.
 
     Unrated models sit at the prior and are provisional; equal scores share a rank.
     """
-    from karena.rating.leaderboard import build_leaderboard
-
     by_id = {m.id: m for m in models if m.enabled or include_disabled}
     beliefs: dict[Hashable, Rating] = {
         mid: Rating(ratings[mid].mu, ratings[mid].sigma) if mid in ratings else prior
@@ -131,27 +126,17 @@ def leaderboard_rows(
     counts: dict[Hashable, int] = {
         mid: ratings[mid].votes if mid in ratings else 0 for mid in by_id
     }
-    rows = build_leaderboard(beliefs, counts, provisional_sigma=provisional_sigma, z=Z95)
-    out = []
-    for row in rows:
-        mid = int(row.model)  # type: ignore[call-overload]
-        m, stored = by_id[mid], ratings.get(mid)
-        out.append(
-            LeaderboardRow(
-                rank=row.rank,
-                model_id=mid,
-                model_name=m.name,
-                organization=m.organization,
-                link=m.link,
-                score=row.score,
-                mu=row.mu,
-                sigma=row.sigma,
-                ci_low=row.lower,
-                ci_high=row.upper,
-                votes=row.votes,
-                provisional=row.provisional or row.votes == 0,
-                last_updated=stored.updated_at if stored is not None else None,
-                enabled=m.enabled,
-            )
+    names: dict[Hashable, str] = {mid: m.name for mid, m in by_id.items()}
+    rows = build_leaderboard(beliefs, counts, names=names, provisional_sigma=provisional_sigma)
+    return tuple(
+        replace(
+            row,
+            organization=by_id[row.model_id].organization,  # type: ignore[index]
+            link=by_id[row.model_id].link,  # type: ignore[index]
+            enabled=by_id[row.model_id].enabled,  # type: ignore[index]
+            last_updated=stored.updated_at
+            if (stored := ratings.get(row.model_id)) is not None  # type: ignore[call-overload]
+            else None,
         )
-    return tuple(out)
+        for row in rows
+    )

@@ -8,13 +8,13 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from karena.media.storage import MediaStore
-from karena.rating.types import comparisons
+from karena.rating.leaderboard import LeaderboardRow
+from karena.rating.types import comparisons, stored_outcome
 from karena.store.convert import model_info
 from karena.store.db import Database
 from karena.store.lookups import find_arena
 from karena.store.models import Arena, Battle, BattleSlot, Model, Output, Prompt, VoteRow
 from karena.store.types import (
-    LeaderboardRow,
     ModelBattle,
     ModelPage,
     OpponentStats,
@@ -22,7 +22,6 @@ from karena.store.types import (
     ReferenceBattle,
     StoredVote,
 )
-from karena.store.votes import outcome_for
 
 __all__ = ["iter_votes", "model_page", "pair_votes", "reference_battles", "stored_votes"]
 
@@ -132,7 +131,7 @@ def model_page(
     for v in s.scalars(involving.where(VoteRow.counted.is_(True)).order_by(VoteRow.seq)):
         ids = [int(m) for m in v.model_ids]
         me = ids.index(model.id)
-        for c in comparisons(outcome_for(v.mode, v.ranks)):
+        for c in comparisons(stored_outcome(v.mode, v.ranks)):
             if me not in (c.winner, c.loser):
                 continue
             other = ids[c.loser if c.winner == me else c.winner]
@@ -194,7 +193,7 @@ def reference_battles(
 def pair_votes(votes: Iterable[StoredVote]) -> Iterator[PairVote]:
     """Each counted vote as its pairwise facts; ``a`` is always the earlier display position."""
     for sv in votes:
-        for c in comparisons(outcome_for(sv.mode, sv.ranks)):
+        for c in comparisons(stored_outcome(sv.mode, sv.ranks)):
             i, j = sorted((c.winner, c.loser))
             winner: str = "tie" if c.tie else ("a" if c.winner == i else "b")
             yield PairVote(

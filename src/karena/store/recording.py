@@ -22,11 +22,11 @@ from typing import Any
 
 from sqlalchemy import Connection, bindparam, select, update
 
-from karena.rating.types import Rating
+from karena.rating.registry import rating_model as load_rating_model
+from karena.rating.types import Outcome, Rating
 from karena.store.models import Arena, RatingRow, VoteRow
-from karena.store.registry import rating_model as load_rating_model
 from karena.store.rows import insert_rows
-from karena.store.votes import SNAPSHOT_EVERY, ParsedVote, clean_client
+from karena.store.votes import SNAPSHOT_EVERY, clean_client
 
 __all__ = ["NewVote", "record_votes"]
 
@@ -35,12 +35,13 @@ __all__ = ["NewVote", "record_votes"]
 class NewVote:
     """A validated vote waiting to be recorded.
 
-    ``battle_id`` is the battle it answers; ``model_ids`` are in display order.
+    ``battle_id`` is the battle it answers; ``model_ids`` are in display order; the log keeps
+    ``outcome.kind`` and ``outcome.ranks``.
     """
 
     battle_id: int
     model_ids: tuple[int, ...]
-    parsed: ParsedVote
+    outcome: Outcome
     voter_hash: str
     address_hash: str | None = None
     client: Mapping[str, object] = field(default_factory=dict)
@@ -99,7 +100,7 @@ def record_votes(
     for seq, vote in enumerate(votes, start=first):
         ids = [int(m) for m in vote.model_ids]
         before = tuple(Rating(state[m][0], state[m][1]) if m in state else prior for m in ids)
-        after = model.update(before, vote.parsed.outcome) if vote.counted else before
+        after = model.update(before, vote.outcome) if vote.counted else before
         if vote.counted:
             for m, a in zip(ids, after, strict=True):
                 state[m] = [a.mu, a.sigma, (state[m][2] if m in state else 0) + 1]
@@ -110,8 +111,8 @@ def record_votes(
                 "arena_id": arena_id,
                 "seq": seq,
                 "battle_id": vote.battle_id,
-                "mode": vote.parsed.mode,
-                "ranks": list(vote.parsed.ranks),
+                "mode": vote.outcome.kind.value,
+                "ranks": list(vote.outcome.ranks),
                 "model_ids": ids,
                 "counted": vote.counted,
                 "voter_hash": vote.voter_hash,

@@ -6,14 +6,16 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Generic, Literal, TypeVar
+from typing import TYPE_CHECKING, Generic, Literal, TypeVar
+
+if TYPE_CHECKING:
+    from karena.rating.leaderboard import LeaderboardRow
 
 __all__ = [
     "ArenaInfo",
     "BattleMedia",
     "BattleView",
     "ContestantResult",
-    "LeaderboardRow",
     "MediaBlob",
     "ModelBattle",
     "ModelInfo",
@@ -25,13 +27,8 @@ __all__ = [
     "PromptInfo",
     "ReferenceBattle",
     "StoredVote",
-    "VoteMode",
     "VoteResult",
 ]
-
-#: How a vote was cast. ``tie`` and ``all_bad`` both rate as an all-way tie.
-VoteMode = Literal["rank", "best", "tie", "all_bad"]
-VOTE_MODES: tuple[str, ...] = ("rank", "best", "tie", "all_bad")
 
 #: Display labels of battle positions.
 POSITION_LABELS = "ABCDEFGH"
@@ -178,26 +175,6 @@ class VoteResult:
     created_at: datetime
     contestants: tuple[ContestantResult, ...]
     replayed: bool = False
-
-
-@dataclass(frozen=True, slots=True)
-class LeaderboardRow:
-    """One leaderboard line. ``score`` is μ − 3σ; the interval is μ ± 1.96σ."""
-
-    rank: int
-    model_id: int
-    model_name: str
-    organization: str
-    link: str
-    score: float
-    mu: float
-    sigma: float
-    ci_low: float
-    ci_high: float
-    votes: int
-    provisional: bool
-    last_updated: datetime | None
-    enabled: bool = True
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,4 +1,4 @@
-"""Vote submissions: validation into an outcome, voter hashing and client info.
+"""Vote submissions: voter hashing and client info (outcomes: :mod:`karena.rating.types`).
 
 Recording a vote with its rating update lives in :mod:`karena.store.recording`.
 """
@@ -8,32 +8,15 @@ from __future__ import annotations
 import hashlib
 import hmac
 import math
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping
 from typing import Any
 
-from karena.rating.types import Outcome, parse_outcome, stored_outcome
-
-__all__ = [
-    "ParsedVote",
-    "hash_voter",
-    "outcome_for",
-    "parse_vote",
-]
+__all__ = ["address_voter_id", "clean_client", "hash_voter"]
 
 #: Write a rating snapshot every this many votes of an arena.
 SNAPSHOT_EVERY = 100
 #: Longest client-info string kept (user agent etc.).
 MAX_CLIENT_FIELD = 300
-
-
-@dataclass(frozen=True, slots=True)
-class ParsedVote:
-    """A validated submission: its mode, canonical ranks and the outcome the rating model sees."""
-
-    mode: str
-    ranks: tuple[int, ...]
-    outcome: Outcome
 
 
 def hash_voter(salt: str, voter_id: str) -> str:
@@ -44,20 +27,6 @@ def hash_voter(salt: str, voter_id: str) -> str:
 def address_voter_id(salt: str, address: str) -> str:
     """The voter id (32 hex) a request without a voter cookie counts as: its address, salted."""
     return hmac.new(salt.encode(), f"address:{address}".encode(), hashlib.sha256).hexdigest()[:32]
-
-
-def outcome_for(mode: str, ranks: Sequence[int]) -> Outcome:
-    """The outcome a stored (mode, ranks) pair stands for; replay uses exactly this."""
-    return stored_outcome(mode, ranks)
-
-
-def parse_vote(mode: object, ranks: object, winner: object, k: int) -> ParsedVote:
-    """Validate a submission for a battle of ``k`` positions (InvalidVote, nothing stored).
-
-    See :func:`karena.rating.types.parse_outcome`.
-    """
-    outcome = parse_outcome(mode, k=k, ranks=ranks, winner=winner)
-    return ParsedVote(outcome.kind.value, outcome.ranks, outcome)
 
 
 def clean_client(client: Mapping[str, object] | None) -> dict[str, Any]:

@@ -17,6 +17,7 @@ from sqlalchemy import Connection, func, select
 from sqlalchemy.exc import IntegrityError
 
 from karena.errors import Conflict, Expired, Forbidden, InvalidInput, NotFound, RateLimited
+from karena.rating.types import parse_outcome
 from karena.store import convert, reads
 from karena.store.context import StoreContext
 from karena.store.lookups import find_arena, find_model, lock_arena, page_bounds
@@ -35,7 +36,7 @@ from karena.store.text import text_key, token_key
 from karena.store.types import Page, StoredVote, VoteResult
 from karena.store.vote_queries import abuse_columns, battle_for_vote_statement
 from karena.store.vote_writer import ClaimLost
-from karena.store.votes import address_voter_id, parse_vote
+from karena.store.votes import address_voter_id
 
 #: The votes table as a Core object: the hot path runs on a bare connection, not the ORM.
 VOTES: Any = VoteRow.__table__
@@ -126,11 +127,11 @@ class Voting:
                     voter = self.ctx.address_hash(address_id)
                     abuse = self._abuse_state(conn, voter, address, now)
             names = {int(row.model_id): str(row.model_name) for row in slots}
-            parsed = parse_vote(mode, ranks, winner, len(slots))
+            outcome = parse_outcome(mode, k=len(slots), ranks=ranks, winner=winner)
             if battle.vote_id is not None:
                 row = conn.execute(select(VOTES).where(VOTES.c.id == battle.vote_id)).one()
                 existing = VoteRow(**row._asdict())
-                if existing.mode != parsed.mode or tuple(existing.ranks) != parsed.ranks:
+                if existing.mode != outcome.kind or tuple(existing.ranks) != outcome.ranks:
                     raise Conflict("this battle already has a different vote")
                 return convert.vote_result(
                     existing, token=key, arena_slug=battle.arena_slug, names=names, replayed=True
@@ -147,7 +148,7 @@ class Voting:
             NewVote(
                 battle_id=int(battle.id),
                 model_ids=tuple(int(row.model_id) for row in slots),
-                parsed=parsed,
+                outcome=outcome,
                 voter_hash=voter,
                 address_hash=address,
                 client=dict(client or {}),
@@ -183,7 +184,7 @@ class Voting:
                 raise NotFound(f"no prompt {prompt_key!r} in arena {arena!r}")
             if len(models) != a.k:
                 raise InvalidInput(f"arena {arena!r} has K={a.k}, the import names {len(models)}")
-            parsed = parse_vote("rank", list(ranks), None, a.k)
+            outcome = parse_outcome("rank", k=a.k, ranks=list(ranks))
             ids, outs = [], []
             for name in models:
                 m = find_model(s, a, name)
@@ -224,7 +225,7 @@ class Voting:
                     NewVote(
                         battle_id=battle.id,
                         model_ids=tuple(ids),
-                        parsed=parsed,
+                        outcome=outcome,
                         voter_hash=self.ctx.voter_hash(voter),
                         client={"import": str(source)[:300]},
                     )

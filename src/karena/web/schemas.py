@@ -7,11 +7,11 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictBool
 
+from karena.rating.leaderboard import LeaderboardRow
 from karena.store.types import (
     ArenaInfo,
     BattleView,
     ContestantResult,
-    LeaderboardRow,
     ModelInfo,
     ModelPage,
     PromptInfo,
@@ -235,7 +235,7 @@ class LeaderboardRowOut(BaseModel):
     def of(cls, row: LeaderboardRow) -> LeaderboardRowOut:
         return cls(
             rank=row.rank,
-            model_id=row.model_id,
+            model_id=int(row.model_id),  # type: ignore[call-overload]
             model=row.model_name,
             organization=row.organization,
             link=row.link,
