@@ -29,6 +29,22 @@ def misorder_probability(
     return np.asarray(special.ndtr(-np.abs(mu_a - mu_b) / scale), dtype=np.float64)
 
 
+def _stable_order(key: FloatArray) -> IntArray:
+    """``np.argsort(key, axis=1, kind="stable")`` where it matters, at quicksort speed.
+
+    numpy's default (SIMD) sort is several times faster than its stable sort at 10⁴ models, and
+    gives the same order when the finite keys are distinct; only then is it used. Ties among
+    +inf keys (disabled models, sorted last) may come out in any order: no valid window reaches
+    them, and the window sums of valid windows never include their pairs.
+    """
+    order = np.argsort(key, axis=1)
+    ranked = np.take_along_axis(key, order, axis=1)
+    tied = (ranked[:, 1:] == ranked[:, :-1]) & np.isfinite(ranked[:, 1:])
+    if tied.any():
+        order = np.argsort(key, axis=1, kind="stable")
+    return np.asarray(order, dtype=np.int64)
+
+
 @dataclass(frozen=True, slots=True)
 class UncertainWindowMatchmaker(ArrayMatchmaker):
     r"""Show the K adjacent models whose relative order is least certain.
@@ -80,7 +96,7 @@ class UncertainWindowMatchmaker(ArrayMatchmaker):
         # Disabled models sort to the end and are cut off; every row has the same count of
         # enabled models only if the masks agree, so pad with -inf and mask windows.
         key = np.where(arrays.disabled, -np.inf, key)
-        order = np.argsort(-key, axis=1, kind="stable")
+        order = _stable_order(-key)
         enabled = (~arrays.disabled).sum(axis=1)
         mu_o = arrays.mu[rows, order]
         var_o = var[rows, order]
@@ -91,7 +107,7 @@ class UncertainWindowMatchmaker(ArrayMatchmaker):
                 continue
             p = misorder_probability(mu_o[:, :-gap], var_o[:, :-gap], mu_o[:, gap:], var_o[:, gap:])
             if self.explore > 0.0:
-                met = arrays.pair_counts[rows, order[:, :-gap], order[:, gap:]]
+                met = arrays.pair_counts.lookup(order[:, :-gap], order[:, gap:])
                 p = p + self.explore / (1.0 + met)
             # Pair (j, j+gap) lies in windows j−(k−1−gap) … j: add it with a sliding sum.
             width = k - gap
@@ -103,7 +119,7 @@ class UncertainWindowMatchmaker(ArrayMatchmaker):
         start = np.argmax(score, axis=1)
         members = order[rows, start[:, None] + np.arange(k)[None, :]]
         # Put the least-compared idle member first (ties by rng), so column 0 is a valid pivot.
-        counts = arrays.pair_counts.sum(axis=2)[rows, members].astype(np.float64)
+        counts = arrays.pair_counts.totals[rows, members].astype(np.float64)
         idle = ~(arrays.busy[rows, members] | arrays.disabled[rows, members])
         pivot_key = np.where(idle, counts + 0.5 * rng.random(members.shape), np.inf)
         first = np.argmin(pivot_key, axis=1)

@@ -16,6 +16,7 @@ import numpy.typing as npt
 
 from karena.errors import InvalidInput
 from karena.matchmaking.base import ArrayMatchmaker, MatchArrays, check_k
+from karena.matchmaking.pairs import DensePairCounts
 from karena.rating.base import OnlineRatingModel
 from karena.rating.thurstone import ThurstoneK
 from karena.rating.types import BestOfK, Outcome, Ranking, Rating
@@ -129,7 +130,8 @@ class SimArena:
         check_k(self._arrays(), method.k)
 
     def _arrays(self) -> MatchArrays:
-        return MatchArrays(self.mu, np.sqrt(self.var), self.counts, self.busy, self.disabled)
+        counts = DensePairCounts(self.counts)
+        return MatchArrays(self.mu, np.sqrt(self.var), counts, self.busy, self.disabled)
 
     def scores(self) -> FloatArray:
         """The leaderboard score of every model in every arena."""
