@@ -218,19 +218,15 @@ class SparsePairCounts(PairCounts):
         a64 = np.asarray(a, dtype=np.int64).ravel()
         b64 = np.asarray(b, dtype=np.int64).ravel()
         c64 = np.asarray(counts, dtype=np.int64).ravel()
-        s64 = (
-            np.zeros(a64.shape, dtype=np.int64)
-            if arena is None
-            else np.asarray(arena, dtype=np.int64).ravel()
-        )
-        if not (a64.shape == b64.shape == c64.shape == s64.shape):
+        s64 = None if arena is None else np.asarray(arena, dtype=np.int64).ravel()
+        if not (a64.shape == b64.shape == c64.shape == (a64.shape if s64 is None else s64.shape)):
             raise InvalidInput("pair arrays must have the same length")
         if n < 0 or arenas < 1:
             raise InvalidInput(f"need n >= 0 models and >= 1 arena, got {n}, {arenas}")
         if a64.size:
             if min(int(a64.min()), int(b64.min())) < 0 or max(int(a64.max()), int(b64.max())) >= n:
                 raise InvalidInput(f"pair indices must lie in 0..{n - 1}")
-            if int(s64.min()) < 0 or int(s64.max()) >= arenas:
+            if s64 is not None and (int(s64.min()) < 0 or int(s64.max()) >= arenas):
                 raise InvalidInput(f"arena indices must lie in 0..{arenas - 1}")
             if int(c64.min()) < 0:
                 raise InvalidInput("pair counts must be >= 0")
@@ -238,18 +234,32 @@ class SparsePairCounts(PairCounts):
             raise InvalidInput(f"too many pair keys for int64: {arenas} x {n} x {n}")
         keep = (a64 != b64) & (c64 > 0)
         if not keep.all():
-            a64, b64, c64, s64 = a64[keep], b64[keep], c64[keep], s64[keep]
-        base = s64 * n
+            a64, b64, c64 = a64[keep], b64[keep], c64[keep]
+            s64 = None if s64 is None else s64[keep]
+        # Both ends as flat model indices s·n + x, the smaller first.
+        lo, hi = np.minimum(a64, b64), np.maximum(a64, b64)
+        del a64, b64, keep
+        offset = None if s64 is None else s64 * n
+        if offset is not None:
+            lo += offset
+            hi += offset
         w = c64.astype(np.float64)  # bincount weights: exact below 2^53
-        totals = np.bincount(base + a64, weights=w, minlength=arenas * n)
-        totals += np.bincount(base + b64, weights=w, minlength=arenas * n)
-        total = np.bincount(s64, weights=w, minlength=arenas)
-        keys = (base + np.minimum(a64, b64)) * n + np.maximum(a64, b64)
+        totals = np.bincount(lo, weights=w, minlength=arenas * n)
+        totals += np.bincount(hi, weights=w, minlength=arenas * n)
+        total = np.array([w.sum()]) if s64 is None else np.bincount(s64, w, minlength=arenas)
+        del w
+        keys = lo  # becomes (s·n + lo)·n + hi, in place
+        keys *= n
+        keys += hi
+        if offset is not None:
+            keys -= offset
+        del hi, offset
         # One sort serves twice: h = key·φ mod 2^64 is a bijection of the key whose top bits are
         # the bucket, so sorting by h groups the buckets and puts repeated pairs side by side.
         hashed = keys.view(np.uint64) * _GOLDEN
         order = np.argsort(hashed)
         hashed, keys, c64 = hashed[order], keys[order], c64[order]
+        del order
         if keys.size > 1 and bool((hashed[1:] == hashed[:-1]).any()):
             first = np.flatnonzero(np.concatenate([[True], hashed[1:] != hashed[:-1]]))
             hashed, keys, c64 = hashed[first], keys[first], np.add.reduceat(c64, first)

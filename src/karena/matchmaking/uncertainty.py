@@ -30,18 +30,21 @@ def misorder_probability(
 
 
 def _stable_order(key: FloatArray) -> IntArray:
-    """``np.argsort(key, axis=1, kind="stable")`` where it matters, at quicksort speed.
+    """``np.argsort(key, axis=1, kind="stable")``, at the speed of numpy's default sort.
 
-    numpy's default (SIMD) sort is several times faster than its stable sort at 10⁴ models, and
-    gives the same order when the finite keys are distinct; only then is it used. Ties among
-    +inf keys (disabled models, sorted last) may come out in any order: no valid window reaches
-    them, and the window sums of valid windows never include their pairs.
+    The default (SIMD quick)sort is several times faster than the stable one at 10⁴ models and
+    gives the same order wherever the keys are distinct. Where some are equal (models at the
+    prior, disabled models at +inf), each run of equal keys is put back in index order by a
+    second default sort of the integers run·n + index: still about twice as fast.
     """
+    s, n = key.shape
     order = np.argsort(key, axis=1)
     ranked = np.take_along_axis(key, order, axis=1)
-    tied = (ranked[:, 1:] == ranked[:, :-1]) & np.isfinite(ranked[:, 1:])
+    tied = ranked[:, 1:] == ranked[:, :-1]
     if tied.any():
-        order = np.argsort(key, axis=1, kind="stable")
+        run = np.zeros((s, n), dtype=np.int64)
+        np.cumsum(~tied, axis=1, out=run[:, 1:])
+        order = np.take_along_axis(order, np.argsort(run * n + order, axis=1), axis=1)
     return np.asarray(order, dtype=np.int64)
 
 

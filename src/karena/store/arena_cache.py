@@ -12,6 +12,8 @@ fifteen statements and most of the CPU of opening a battle. A worker process now
   ``Settings.match_state_max_age_seconds``. A matchmaker that sees ratings a second old picks
   nearly the same battles; the vote path never uses these values (it reads the live rows under
   the arena lock). Battles this worker opened since the last read count as busy at once.
+  The pair counts are kept sparse, and a large arena's are re-read less often (at most ~10% of
+  the worker's time: :data:`PAIR_RELOAD_FACTOR`).
 """
 
 from __future__ import annotations
@@ -103,11 +105,20 @@ class ArenaCatalog:
         return rating_model(self.rating_model, self.rating_params).initial()
 
 
+#: With ``max_age`` > 0, an arena's pair counts are re-read no more often than every
+#: PAIR_RELOAD_FACTOR × the seconds their last read took, so that re-reading them (10⁵–10⁶ rows
+#: at 10⁴ models) takes at most about 1/PAIR_RELOAD_FACTOR of a worker's time. Ratings and busy
+#: models are still re-read every ``max_age``; small arenas (reads of milliseconds) see no change.
+PAIR_RELOAD_FACTOR = 10.0
+
+
 @dataclass
 class _Entry:
     catalog: ArenaCatalog
     state: MatchState | None = None
     loaded_at: float = float("-inf")
+    pairs_loaded_at: float = float("-inf")
+    pairs_read_seconds: float = 0.0
     recent_busy: set[int] = field(default_factory=set)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -335,8 +346,16 @@ class ArenaCache:
         with entry.lock:
             t = self._clock()
             if entry.state is None or t - entry.loaded_at >= self._max_age:
+                fresh = t - entry.pairs_loaded_at < PAIR_RELOAD_FACTOR * entry.pairs_read_seconds
+                reuse = None
+                if entry.state is not None and self._max_age > 0 and fresh:
+                    reuse = entry.state.pair_counts
+                started = time.perf_counter()
                 with db.read_conn() as conn:
-                    entry.state = load_match_state(conn, catalog, now)
+                    entry.state = load_match_state(conn, catalog, now, pair_counts=reuse)
+                if reuse is None:
+                    entry.pairs_loaded_at = t
+                    entry.pairs_read_seconds = time.perf_counter() - started
                 entry.loaded_at = t
                 entry.recent_busy = set()
             state = entry.state
