@@ -124,3 +124,95 @@ def test_every_store_hooks_its_catalog_writes(settings: Settings, clock: TestClo
         st.close()
         del st, db
         gc.collect()
+
+
+def _vote_a_few(store: Store, slug: str, votes: int) -> None:
+    store.settings.min_vote_seconds = 0
+    store.settings.rate_limit_per_minute = 0
+    for i in range(votes):
+        battle = store.battles.create_battle(arena=slug, seed=i)
+        store.voting.submit_vote(token=battle.token, mode="rank", ranks=[1, 2, 3, 4], voter_id=f"v{i}")
+
+
+def test_load_match_state_matches_the_rows(store: Store, seeded: SeededArena) -> None:
+    """Ratings and sparse pair counts (with totals) read vectorised equal the stored rows."""
+    import numpy as np
+    from sqlalchemy import select
+
+    from karena.matchmaking.base import RatingArrays
+    from karena.matchmaking.pairs import SparsePairCounts
+    from karena.store.arena_cache import load_match_state
+    from karena.store.models import PairCount, RatingRow
+
+    _vote_a_few(store, seeded.slug, 6)
+    cache = ArenaCache(max_age=0.0)
+    with store.db.read_conn() as conn:
+        catalog = cache.catalog(conn, seeded.slug)
+        state = load_match_state(conn, catalog, store.clock())
+    n = len(catalog.models)
+    expected = np.zeros((n, n), dtype=np.int64)
+    with store.db.read() as s:
+        for a, b, count in s.execute(
+            select(PairCount.model_a, PairCount.model_b, PairCount.n).where(
+                PairCount.arena_id == catalog.id
+            )
+        ):
+            i, j = catalog.index[a], catalog.index[b]
+            expected[i, j] = expected[j, i] = count
+        rated = {
+            m: (mu, sigma)
+            for m, mu, sigma in s.execute(
+                select(RatingRow.model_id, RatingRow.mu, RatingRow.sigma).where(
+                    RatingRow.arena_id == catalog.id
+                )
+            )
+        }
+    assert expected.sum() > 0
+    assert isinstance(state.pair_counts, SparsePairCounts)
+    assert isinstance(state.ratings, RatingArrays)
+    np.testing.assert_array_equal(state.pair_counts.to_dense()[0], expected)
+    np.testing.assert_array_equal(state.pair_counts.totals[0], expected.sum(axis=1))
+    assert int(state.pair_counts.total[0]) == expected.sum() // 2
+    prior = catalog.prior()
+    for j, model in enumerate(catalog.models):
+        mu, sigma = rated.get(model.id, (prior.mu, prior.sigma))
+        assert (state.mu[j], state.sigma[j]) == (mu, sigma)
+
+
+def test_pair_counts_of_a_slow_read_are_reused_for_a_while(
+    store: Store, seeded: SeededArena, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from karena.store import arena_cache
+
+    now = [0.0]
+    cache = ArenaCache(max_age=1.0, clock=lambda: now[0])
+    with store.db.read_conn() as conn:
+        catalog = cache.catalog(conn, seeded.slug)
+    first = cache.match_state(store.db, catalog, store.clock())
+    _vote_a_few(store, seeded.slug, 1)
+    # As if the read were slow: the pair counts are kept, the ratings re-read.
+    monkeypatch.setattr(arena_cache, "PAIR_RELOAD_FACTOR", 1e12)
+    now[0] = 1.5
+    second = cache.match_state(store.db, catalog, store.clock())
+    assert second.pair_counts is first.pair_counts
+    assert second.ratings != first.ratings
+    monkeypatch.setattr(arena_cache, "PAIR_RELOAD_FACTOR", 0.0)
+    now[0] = 3.0
+    third = cache.match_state(store.db, catalog, store.clock())
+    assert third.pair_counts is not first.pair_counts
+    assert int(third.pair_counts.total[0]) == int(first.pair_counts.total[0]) + 6
+
+
+def test_max_age_zero_rereads_pair_counts_every_time(
+    store: Store, seeded: SeededArena, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from karena.store import arena_cache
+
+    monkeypatch.setattr(arena_cache, "PAIR_RELOAD_FACTOR", 1e12)
+    cache = ArenaCache(max_age=0.0)
+    with store.db.read_conn() as conn:
+        catalog = cache.catalog(conn, seeded.slug)
+    first = cache.match_state(store.db, catalog, store.clock())
+    _vote_a_few(store, seeded.slug, 1)
+    second = cache.match_state(store.db, catalog, store.clock())
+    assert int(second.pair_counts.total[0]) == int(first.pair_counts.total[0]) + 6

@@ -10,73 +10,165 @@ the server and the simulator execute the very same code.
 from __future__ import annotations
 
 import abc
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Any, Protocol, TypeVar, overload
 
 import numpy as np
 import numpy.typing as npt
 
 from karena.errors import InvalidInput
+from karena.matchmaking.pairs import DensePairCounts, PairCounts
 from karena.rating.types import Rating
 
-__all__ = ["ArrayMatchmaker", "MatchArrays", "MatchState", "Matchmaker"]
+__all__ = ["ArrayMatchmaker", "MatchArrays", "MatchState", "Matchmaker", "RatingArrays"]
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
 BoolArray = npt.NDArray[np.bool_]
 
 
+_A = TypeVar("_A", bound=np.ndarray[Any, Any])
+
+
+def _frozen(a: _A) -> _A:
+    a.flags.writeable = False
+    return a
+
+
+class RatingArrays(Sequence[Rating]):
+    """The ratings of n models as two float arrays: a ``Sequence[Rating]`` of n items without
+    n Python objects (the server's 10⁴-model arenas; a :class:`Rating` is built per item read).
+
+    The arrays are copied and read-only. Equal to any sequence of the same ratings.
+    """
+
+    __slots__ = ("mu", "sigma")
+
+    def __init__(self, mu: npt.ArrayLike, sigma: npt.ArrayLike) -> None:
+        m = np.array(mu, dtype=np.float64)
+        s = np.array(sigma, dtype=np.float64)
+        if m.ndim != 1 or m.shape != s.shape:
+            raise InvalidInput(
+                f"mu and sigma must be equal-length vectors, got {m.shape}, {s.shape}"
+            )
+        if not (np.isfinite(m).all() and np.isfinite(s).all() and (s >= 0).all()):
+            raise InvalidInput("ratings must be finite with sigma >= 0")
+        self.mu: FloatArray = _frozen(m)
+        self.sigma: FloatArray = _frozen(s)
+
+    def __len__(self) -> int:
+        return int(self.mu.shape[0])
+
+    @overload
+    def __getitem__(self, i: int) -> Rating: ...
+    @overload
+    def __getitem__(self, i: slice) -> RatingArrays: ...
+    def __getitem__(self, i: int | slice) -> Rating | RatingArrays:
+        if isinstance(i, slice):
+            return RatingArrays(self.mu[i], self.sigma[i])
+        return Rating(float(self.mu[i]), float(self.sigma[i]))
+
+    def __iter__(self) -> Iterator[Rating]:
+        for m, s in zip(self.mu.tolist(), self.sigma.tolist(), strict=True):
+            yield Rating(m, s)
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, RatingArrays):
+            return bool(
+                np.array_equal(self.mu, other.mu) and np.array_equal(self.sigma, other.sigma)
+            )
+        if isinstance(other, Sequence) and not isinstance(other, str | bytes):
+            return len(other) == len(self) and all(a == b for a, b in zip(self, other, strict=True))
+        return NotImplemented
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return f"RatingArrays(n={len(self)})"
+
+
 @dataclass(frozen=True, slots=True)
 class MatchState:
     """Everything a matchmaker may look at. Models are indexed 0..n−1.
 
+    Building one costs O(n) numpy work (plus O(n) Python only when ``ratings`` is a plain tuple
+    of :class:`Rating`): the server builds its states from :class:`RatingArrays` and
+    :class:`~karena.matchmaking.pairs.SparsePairCounts`, so a pick does no per-model Python.
+
     Attributes
     ----------
     ratings :
-        Current rating of each model.
+        Current rating of each model: a tuple of :class:`Rating`, or :class:`RatingArrays`.
     pair_counts :
-        Symmetric n×n integer matrix: how often models i and q have met in a counted vote
-        (n_iq in K-Sort Arena Eq. 12). The diagonal is ignored.
+        How often models i and q have met in a counted vote (n_iq in K-Sort Arena Eq. 12), as a
+        :class:`~karena.matchmaking.pairs.PairCounts` of shape (1, n). A symmetric n×n integer
+        matrix is accepted too and wrapped as a ``DensePairCounts``. The diagonal is ignored.
     busy :
         Models currently in a running (shown, not yet voted) battle; never chosen as pivot.
     disabled :
         Models that must not be chosen at all.
+    mu, sigma, busy_mask, disabled_mask :
+        The same as (n,) read-only arrays, derived on construction.
     """
 
-    ratings: tuple[Rating, ...]
-    pair_counts: npt.NDArray[np.int64]
+    ratings: Sequence[Rating]
+    pair_counts: PairCounts
     busy: frozenset[int] = field(default_factory=frozenset)
     disabled: frozenset[int] = field(default_factory=frozenset)
+    mu: FloatArray = field(init=False, repr=False, compare=False)
+    sigma: FloatArray = field(init=False, repr=False, compare=False)
+    busy_mask: BoolArray = field(init=False, repr=False, compare=False)
+    disabled_mask: BoolArray = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         n = len(self.ratings)
-        if self.pair_counts.shape != (n, n):
-            raise InvalidInput(f"pair_counts must be {n}x{n}, got {self.pair_counts.shape}")
+        counts: object = self.pair_counts
+        if not isinstance(counts, PairCounts):
+            matrix = np.asarray(counts, dtype=np.int64)
+            if matrix.shape != (n, n):
+                raise InvalidInput(f"pair_counts must be {n}x{n}, got {matrix.shape}")
+            object.__setattr__(self, "pair_counts", DensePairCounts(matrix))
+        elif counts.shape != (1, n):
+            raise InvalidInput(f"pair_counts must cover 1 arena of {n} models, got {counts.shape}")
+        if isinstance(self.ratings, RatingArrays):
+            mu, sigma = self.ratings.mu, self.ratings.sigma
+        else:
+            mu = _frozen(np.fromiter((r.mu for r in self.ratings), np.float64, n))
+            sigma = _frozen(np.fromiter((r.sigma for r in self.ratings), np.float64, n))
+        object.__setattr__(self, "mu", mu)
+        object.__setattr__(self, "sigma", sigma)
+        for what, members in (("busy", self.busy), ("disabled", self.disabled)):
+            idx = np.fromiter(members, np.int64, len(members))
+            if idx.size and (int(idx.min()) < 0 or int(idx.max()) >= n):
+                bad = int(idx.min()) if int(idx.min()) < 0 else int(idx.max())
+                raise InvalidInput(f"{what} model index {bad} is outside 0..{n - 1}")
+            mask = np.zeros(n, dtype=np.bool_)
+            mask[idx] = True
+            object.__setattr__(self, f"{what}_mask", _frozen(mask))
 
     @property
     def n(self) -> int:
         return len(self.ratings)
 
+    @property
+    def n_available(self) -> int:
+        """How many models may be chosen (not disabled)."""
+        return self.n - int(np.count_nonzero(self.disabled_mask))
+
     def available(self) -> list[int]:
         """Models that may be chosen (not disabled)."""
-        return [i for i in range(self.n) if i not in self.disabled]
+        chosen: list[int] = np.flatnonzero(~self.disabled_mask).tolist()
+        return chosen
 
     def to_arrays(self) -> MatchArrays:
-        """This state as a batch of one arena."""
-        n = self.n
-        busy = np.zeros((1, n), dtype=np.bool_)
-        disabled = np.zeros((1, n), dtype=np.bool_)
-        for what, mask in (("busy", busy), ("disabled", disabled)):
-            for i in self.busy if what == "busy" else self.disabled:
-                if not 0 <= i < n:
-                    raise InvalidInput(f"{what} model index {i} is outside 0..{n - 1}")
-                mask[0, i] = True
+        """This state as a batch of one arena (views: O(1) beyond the masks' O(n))."""
         return MatchArrays(
-            mu=np.array([[r.mu for r in self.ratings]], dtype=np.float64),
-            sigma=np.array([[r.sigma for r in self.ratings]], dtype=np.float64),
-            pair_counts=np.asarray(self.pair_counts, dtype=np.int64)[None, :, :],
-            busy=busy,
-            disabled=disabled,
+            mu=self.mu[None, :],
+            sigma=self.sigma[None, :],
+            pair_counts=self.pair_counts,
+            busy=self.busy_mask[None, :],
+            disabled=self.disabled_mask[None, :],
         )
 
 
@@ -89,16 +181,24 @@ class MatchArrays:
     mu, sigma :
         (S, n) rating means and standard deviations.
     pair_counts :
-        (S, n, n) symmetric meeting counts n_iq.
+        Meeting counts n_iq of shape (S, n) (:class:`~karena.matchmaking.pairs.PairCounts`);
+        an (S, n, n) symmetric matrix is accepted and wrapped as a ``DensePairCounts``.
     busy, disabled :
         (S, n) boolean masks, with the meaning of :class:`MatchState`.
+
+    Matchmakers only read these arrays.
     """
 
     mu: FloatArray
     sigma: FloatArray
-    pair_counts: IntArray
+    pair_counts: PairCounts
     busy: BoolArray
     disabled: BoolArray
+
+    def __post_init__(self) -> None:
+        counts: object = self.pair_counts
+        if not isinstance(counts, PairCounts):
+            object.__setattr__(self, "pair_counts", DensePairCounts(np.asarray(counts)))
 
     @property
     def shape(self) -> tuple[int, int]:
@@ -117,7 +217,11 @@ def check_k(arrays: MatchArrays, k: int) -> None:
     if k < 2:
         raise InvalidInput(f"a battle needs K >= 2 models, got {k}")
     s, n = arrays.shape
-    if arrays.pair_counts.shape != (s, n, n) or arrays.busy.shape != (s, n):
+    if (
+        arrays.pair_counts.shape != (s, n)
+        or arrays.busy.shape != (s, n)
+        or arrays.disabled.shape != (s, n)
+    ):
         raise InvalidInput("match arrays have inconsistent shapes")
     enabled = (~arrays.disabled).sum(axis=1)
     if int(enabled.min(initial=n)) < k:
@@ -182,7 +286,7 @@ def least_compared_pivot(arrays: MatchArrays, rng: np.random.Generator) -> IntAr
     Ties (e.g. every model at 0 comparisons) are broken uniformly at random with ``rng``: the
     paper is silent, and a fixed order (lowest index first) would bias who enters first.
     """
-    counts = arrays.pair_counts.sum(axis=2).astype(np.float64)
+    counts = arrays.pair_counts.totals.astype(np.float64)
     # Counts are integers, so a jitter in [0, 0.5) reorders only exact ties.
     key = counts + 0.5 * rng.random(counts.shape)
     key[arrays.busy | arrays.disabled] = np.inf

@@ -83,8 +83,8 @@ class UCBMatchmaker(ArrayMatchmaker):
         rows = np.arange(pivot.shape[0])
         score_all = arrays.conservative
         skill = -np.abs(score_all - score_all[rows, pivot][:, None])
-        n_pair = arrays.pair_counts[rows, pivot, :].astype(np.float64)
-        n_total = arrays.pair_counts.sum(axis=(1, 2)).astype(np.float64) / 2.0
+        n_pair = arrays.pair_counts.row(pivot).astype(np.float64)
+        n_total = arrays.pair_counts.total.astype(np.float64)
         bonus = exploration_bonus(n_total[:, None], n_pair, self.alpha, self.variant)
         unmet = n_pair <= 0.0
         if self.unmet_first:

@@ -29,6 +29,27 @@ def misorder_probability(
     return np.asarray(special.ndtr(-np.abs(mu_a - mu_b) / scale), dtype=np.float64)
 
 
+def _stable_order(key: FloatArray) -> IntArray:
+    """``np.argsort(key, axis=1, kind="stable")`` where it matters, at the default sort's speed.
+
+    numpy's default (SIMD) sort is several times faster than its stable sort at 10⁴ models and
+    gives the same order wherever the keys are distinct. Where finite keys tie (models at the
+    prior), each run of equal keys is put back in index order by a second default sort of the
+    integers run·n + index: exactly the stable order, still about twice as fast. Ties among
+    +inf keys alone (disabled models, sorted last) are left in any order: no valid window reaches
+    them, and the window sums of valid windows never include their pairs.
+    """
+    s, n = key.shape
+    order = np.argsort(key, axis=1)
+    ranked = np.take_along_axis(key, order, axis=1)
+    tied = ranked[:, 1:] == ranked[:, :-1]
+    if (tied & np.isfinite(ranked[:, 1:])).any():
+        run = np.zeros((s, n), dtype=np.int64)
+        np.cumsum(~tied, axis=1, out=run[:, 1:])
+        order = np.take_along_axis(order, np.argsort(run * n + order, axis=1), axis=1)
+    return np.asarray(order, dtype=np.int64)
+
+
 @dataclass(frozen=True, slots=True)
 class UncertainWindowMatchmaker(ArrayMatchmaker):
     r"""Show the K adjacent models whose relative order is least certain.
@@ -80,19 +101,27 @@ class UncertainWindowMatchmaker(ArrayMatchmaker):
         # Disabled models sort to the end and are cut off; every row has the same count of
         # enabled models only if the masks agree, so pad with -inf and mask windows.
         key = np.where(arrays.disabled, -np.inf, key)
-        order = np.argsort(-key, axis=1, kind="stable")
+        order = _stable_order(-key)
         enabled = (~arrays.disabled).sum(axis=1)
         mu_o = arrays.mu[rows, order]
         var_o = var[rows, order]
         windows = n - k + 1
         score = np.zeros((s, windows))
-        for gap in range(1, k):
-            if self.adjacent_only and gap > 1:
-                continue
+        gaps = [1] if self.adjacent_only else list(range(1, k))
+        if self.explore > 0.0:
+            # n_ab of every pair (j, j+gap) at once: one pass over the (sparse) counts.
+            met = np.split(
+                arrays.pair_counts.lookup(
+                    np.concatenate([order[:, :-gap] for gap in gaps], axis=1),
+                    np.concatenate([order[:, gap:] for gap in gaps], axis=1),
+                ),
+                np.cumsum([n - gap for gap in gaps])[:-1],
+                axis=1,
+            )
+        for i, gap in enumerate(gaps):
             p = misorder_probability(mu_o[:, :-gap], var_o[:, :-gap], mu_o[:, gap:], var_o[:, gap:])
             if self.explore > 0.0:
-                met = arrays.pair_counts[rows, order[:, :-gap], order[:, gap:]]
-                p = p + self.explore / (1.0 + met)
+                p = p + self.explore / (1.0 + met[i])
             # Pair (j, j+gap) lies in windows j−(k−1−gap) … j: add it with a sliding sum.
             width = k - gap
             csum = np.concatenate([np.zeros((s, 1)), np.cumsum(p, axis=1)], axis=1)
@@ -103,7 +132,7 @@ class UncertainWindowMatchmaker(ArrayMatchmaker):
         start = np.argmax(score, axis=1)
         members = order[rows, start[:, None] + np.arange(k)[None, :]]
         # Put the least-compared idle member first (ties by rng), so column 0 is a valid pivot.
-        counts = arrays.pair_counts.sum(axis=2)[rows, members].astype(np.float64)
+        counts = arrays.pair_counts.totals[rows, members].astype(np.float64)
         idle = ~(arrays.busy[rows, members] | arrays.disabled[rows, members])
         pivot_key = np.where(idle, counts + 0.5 * rng.random(members.shape), np.inf)
         first = np.argmin(pivot_key, axis=1)

@@ -16,6 +16,7 @@ import numpy.typing as npt
 
 from karena.errors import InvalidInput
 from karena.matchmaking.base import ArrayMatchmaker, MatchArrays, check_k
+from karena.matchmaking.pairs import DensePairCounts
 from karena.rating.base import OnlineRatingModel
 from karena.rating.models.thurstone import ThurstoneK
 from karena.rating.types import VoteKind
@@ -130,7 +131,8 @@ class SimArena:
         check_k(self._arrays(), method.k)
 
     def _arrays(self) -> MatchArrays:
-        return MatchArrays(self.mu, self.sigma, self.counts, self.busy, self.disabled)
+        counts = DensePairCounts(self.counts)
+        return MatchArrays(self.mu, self.sigma, counts, self.busy, self.disabled)
 
     def scores(self) -> FloatArray:
         """The leaderboard score of every model in every arena."""

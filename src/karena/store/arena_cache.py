@@ -12,13 +12,17 @@ fifteen statements and most of the CPU of opening a battle. A worker process now
   ``Settings.match_state_max_age_seconds``. A matchmaker that sees ratings a second old picks
   nearly the same battles; the vote path never uses these values (it reads the live rows under
   the arena lock). Battles this worker opened since the last read count as busy at once.
+  The pair counts are kept sparse, and a large arena's are re-read less often (at most ~10% of
+  the worker's time: :data:`PAIR_RELOAD_FACTOR`).
 """
 
 from __future__ import annotations
 
+import functools
+import itertools
 import threading
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import cache
@@ -30,7 +34,8 @@ from sqlalchemy import Connection, bindparam, select, update
 from sqlalchemy.orm import Session
 
 from karena.errors import NotFound
-from karena.matchmaking.base import MatchState
+from karena.matchmaking.base import MatchState, RatingArrays
+from karena.matchmaking.pairs import PairCounts, SparsePairCounts
 from karena.rating.registry import rating_model
 from karena.rating.types import Rating
 from karena.store.db import Database
@@ -100,11 +105,20 @@ class ArenaCatalog:
         return rating_model(self.rating_model, self.rating_params).initial()
 
 
+#: With ``max_age`` > 0, an arena's pair counts are re-read no more often than every
+#: PAIR_RELOAD_FACTOR × the seconds their last read took, so that re-reading them (10⁵–10⁶ rows
+#: at 10⁴ models) takes at most about 1/PAIR_RELOAD_FACTOR of a worker's time. Ratings and busy
+#: models are still re-read every ``max_age``; small arenas (reads of milliseconds) see no change.
+PAIR_RELOAD_FACTOR = 10.0
+
+
 @dataclass
 class _Entry:
     catalog: ArenaCatalog
     state: MatchState | None = None
     loaded_at: float = float("-inf")
+    pairs_loaded_at: float = float("-inf")
+    pairs_read_seconds: float = 0.0
     recent_busy: set[int] = field(default_factory=set)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -193,28 +207,82 @@ def load_catalog(conn: Connection, arena_id: int) -> ArenaCatalog:
     )
 
 
-def load_match_state(conn: Connection, catalog: ArenaCatalog, now: datetime) -> MatchState:
-    """Ratings, pair counts and busy models of an arena, read from the database."""
-    index = catalog.index
-    prior = catalog.prior()
-    ratings = {
-        int(mid): Rating(mu, sigma)
-        for mid, mu, sigma in conn.execute(_ratings_query(), {"arena": catalog.id})
-    }
+def _fetch(
+    conn: Connection, statement: Any, params: Mapping[str, Any], dtype: type[np.generic], width: int
+) -> npt.NDArray[Any]:
+    """The rows of ``statement`` as a (rows, width) array, read straight off the DB-API cursor.
+
+    SQLAlchemy's Row objects are skipped: an arena of 10⁴ models has 10⁵–10⁶ pair rows, and the
+    driver building its tuples is then the only per-row work (``np.fromiter`` consumes them in C).
+    """
+    compiled = _compiled(statement, conn.dialect)
+    bound = compiled.construct_params(dict(params))
+    args = tuple(bound[k] for k in compiled.positiontup or ()) if compiled.positional else bound
+    cursor = conn.connection.cursor()
+    try:
+        cursor.execute(str(compiled), args)
+        chunks: Iterable[Sequence[Any]] = iter(functools.partial(cursor.fetchmany, 65536), [])
+        rows = itertools.chain.from_iterable(chunks)
+        flat = np.fromiter(itertools.chain.from_iterable(rows), dtype=dtype)
+    finally:
+        cursor.close()
+    return flat.reshape(-1, width)
+
+
+@functools.lru_cache(maxsize=32)
+def _compiled(statement: Any, dialect: Any) -> Any:
+    return statement.compile(dialect=dialect)
+
+
+def _indices(
+    ids: npt.NDArray[np.int64], wanted: npt.NDArray[np.int64]
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.bool_]]:
+    """Positions in ``ids`` of each id in ``wanted``, and which of them are there at all."""
+    if ids.size == 0:
+        return np.zeros(wanted.shape, np.int64), np.zeros(wanted.shape, np.bool_)
+    sorter = np.argsort(ids, kind="stable")
+    pos = np.minimum(np.searchsorted(ids, wanted, sorter=sorter), ids.size - 1)
+    found = sorter[pos]
+    return found, ids[found] == wanted
+
+
+def load_match_state(
+    conn: Connection,
+    catalog: ArenaCatalog,
+    now: datetime,
+    *,
+    pair_counts: PairCounts | None = None,
+) -> MatchState:
+    """Ratings, pair counts and busy models of an arena, read from the database.
+
+    Vectorised: ratings and pair rows go from the cursor into numpy arrays, the pair counts are
+    kept sparse (:class:`SparsePairCounts`, with per-model totals), so reading costs O(rows) in C
+    and never O(n²) memory. ``pair_counts`` given (a previous read of this catalog's arena) is
+    reused instead of reading the pair rows again.
+    """
     n = len(catalog.models)
-    counts = np.zeros((n, n), dtype=np.int64)
-    for a, b, n_ab in conn.execute(_pairs_query(), {"arena": catalog.id}):
-        i, j = index.get(int(a)), index.get(int(b))
-        if i is not None and j is not None:
-            counts[i, j] = counts[j, i] = n_ab
+    ids = np.fromiter((m.id for m in catalog.models), np.int64, n)
+    prior = catalog.prior()
+    rated = _fetch(conn, _ratings_query(), {"arena": catalog.id}, np.float64, 3)
+    at, known = _indices(ids, rated[:, 0].astype(np.int64))
+    mu = np.full(n, prior.mu)
+    sigma = np.full(n, prior.sigma)
+    mu[at[known]] = rated[known, 1]
+    sigma[at[known]] = rated[known, 2]
+    if pair_counts is None:
+        pairs = _fetch(conn, _pairs_query(), {"arena": catalog.id}, np.int64, 3)
+        a, known_a = _indices(ids, pairs[:, 0])
+        b, known_b = _indices(ids, pairs[:, 1])
+        known = known_a & known_b
+        pair_counts = SparsePairCounts.from_pairs(n, a[known], b[known], pairs[known, 2])
     busy = {
-        index[int(mid)]
+        catalog.index[int(mid)]
         for mid in conn.scalars(_busy_query(), {"arena": catalog.id, "now": now})
-        if int(mid) in index
+        if int(mid) in catalog.index
     }
     return MatchState(
-        ratings=tuple(ratings.get(m.id, prior) for m in catalog.models),
-        pair_counts=counts,
+        ratings=RatingArrays(mu, sigma),
+        pair_counts=pair_counts,
         busy=frozenset(busy),
         disabled=frozenset(j for j, m in enumerate(catalog.models) if not m.enabled),
     )
@@ -278,8 +346,16 @@ class ArenaCache:
         with entry.lock:
             t = self._clock()
             if entry.state is None or t - entry.loaded_at >= self._max_age:
+                fresh = t - entry.pairs_loaded_at < PAIR_RELOAD_FACTOR * entry.pairs_read_seconds
+                reuse = None
+                if entry.state is not None and self._max_age > 0 and fresh:
+                    reuse = entry.state.pair_counts
+                started = time.perf_counter()
                 with db.read_conn() as conn:
-                    entry.state = load_match_state(conn, catalog, now)
+                    entry.state = load_match_state(conn, catalog, now, pair_counts=reuse)
+                if reuse is None:
+                    entry.pairs_loaded_at = t
+                    entry.pairs_read_seconds = time.perf_counter() - started
                 entry.loaded_at = t
                 entry.recent_busy = set()
             state = entry.state

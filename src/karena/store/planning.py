@@ -60,7 +60,7 @@ def pick_models(
         state.busy,
         state.disabled | frozenset(j for j, m in enumerate(catalog.models) if m.name not in only),
     )
-    if len(restricted.available()) < catalog.k:
+    if restricted.n_available < catalog.k:
         raise InvalidInput(f"need K={catalog.k} enabled models with generators")
     by_id = {m.id: m for m in catalog.models}
     return [by_id[m] for m in _select(catalog, restricted, rng)]
@@ -96,10 +96,9 @@ def plan_battle(
     chooses again among the models that have an output for it.
     """
     k = catalog.k
-    if len(state.available()) < k:
+    if state.n_available < k:
         raise NotFound(
-            f"arena {catalog.slug!r} has {len(state.available())} enabled models; a battle "
-            f"needs K={k}"
+            f"arena {catalog.slug!r} has {state.n_available} enabled models; a battle needs K={k}"
         )
     chosen = _select(catalog, state, rng)
     columns = [catalog.index[m] for m in chosen]
@@ -120,7 +119,7 @@ def plan_battle(
         restricted = MatchState(
             state.ratings, state.pair_counts, state.busy, state.disabled | lacking
         )
-        if len(restricted.available()) < k:
+        if restricted.n_available < k:
             continue
         chosen = _select(catalog, restricted, rng)
         return plan_for_prompt(catalog, int(catalog.prompt_ids[row]), chosen, rng)
