@@ -1,13 +1,21 @@
-"""Replay speed of every online rating model against the trueskill and openskill packages.
+"""Replay speed of every online rating model, each beside an independent implementation of the
+same algorithm.
 
 A synthetic K = 4 vote log over 50 models (Thurstone-noise rankings of hidden skills) is replayed
-through: the paper's K-wise update compiled with numba (``ksort``) and its pure-Python
-reference, the trueskill-faithful factor graph, online Elo (compiled and reference), the
-``trueskill`` package (what the K-Sort Arena deployment ran) and openskill's
-ThurstoneMostellerFull. The slow ones replay a prefix of the log. Each figure is the median of
-``--repeats`` runs, all measured in this run. The compiled replay is checked against the
-reference over the whole log (``max_abs_diff``). Batch Bradley–Terry with 100 bootstrap rounds
-is then timed on the 1.67M real Chatbot Arena votes.
+through our models and through the packages that implement the same maths:
+
+- ``ThurstoneK`` (the paper's closed-form K-wise update with Weng–Lin's γ) compiled and as plain
+  Python, beside openskill's ``ThurstoneMostellerFull`` with the same ε and τ: **same algorithm**;
+- ``FactorGraphFFA`` (plain Python) beside the ``trueskill`` package, which the K-Sort Arena
+  deployment ran: **same algorithm** (expectation propagation on the free-for-all graph);
+- online Elo, compiled and as plain Python (FastChat's update; no package to compare with).
+
+The slow ones replay a prefix of the log. Each figure is the median of ``--repeats`` runs, all
+measured in this run. The compiled replay is checked against the reference over the whole log
+(``max_abs_diff``), and each same-algorithm pair is checked for agreement. ``karena replay`` is
+then timed end to end on a JSON-lines file of the log (``cli_us_per_vote``: process start,
+reading and parsing the file, the replay and the printed leaderboard), and batch Bradley–Terry
+with 100 bootstrap rounds on the 1.67M real Chatbot Arena votes.
 
     python benchmarks/replay.py --quick        # < 1 minute on 2 cores
     python benchmarks/replay.py                # 1,000,000 votes: the published figures
@@ -19,7 +27,9 @@ import argparse
 import json
 import math
 import statistics
+import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -27,7 +37,6 @@ from typing import Any
 
 import numpy as np
 
-from karena.rating import fast
 from karena.rating.models.elo import Elo
 from karena.rating.models.factor_graph import FactorGraphFFA
 from karena.rating.models.thurstone import ThurstoneK
@@ -118,14 +127,43 @@ def fast_thurstone(
 ) -> tuple[np.ndarray, np.ndarray]:
     mu = np.full(N_MODELS, model.mu0)
     sigma = np.full(N_MODELS, model.sigma0)
-    fast.thurstone_replay_inplace(mu, sigma, models, ranks, fast.thurstone_params(model))
+    model.replay_arrays(mu, sigma, models, ranks)
     return mu, sigma
 
 
 def fast_elo(models: np.ndarray, ranks: np.ndarray, model: Elo) -> np.ndarray:
     rating = np.full(N_MODELS, model.initial_rating)
-    fast.elo_replay_inplace(rating, models, ranks, fast.elo_params(model))
+    model.replay_arrays(rating, np.zeros(N_MODELS), models, ranks)
     return rating
+
+
+def write_jsonl(models: np.ndarray, ranks: np.ndarray, path: Path) -> None:
+    """The log as the JSON lines ``karena replay`` reads (model names, not indices)."""
+    names = [f"model-{i:02d}" for i in range(N_MODELS)]
+    with path.open("w", encoding="utf-8") as handle:
+        for row_m, row_r in zip(models.tolist(), ranks.tolist(), strict=True):
+            handle.write(json.dumps({"models": [names[m] for m in row_m], "ranking": row_r}))
+            handle.write("\n")
+
+
+def time_cli(path: Path, repeats: int) -> float:
+    """Median wall seconds of ``karena replay PATH --json`` as a fresh process."""
+    karena = Path(sys.executable).with_name("karena")
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        subprocess.run(
+            [str(karena), "replay", str(path), "--json"], check=True, stdout=subprocess.DEVNULL
+        )
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def agreement(ours: dict[Any, Any], theirs: dict[Any, Any]) -> float:
+    """Largest |Δμ| or |Δσ| between two replays keyed alike."""
+    return max(
+        max(abs(r.mu - theirs[m].mu), abs(r.sigma - theirs[m].sigma)) for m, r in ours.items()
+    )
 
 
 def time_bradley_terry(path: Path, rounds: int, seed: int) -> dict[str, Any]:
@@ -205,8 +243,7 @@ def main(argv: list[str] | None = None) -> None:
     models, ranks = synthetic_log(n_votes, rng)
     prefix_votes = as_votes(models[:n_oracle], ranks[:n_oracle])
     thurstone, elo, graph = ThurstoneK(), Elo(), FactorGraphFFA()
-    fast.kernels()  # compile (or load from cache) outside the timings
-    fast_thurstone(models[:10], ranks[:10], thurstone)
+    fast_thurstone(models[:10], ranks[:10], thurstone)  # compile (or load the cache) first
     fast_elo(models[:10], ranks[:10], elo)
 
     print(
@@ -226,12 +263,12 @@ def main(argv: list[str] | None = None) -> None:
 
     us: dict[str, float] = {}
     measure("ThurstoneK fast", n_votes, lambda: fast_thurstone(models, ranks, thurstone))
-    measure("Elo fast", n_votes, lambda: fast_elo(models, ranks, elo))
     measure("ThurstoneK reference", n_oracle, lambda: thurstone.replay(prefix_votes))
-    measure("Elo reference", n_oracle, lambda: elo.replay(prefix_votes))
+    measure("openskill TM-Full", n_oracle, lambda: replay_openskill(prefix_votes))
     measure("FactorGraphFFA", n_oracle, lambda: graph.replay(prefix_votes))
     measure("trueskill package", n_oracle, lambda: replay_trueskill(prefix_votes))
-    measure("openskill TM-Full", n_oracle, lambda: replay_openskill(prefix_votes))
+    measure("Elo fast", n_votes, lambda: fast_elo(models, ranks, elo))
+    measure("Elo reference", n_oracle, lambda: elo.replay(prefix_votes))
 
     # Correctness over the whole log: compiled kernels against the pure-Python reference.
     print("  checking fast vs reference over the whole log ...", file=sys.stderr)
@@ -241,30 +278,63 @@ def main(argv: list[str] | None = None) -> None:
     )
     elo_state = outputs["Elo fast"]
     diff_elo = max_abs_diff((elo_state, np.zeros(N_MODELS)), elo.replay(all_votes), range(N_MODELS))
-    # Agreement with the packages over the prefix (informational).
-    graph_state, package_state = outputs["FactorGraphFFA"], outputs["trueskill package"]
-    graph_vs_trueskill = max(
-        max(abs(r.mu - package_state[m].mu), abs(r.sigma - package_state[m].sigma))
-        for m, r in graph_state.items()
+    # Agreement of each same-algorithm pair over the prefix.
+    graph_vs_trueskill = agreement(outputs["FactorGraphFFA"], outputs["trueskill package"])
+    thurstone_vs_openskill = agreement(
+        outputs["ThurstoneK reference"], outputs["openskill TM-Full"]
     )
     print(
         f"  max |fast − reference|: ThurstoneK {diff_thurstone:.3g}, Elo {diff_elo:.3g}; "
-        f"FactorGraphFFA vs trueskill (its built-in erfc): {graph_vs_trueskill:.3g}",
+        f"ThurstoneK vs openskill TM-Full {thurstone_vs_openskill:.3g}; "
+        f"FactorGraphFFA vs trueskill (its built-in erfc) {graph_vs_trueskill:.3g}",
+        file=sys.stderr,
+    )
+
+    # karena replay end to end, as a user runs it: a fresh process on a JSON-lines file.
+    cli_votes = n_votes
+    with tempfile.TemporaryDirectory() as tmp:
+        log_path = Path(tmp) / "votes.jsonl"
+        write_jsonl(models[:cli_votes], ranks[:cli_votes], log_path)
+        tiny_path = Path(tmp) / "one.jsonl"
+        write_jsonl(models[:1], ranks[:1], tiny_path)
+        time_cli(tiny_path, 1)  # warm numba's cache for the scanner
+        cli_startup = time_cli(tiny_path, repeats)
+        cli_seconds = time_cli(log_path, repeats)
+    cli_us = cli_seconds / cli_votes * 1e6
+    print(
+        f"  karena replay end to end: {cli_seconds:.2f} s for {cli_votes:,} votes "
+        f"({cli_us:.2f} µs/vote; a 1-vote file takes {cli_startup:.2f} s)",
         file=sys.stderr,
     )
 
     bt = time_bradley_terry(args.data, args.bt_rounds, args.seed)
 
+    same_as = {
+        "ThurstoneK fast": "openskill TM-Full",
+        "ThurstoneK reference": "openskill TM-Full",
+        "FactorGraphFFA": "trueskill package",
+    }
     print(
-        f"\n{'model':<24}{'votes':>11}{'CPU s':>10}{'wall s':>10}"
-        f"{'µs/vote':>11}{'wall µs/vote':>14}{'× trueskill':>13}"
+        f"\n{'implementation':<24}{'votes':>11}{'CPU s':>10}{'wall s':>10}"
+        f"{'µs/vote':>11}{'wall µs/vote':>14}  same algorithm as (speed-up)"
     )
     for name, n, seconds, wall in rows:
         per_vote = seconds / n * 1e6
+        twin = same_as.get(name)
+        versus = f"{twin} ({us[twin] / per_vote:.1f}×)" if twin else ""
         print(
             f"{name:<24}{n:>11,}{seconds:>10.4f}{wall:>10.4f}{per_vote:>11.3f}"
-            f"{wall / n * 1e6:>14.3f}{us['trueskill package'] / per_vote:>13.1f}"
+            f"{wall / n * 1e6:>14.3f}  {versus}"
         )
+    print(
+        f"{'karena replay (CLI)':<24}{cli_votes:>11,}{'':>10}{cli_seconds:>10.4f}{'':>11}"
+        f"{cli_us:>14.3f}  end to end: process, JSON parsing, replay, output"
+    )
+    print(
+        "\nspeedup_vs_trueskill compares the compiled K-wise closed form with the trueskill "
+        "package's factor graph:\ndifferent algorithms (the deployment's and the paper's); the "
+        "same-algorithm pairs are in the last column."
+    )
 
     max_diff = max(diff_thurstone, diff_elo)
     result = {
@@ -272,6 +342,10 @@ def main(argv: list[str] | None = None) -> None:
         "trueskill_us_per_vote": us["trueskill package"],
         "openskill_us_per_vote": us["openskill TM-Full"],
         "speedup_vs_trueskill": us["trueskill package"] / us["ThurstoneK fast"],
+        "speedup_vs_openskill_same_algorithm": us["openskill TM-Full"] / us["ThurstoneK fast"],
+        "factor_graph_speedup_vs_trueskill_same_algorithm": us["trueskill package"]
+        / us["FactorGraphFFA"],
+        "cli_us_per_vote": cli_us,
         "max_abs_diff": max_diff,
         "bt_bootstrap_s": bt["bt_bootstrap_s"],
     }
@@ -286,6 +360,9 @@ def main(argv: list[str] | None = None) -> None:
         "wall_seconds": {name: wall for name, _, _, wall in rows},
         "max_abs_diff": {"thurstone": diff_thurstone, "elo": diff_elo},
         "factor_graph_vs_trueskill_default_backend": graph_vs_trueskill,
+        "thurstone_vs_openskill_tm_full": thurstone_vs_openskill,
+        "same_algorithm_as": same_as,
+        "cli": {"votes": cli_votes, "seconds": cli_seconds, "one_vote_file_seconds": cli_startup},
         "bradley_terry": bt,
         "result": result,
     }
