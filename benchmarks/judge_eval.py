@@ -56,6 +56,8 @@ from karena.judge.report import place
 from karena.rating.models.thurstone import DEFAULT_BETA, ThurstoneK
 from karena.rating.types import Rating
 
+#: The paper's Eqs. 7-10 with γ = 1, as these figures were measured.
+PAPER_FORM = ThurstoneK(weighting="paper", gamma="paper")
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT.parent / "shared" / "data" / "genai_bench_judge_votes.csv"
 RESULTS = ROOT / "benchmarks" / "results"
@@ -188,7 +190,7 @@ def simulate_paper(world: World, x_new: np.ndarray, judge: tuple[float, float],
         for row in world.inst_models
     ]
     state = LoopState(MatchingTable.build(ratings, config.alpha, config.uncertainty), ratings,
-                      world.inst_ranks.tolist(), config, ThurstoneK(gamma="paper"))  # fmt: skip
+                      world.inst_ranks.tolist(), config, PAPER_FORM)  # fmt: skip
     rng = np.random.default_rng([seed, 99])
     while state.stop_reason() is None:
         idx = state.select(1)[0]

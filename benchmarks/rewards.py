@@ -315,7 +315,10 @@ def main(argv: list[str] | None = None) -> None:
             # What the unspecified update parameters do (4 passes each, same seed).
             for label, model in (
                 ("4 passes, tau=25/300", ThurstoneK(tau=25.0 / 300.0)),
-                ("4 passes, paper gamma = 1", ThurstoneK(gamma="paper")),
+                (
+                    "4 passes, paper pairing, gamma = 1",
+                    ThurstoneK(weighting="paper", gamma="paper"),
+                ),
                 ("4 passes, no draw margin", ThurstoneK(draw_margin=0.0)),
             ):
                 fit = fit_capabilities(pairs, model, passes=4, rng=np.random.default_rng(0))

@@ -35,7 +35,8 @@ def test_sequential_update_moves_mu_the_right_way_without_collapsing(
 
 def test_joint_update_collapses_sigma_for_a_fresh_model() -> None:
     """Pins why ``sequential`` is the default: Eqs. 7–10 applied jointly overshoot."""
-    joint = update_new_model(ThurstoneK(), BOARD, NEW, (2, 3, 4, 5, 1), kind="joint")
+    paper = ThurstoneK(weighting="paper")
+    joint = update_new_model(paper, BOARD, NEW, (2, 3, 4, 5, 1), kind="joint")
     assert joint.sigma < 0.1 and joint.mu > 40
 
 

@@ -37,10 +37,21 @@ def exact_backend() -> tuple[Callable[..., float], ...]:
 def oracle(
     ratings: list[Rating], ranks: tuple[int, ...], backend: object = "exact", **env: float
 ) -> list[Rating]:
-    """The trueskill package's free-for-all update, one player per team."""
+    """The trueskill package's free-for-all update, one player per team.
+
+    Players go in in our chain's order (by rank, tied players by μ down then σ up): the package
+    keeps the given order within a tie, and the chain's order changes a tie's result slightly.
+    """
     ts = trueskill.TrueSkill(backend=exact_backend() if backend == "exact" else backend, **env)
-    groups = [(ts.create_rating(r.mu, r.sigma),) for r in ratings]
-    return [Rating(g[0].mu, g[0].sigma) for g in ts.rate(groups, ranks=list(ranks))]
+    order = sorted(
+        range(len(ratings)), key=lambda i: (ranks[i], -ratings[i].mu, ratings[i].sigma, i)
+    )
+    groups = [(ts.create_rating(ratings[i].mu, ratings[i].sigma),) for i in order]
+    rated = ts.rate(groups, ranks=[ranks[i] for i in order])
+    out: list[Rating] = [DEFAULT] * len(ratings)
+    for i, g in zip(order, rated, strict=True):
+        out[i] = Rating(g[0].mu, g[0].sigma)
+    return out
 
 
 def test_microsoft_research_eight_player_free_for_all() -> None:

@@ -52,12 +52,13 @@ def worst_upset(model: ThurstoneK, ratings: list[Rating], ranks: tuple[int, ...]
     return worst
 
 
+#: openskill's ThurstoneMostellerFull is the paper's form (every pair weighs 1).
 CONFIGS = [
-    ThurstoneK(),
-    ThurstoneK(draw_margin=0.0),
-    ThurstoneK(gamma="weng_lin"),
-    ThurstoneK(tau=25 / 300, draw_margin=0.3, kappa=1e-3),
-    ThurstoneK(beta=1.0, mu0=0.0, sigma0=2.0, gamma="weng_lin"),
+    ThurstoneK(weighting="paper"),
+    ThurstoneK(weighting="paper", draw_margin=0.0),
+    ThurstoneK(weighting="paper", gamma="weng_lin"),
+    ThurstoneK(weighting="paper", tau=25 / 300, draw_margin=0.3, kappa=1e-3),
+    ThurstoneK(weighting="paper", beta=1.0, mu0=0.0, sigma0=2.0, gamma="weng_lin"),
 ]
 
 
@@ -88,7 +89,13 @@ def test_strict_rankings_agree_with_openskill(model: ThurstoneK) -> None:
             assert a.sigma == pytest.approx(b.sigma, abs=1e-9)
 
 
-@pytest.mark.parametrize("model", [ThurstoneK(), ThurstoneK(gamma="weng_lin", draw_margin=1.5)])
+@pytest.mark.parametrize(
+    "model",
+    [
+        ThurstoneK(weighting="paper"),
+        ThurstoneK(weighting="paper", gamma="weng_lin", draw_margin=1.5),
+    ],
+)
 def test_ties_between_identical_ratings_agree_with_openskill(model: ThurstoneK) -> None:
     """openskill averages tied players' μ changes; with identical tied ratings that is a no-op.
 
@@ -123,7 +130,9 @@ def test_pairwise_case_is_trueskill_one_vs_one_without_draw_margin() -> None:
             lambda p, mu=0, sigma=1: mu + sigma * normal.inv_cdf(p),
         ),
     )
-    model = ThurstoneK(draw_margin=0.0, gamma="paper")  # the paper's Eqs. 7-10 exactly
+    model = ThurstoneK(
+        draw_margin=0.0, weighting="paper", gamma="paper"
+    )  # the paper's Eqs. 7-10 exactly
     for winner, loser in [((25.0, 8.0), (25.0, 8.0)), ((20.0, 3.0), (31.0, 1.5))]:
         ours = model.update([Rating(*winner), Rating(*loser)], Ranking((1, 2)))
         w, lo = env.rate_1vs1(env.create_rating(*winner), env.create_rating(*loser))

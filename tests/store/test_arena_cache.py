@@ -131,7 +131,9 @@ def _vote_a_few(store: Store, slug: str, votes: int) -> None:
     store.settings.rate_limit_per_minute = 0
     for i in range(votes):
         battle = store.battles.create_battle(arena=slug, seed=i)
-        store.voting.submit_vote(token=battle.token, mode="rank", ranks=[1, 2, 3, 4], voter_id=f"v{i}")
+        store.voting.submit_vote(
+            token=battle.token, mode="rank", ranks=[1, 2, 3, 4], voter_id=f"v{i}"
+        )
 
 
 def test_load_match_state_matches_the_rows(store: Store, seeded: SeededArena) -> None:

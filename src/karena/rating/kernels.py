@@ -41,7 +41,18 @@ FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int32]
 
 #: The Gaussian helpers every kernel may call, compiled first.
-_GAUSSIAN_FUNCTIONS = ("pdf", "cdf", "_mills_lower", "log_cdf", "v_win", "w_win", "v_tie", "w_tie")
+_GAUSSIAN_FUNCTIONS = (
+    "pdf",
+    "cdf",
+    "_tail_fraction",
+    "_mills_lower",
+    "log_cdf",
+    "v_win",
+    "w_win",
+    "one_minus_w_win",
+    "v_tie",
+    "w_tie",
+)
 
 
 def pair_order(r_i: int, r_j: int) -> int:

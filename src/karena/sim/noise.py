@@ -62,10 +62,11 @@ class NoiseModel(Protocol):
         ...
 
 
-def _codes_from_performance(perf: FloatArray) -> CodeArray:
+def _codes_from_performance(perf: FloatArray, margin: float = 0.0) -> CodeArray:
+    """WIN/LOSS when a pair's performances differ by more than ``margin``, else TIE."""
     pa, pb = pair_index(perf.shape[1])
     diff = perf[:, pa] - perf[:, pb]
-    return np.where(diff > 0, WIN, np.where(diff < 0, LOSS, TIE)).astype(np.int8)
+    return np.where(diff > margin, WIN, np.where(diff < -margin, LOSS, TIE)).astype(np.int8)
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,17 +93,24 @@ class FlipNoise:
 class ThurstonianNoise:
     """Thurstone's case V: each output's perceived quality is N(strength, β²) (METHODS §1.1).
 
-    One draw per contestant per battle, so the K-wise ranking is transitive."""
+    One draw per contestant per battle, so a strict K-wise ranking is transitive. With
+    ``margin`` = ε > 0 a pair whose qualities differ by at most ε is a tie: the voter the
+    Thurstone models with a draw margin assume (ties then become a Copeland ranking with ties).
+    """
 
     beta: float = 1.0
+    margin: float = 0.0
     name: str = "thurstone"
 
     def __post_init__(self) -> None:
         if not (math.isfinite(self.beta) and self.beta >= 0.0):
             raise InvalidInput(f"beta must be finite and >= 0, got {self.beta!r}")
+        if not (math.isfinite(self.margin) and self.margin >= 0.0):
+            raise InvalidInput(f"margin must be finite and >= 0, got {self.margin!r}")
 
     def pair_codes(self, strengths: FloatArray, rng: np.random.Generator) -> CodeArray:
-        return _codes_from_performance(strengths + self.beta * rng.standard_normal(strengths.shape))
+        perf = strengths + self.beta * rng.standard_normal(strengths.shape)
+        return _codes_from_performance(perf, self.margin)
 
 
 @dataclass(frozen=True, slots=True)

@@ -48,11 +48,14 @@ FloatArray = npt.NDArray[np.float64]
 Progress = Callable[[int], None]
 
 #: The paper's closed form exactly (Eqs. 7–10: no draw margin, γ = 1, Weng–Lin's κ = 1e-4).
-PAPER_MODEL = ThurstoneK(draw_margin=0.0, gamma="paper")
+PAPER_MODEL = ThurstoneK(draw_margin=0.0, weighting="paper", gamma="paper")
 #: The same update with the variance factor clamped at 0.5: one vote may at most halve σ².
-TUNED_MODEL = ThurstoneK(draw_margin=0.0, gamma="paper", kappa=0.5)
+TUNED_MODEL = ThurstoneK(draw_margin=0.0, weighting="paper", gamma="paper", kappa=0.5)
 #: Weng–Lin's damping γ = σ_i / c_iq instead of γ = 1: the variance shrinks more slowly.
-WENG_LIN_MODEL = ThurstoneK(draw_margin=0.0, gamma="weng_lin")
+WENG_LIN_MODEL = ThurstoneK(draw_margin=0.0, weighting="paper", gamma="weng_lin")
+#: karena's rating model (the default ThurstoneK: calibrated composite weights); no draw
+#: margin, because the protocol's simulated voters never tie.
+CALIBRATED_MODEL = ThurstoneK(draw_margin=0.0)
 #: Elo K-factors swept in one run (4 is FastChat's).
 ELO_K_FACTORS = (2.0, 4.0, 8.0, 16.0, 32.0, 64.0)
 
@@ -94,6 +97,13 @@ def method_catalog(k: int = 4, factor_graph: OnlineRatingModel | None = None) ->
     catalog["window"] = Method(f"K={k} window", k, window, rating=PAPER_MODEL)
     catalog["window-tuned"] = Method(f"K={k} window+κ", k, window, rating=TUNED_MODEL, score="mean")
     thompson = UncertainWindowMatchmaker(order="thompson")
+    # One change at a time, then both: the production matchmaker with the paper's rating
+    # model, the paper's matchmaker with karena's rating model, and the two together.
+    catalog["window-ts"] = Method(f"K={k} window-TS", k, thompson, rating=PAPER_MODEL)
+    catalog["ucb-cal"] = Method(f"K={k} UCB+calibrated", k, ucb, rating=CALIBRATED_MODEL)
+    catalog["window-ts-cal"] = Method(
+        f"K={k} window-TS+calibrated", k, thompson, rating=CALIBRATED_MODEL
+    )
     catalog["ucb-wl"] = Method(f"K={k} UCB+WL", k, ucb, rating=WENG_LIN_MODEL, score="mean")
     catalog["window-wl"] = Method(
         f"K={k} window-TS+WL", k, thompson, rating=WENG_LIN_MODEL, score="mean"

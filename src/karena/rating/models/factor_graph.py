@@ -19,7 +19,7 @@ from statistics import NormalDist
 
 from karena.errors import InvalidInput
 from karena.rating.base import OnlineRatingModel
-from karena.rating.gaussian import v_tie, v_win, w_tie, w_win
+from karena.rating.gaussian import one_minus_w_win, v_tie, v_win, w_tie
 from karena.rating.models.thurstone import (
     DEFAULT_BETA,
     DEFAULT_MU,
@@ -97,7 +97,7 @@ def _sum_message(
 class FactorGraphFFA(OnlineRatingModel):
     r"""Expectation propagation on the free-for-all factor graph (Herbrich et al. 2006, Fig. 1).
 
-    Players are sorted by rank (stably: tied players keep their display order). Each player
+    Players are sorted by rank (tied players by rating, μ first: see ``_update``). Each player
     has skill :math:`s_i \sim N(\mu_i, \sigma_i^2 + \tau^2)` and performance
     :math:`p_i \sim N(s_i, \beta^2)`; each adjacent pair in the order has
     :math:`d_x = p_x - p_{x+1}` with the factor :math:`\mathbb{1}[d_x > \varepsilon]` (a win) or
@@ -154,7 +154,12 @@ class FactorGraphFFA(OnlineRatingModel):
 
     def _update(self, ratings: tuple[Rating, ...], outcome: Outcome) -> tuple[Rating, ...]:
         ranks = outcome.ranks
-        order = sorted(range(len(ratings)), key=lambda i: ranks[i])  # stable, like the package
+        # By rank, and within a tie by rating (μ down, then σ up), so that the chain, and with
+        # it the result, does not depend on the order the outputs were shown in. The package
+        # keeps display order within a tie; it agrees with this when given the same order.
+        order = sorted(
+            range(len(ratings)), key=lambda i: (ranks[i], -ratings[i].mu, ratings[i].sigma, i)
+        )
         sorted_ranks = [ranks[i] for i in order]
         margin = self.draw_margin
         if margin <= 0.0 and len(set(sorted_ranks)) < len(sorted_ranks):
@@ -194,10 +199,11 @@ class FactorGraphFFA(OnlineRatingModel):
             sqrt_pi = math.sqrt(pi)
             mean, t = tau / sqrt_pi, margin * sqrt_pi
             if ranks[x] == ranks[x + 1]:
-                v, w = v_tie(mean, t), w_tie(mean, t)
+                v, one_minus_w = v_tie(mean, t), 1.0 - w_tie(mean, t)
             else:
-                v, w = v_win(mean - t), w_win(mean - t)
-            one_minus_w = max(1.0 - w, _MIN_ONE_MINUS_W)
+                # 1 − W straight from the tail's fraction: an extreme upset keeps its update.
+                v, one_minus_w = v_win(mean - t), one_minus_w_win(mean - t)
+            one_minus_w = max(one_minus_w, _MIN_ONE_MINUS_W)
             return diff[x].update_value(1, pi / one_minus_w, (tau + sqrt_pi * v) / one_minus_w)
 
         def up_right(x: int) -> None:

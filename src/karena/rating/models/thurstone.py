@@ -38,7 +38,28 @@ DEFAULT_SIGMA = 25.0 / 3.0
 DEFAULT_BETA = 25.0 / 6.0
 
 # Positions in the ``params`` vector.
-_BETA, _TAU, _MARGIN, _WENG_LIN, _KAPPA = 0, 1, 2, 3, 4
+_BETA, _TAU, _MARGIN, _WENG_LIN, _KAPPA, _CALIBRATED = 0, 1, 2, 3, 4, 5
+#: Floor on the share of variance a single pair leaves (its update is finite even then).
+_MIN_KEEP = 1e-12
+#: Fisher information of a best-of-K vote over that of its K−1 pairs counted as independent,
+#: for K = 2..16 at equal skills (numerical integration, tests/rating/test_tie_weights.py).
+_BEST_OF_K_WEIGHTS = (
+    1.0,
+    0.8437,
+    0.7397,
+    0.6639,
+    0.6054,
+    0.5584,
+    0.5197,
+    0.4871,
+    0.4592,
+    0.4349,
+    0.4135,
+    0.3945,
+    0.3776,
+    0.3623,
+    0.3484,
+)
 
 
 def draw_margin_for(draw_probability: float, beta: float, n_players: int = 2) -> float:
@@ -54,6 +75,30 @@ def draw_margin_for(draw_probability: float, beta: float, n_players: int = 2) ->
 # --- the update, once: plain Python, compiled by karena.rating.kernels; keep it numba-able ------
 
 
+def best_of_k_weight(k: int) -> float:
+    """The composite-likelihood weight of a best-of-K vote's K−1 pairs (see ThurstoneK)."""
+    if k < len(_BEST_OF_K_WEIGHTS) + 2:
+        return _BEST_OF_K_WEIGHTS[k - 2]
+    return 2.0 / (1.0 + math.sqrt(k - 1.0))
+
+
+def vote_weight(ranks: Any, models: Any) -> float:
+    """The weight of each pair of one vote: 3/(K+1) for a ranking, the best-of-K table else.
+
+    K counts the filled slots; a row with unranked slots is a best-of-K vote.
+    """
+    k = 0
+    unranked = 0
+    for j in range(len(models)):
+        if models[j] >= 0:
+            k += 1
+            if ranks[j] == 0:
+                unranked += 1
+    if unranked > 0:
+        return best_of_k_weight(k)
+    return 3.0 / (k + 1.0)
+
+
 def thurstone_vote(mu: Any, sigma: Any, models: Any, ranks: Any, params: Any, scratch: Any) -> None:
     """One vote of :class:`ThurstoneK`, in place; ``scratch`` is a 4 × K work array.
 
@@ -64,6 +109,7 @@ def thurstone_vote(mu: Any, sigma: Any, models: Any, ranks: Any, params: Any, sc
     tau_sq = params[_TAU] * params[_TAU]
     margin = params[_MARGIN]
     weng_lin = params[_WENG_LIN] != 0.0
+    calibrated = params[_CALIBRATED] != 0.0
     two_beta_sq = 2.0 * beta * beta
     k = len(models)
     mus = scratch[0]
@@ -77,6 +123,7 @@ def thurstone_vote(mu: Any, sigma: Any, models: Any, ranks: Any, params: Any, sc
             var[j] = sigma[m] * sigma[m] + tau_sq
             omega[j] = 0.0
             delta[j] = 0.0
+    weight = vote_weight(ranks, models) if calibrated else 1.0
     for i in range(k):
         if models[i] < 0:
             continue
@@ -100,6 +147,16 @@ def thurstone_vote(mu: Any, sigma: Any, models: Any, ranks: Any, params: Any, sc
                 w_a = w_win(x - t)
                 v_b = -v_a
                 w_b = w_a
+            if calibrated:
+                # Natural-parameter increments of the pair's moment-matched update, weighted:
+                # precision += w·(W/c²)/(1 − σ²W/c²), precision·mean += w·(μW/c² + V/c)/(…).
+                keep_a = max(1.0 - var[a] * w_a / (c * c), _MIN_KEEP)
+                keep_b = max(1.0 - var[b] * w_b / (c * c), _MIN_KEEP)
+                delta[a] += weight * w_a / (c * c) / keep_a
+                omega[a] += weight * (mus[a] * w_a / (c * c) + v_a / c) / keep_a
+                delta[b] += weight * w_b / (c * c) / keep_b
+                omega[b] += weight * (mus[b] * w_b / (c * c) + v_b / c) / keep_b
+                continue
             gamma_a = math.sqrt(var[a]) / c if weng_lin else 1.0
             gamma_b = math.sqrt(var[b]) / c if weng_lin else 1.0
             omega[a] += var[a] / c * v_a
@@ -109,7 +166,17 @@ def thurstone_vote(mu: Any, sigma: Any, models: Any, ranks: Any, params: Any, sc
     kappa = params[_KAPPA]
     for j in range(k):
         m = models[j]
-        if m >= 0:
+        if m < 0:
+            continue
+        if calibrated:
+            if var[j] > 0.0:
+                precision = 1.0 / var[j] + delta[j]
+                mu[m] = (mus[j] / var[j] + omega[j]) / precision
+                sigma[m] = math.sqrt(1.0 / precision)
+            else:
+                mu[m] = mus[j]
+                sigma[m] = 0.0
+        else:
             mu[m] = mus[j] + omega[j]
             sigma[m] = math.sqrt(var[j] * max(1.0 - delta[j], kappa))
 
@@ -128,26 +195,47 @@ def thurstone_arenas(mu: Any, sigma: Any, models: Any, ranks: Any, params: Any) 
         thurstone_vote(mu[s], sigma[s], models[s], ranks[s], params, scratch)
 
 
-_KERNELS = ("thurstone_vote", "thurstone_replay", "thurstone_arenas")
+_KERNELS = (
+    "best_of_k_weight",
+    "vote_weight",
+    "thurstone_vote",
+    "thurstone_replay",
+    "thurstone_arenas",
+)
 
 
 @dataclass(frozen=True, slots=True)
 class ThurstoneK(OnlineRatingModel):
-    r"""The paper's Bayesian K-wise update (K-Sort Arena Eqs. 7–10).
+    r"""The paper's Bayesian K-wise update (K-Sort Arena Eqs. 7–10), with calibrated ties.
 
-    For each model :math:`i` of a battle and each other model :math:`q`, with
-    :math:`c_{iq}^2 = \sigma_i^2 + \sigma_q^2 + 2\beta^2`, :math:`t = \varepsilon / c_{iq}` and
-    :math:`s_{iq} = \pm 1` when :math:`i` beat / lost to :math:`q`:
+    Each pair :math:`(i, q)` of a vote is a Thurstone comparison of performances
+    :math:`p \sim N(\mu, \sigma^2 + \beta^2)`. With
+    :math:`c_{iq}^2 = \sigma_i^2 + \sigma_q^2 + 2\beta^2`, :math:`t = \varepsilon / c_{iq}`,
+    :math:`\delta_{iq} = (\mu_i - \mu_q)/c_{iq}` and :math:`s_{iq} = \pm 1` when :math:`i`
+    beat / lost to :math:`q`, the pair's moment-matched update of :math:`i` is
 
     .. math::
 
-        \mu_i &\leftarrow \mu_i + \sigma_i^2 \sum_q s_{iq}
-                  V(s_{iq}\delta_{iq} - t) / c_{iq}, \qquad
-                  \delta_{iq} = (\mu_i - \mu_q) / c_{iq} \\
-        \sigma_i^2 &\leftarrow \sigma_i^2 \max\Big(1 - \sum_q \gamma_{iq}
-                  \frac{\sigma_i^2}{c_{iq}^2} W(s_{iq}\delta_{iq} - t),\ \kappa\Big)
+        \mu_i' = \mu_i + \frac{\sigma_i^2}{c_{iq}} s_{iq} V(s_{iq}\delta_{iq} - t), \qquad
+        \sigma_i'^2 = \sigma_i^2 \Big(1 - \frac{\sigma_i^2}{c_{iq}^2} W(s_{iq}\delta_{iq} - t)\Big)
 
-    A tied pair uses Weng & Lin's :math:`\tilde V, \tilde W` with the same margin.
+    and a tied pair uses Weng & Lin's :math:`\tilde V, \tilde W` with the same margin.
+
+    ``weighting="calibrated"`` (the default) combines the pairs of a vote as a weighted composite
+    likelihood: every pair's update is turned into natural-parameter increments (precision
+    :math:`w\, W/c^2 / (1 - \sigma^2 W/c^2)` and the matching precision-times-mean), scaled by
+    one weight :math:`w` per vote and added. Counting all C(K,2) pairs of a ranking as
+    independent evidence overstates what a K-wise ranking says about each model by a factor
+    :math:`(K+1)/3` (the Fisher information of one model's place in a K-ranking, against that
+    of its K−1 pairs, at equal skills: 0.75 at K = 3, 0.60 at K = 4, 0.23 at K = 12), so a
+    ranking weighs :math:`w = 3/(K+1)`; a best-of-K vote, whose K−1 pairs share the winner,
+    weighs its own ratio (0.74 at K = 4). Increments add, so a vote never drives σ to its floor:
+    one all-tie vote of K = 12 fresh models keeps σ at 0.6 of its prior (the paper's form gives
+    the floor κ from K = 5 on). With K = 2 both forms are the exact one-pair update.
+
+    ``weighting="paper"`` is Eqs. 7–10 as written: every pair weighs 1, the mean shifts and the
+    variance factors :math:`\gamma\, \sigma_i^2/c^2\, W` add, and
+    :math:`\sigma_i^2 \leftarrow \sigma_i^2 \max(1 - \sum_q \ldots, \kappa)`.
 
     Parameters
     ----------
@@ -160,13 +248,15 @@ class ThurstoneK(OnlineRatingModel):
         set it (e.g. 25/300) when model quality drifts over time.
     draw_margin :
         ε. The win event is "performance gap > ε" and a tie is "|gap| ≤ ε". The default is the
-        margin that gives equal models a 10% draw chance, as in the deployment. With ε = 0 the
-        update is exactly the paper's Eqs. 7–10, and tied pairs carry no information.
+        margin that gives equal models a 10% draw chance, as in the deployment. With ε = 0
+        tied pairs carry no information.
+    weighting :
+        ``"calibrated"`` (default) or ``"paper"`` (see above).
     gamma :
-        ``"paper"``: γ = 1, as the K-Sort Arena equations are written.
-        ``"weng_lin"``: γ = σ_i / c_iq, Weng & Lin's recommended damping (openskill's default).
+        ``"paper"`` form only. ``"paper"``: γ = 1, as the K-Sort Arena equations are written;
+        ``"weng_lin"``: γ = σ_i / c_iq, Weng & Lin's damping (openskill's default).
     kappa :
-        Lower bound on the variance factor (Weng & Lin use 1e-4) so σ never collapses to 0.
+        ``"paper"`` form only: lower bound on the variance factor (Weng & Lin use 1e-4).
     """
 
     mu0: float = DEFAULT_MU
@@ -174,17 +264,27 @@ class ThurstoneK(OnlineRatingModel):
     beta: float = DEFAULT_BETA
     tau: float = 0.0
     draw_margin: float = 0.7404665874521482  # draw_margin_for(0.10, 25/6)
+    weighting: Literal["calibrated", "paper"] = "calibrated"
     gamma: Literal["paper", "weng_lin"] = "weng_lin"
     kappa: float = 1e-4
     name: str = "thurstone"
+
+    def __post_init__(self) -> None:
+        if self.weighting not in ("calibrated", "paper"):
+            raise InvalidInput(f"weighting must be 'calibrated' or 'paper', got {self.weighting!r}")
+        if self.gamma not in ("paper", "weng_lin"):
+            raise InvalidInput(f"gamma must be 'paper' or 'weng_lin', got {self.gamma!r}")
+        if not (self.beta > 0 and self.sigma0 > 0 and self.tau >= 0 and self.draw_margin >= 0):
+            raise InvalidInput("need beta > 0, sigma0 > 0, tau >= 0 and draw_margin >= 0")
 
     def initial(self) -> Rating:
         return Rating(self.mu0, self.sigma0)
 
     def kernel_params(self) -> list[float]:
-        """``[beta, tau, draw_margin, gamma_is_weng_lin, kappa]`` for :func:`thurstone_vote`."""
+        """``[beta, tau, draw_margin, weng_lin, kappa, calibrated]`` for :func:`thurstone_vote`."""
         weng_lin = 1.0 if self.gamma == "weng_lin" else 0.0
-        return [self.beta, self.tau, self.draw_margin, weng_lin, self.kappa]
+        calibrated = 1.0 if self.weighting == "calibrated" else 0.0
+        return [self.beta, self.tau, self.draw_margin, weng_lin, self.kappa, calibrated]
 
     def _update(self, ratings: tuple[Rating, ...], outcome: Outcome) -> tuple[Rating, ...]:
         k = len(ratings)
