@@ -11,7 +11,7 @@ from scipy import optimize
 
 from karena.errors import InvalidInput, NotFound
 from karena.rating.bradley_terry import PairCounts, fit_bradley_terry
-from karena.rating.plackett_luce import fit_plackett_luce, rankings_from_votes
+from karena.rating.plackett_luce import Rest, fit_plackett_luce, rankings_from_votes
 from karena.rating.types import BestOfK, Ranking, Vote, pairwise
 
 
@@ -104,10 +104,14 @@ def test_rankings_from_votes() -> None:
     ]
     models, rankings = rankings_from_votes(votes)
     assert models == ("x", "y", "z", "w")
+    # Best-of-K is a top-1 choice: the losers are shown (Rest) but not placed, not tied.
     assert rankings == [[(1,), (0, 2)], [(3,), (2, 0, 1)], [(1, 3)]]
+    assert isinstance(rankings[1][1], Rest)
     with pytest.raises(NotFound):
         rankings_from_votes(votes, models=["x"])
-    fit = fit_plackett_luce(rankings, len(models), models=models)
+    with pytest.raises(InvalidInput, match="do not exist"):  # x and z never beat anyone
+        fit_plackett_luce(rankings, len(models), models=models)
+    fit = fit_plackett_luce(rankings, len(models), models=models, ridge=0.1)
     assert math.isfinite(fit.rating("w"))
     with pytest.raises(NotFound):
         fit.rating("nope")
@@ -130,3 +134,28 @@ def test_missing_mle_is_reported_and_ridge_fixes_it() -> None:
     assert fit.order()[0] == 0
     with pytest.raises(InvalidInput):
         fit_plackett_luce([], 3)
+
+
+def test_top_one_choice_is_luce_not_k_minus_one_wins() -> None:
+    """R-BATCH-1: a best-of-K vote is P(w | S) = e^θw / Σ_S e^θ, checked against the formula."""
+    rng = np.random.default_rng(4)
+    theta = np.array([0.8, 0.2, -0.3, -0.7])
+    rankings: list[list[object]] = []
+    for _ in range(3000):
+        shown = rng.choice(4, size=3, replace=False)
+        p = np.exp(theta[shown]) / np.exp(theta[shown]).sum()
+        w = int(shown[rng.choice(3, p=p)])
+        rankings.append([(w,), Rest(int(m) for m in shown if m != w)])
+    fit = fit_plackett_luce(rankings, 4)  # type: ignore[arg-type]
+    np.testing.assert_allclose(fit.strengths, theta - theta.mean(), atol=0.12)
+    # The weighted fit of the unique rankings equals the fit of the repeated ones.
+    unique: dict[str, tuple[list[object], int]] = {}
+    for r in rankings:
+        key = repr(r)
+        unique[key] = (r, unique[key][1] + 1 if key in unique else 1)
+    weighted = fit_plackett_luce(
+        [r for r, _ in unique.values()],
+        4,
+        weights=[n for _, n in unique.values()],  # type: ignore[misc]
+    )
+    np.testing.assert_allclose(weighted.strengths, fit.strengths, atol=1e-9)

@@ -39,6 +39,8 @@ class LeaderboardRow:
     link: str = ""
     enabled: bool = True
     last_updated: datetime | None = None
+    #: Chatbot Arena's Rank (UB): 1 + the models whose interval lies wholly above this one's.
+    rank_ub: int | None = None
 
     def to_dict(self) -> dict[str, object]:
         """A JSON-ready mapping with the field names of the web API's leaderboard rows."""
@@ -52,6 +54,7 @@ class LeaderboardRow:
             "ci_high": self.ci_high,
             "votes": self.votes,
             "provisional": self.provisional,
+            "rank_ub": self.rank_ub,
         }
 
 
@@ -80,6 +83,7 @@ def build_leaderboard(
     :math:`\sigma >` ``provisional_sigma`` (``Settings.provisional_sigma``, 2.0 by default: the
     ±3σ band is still wider than ±6 points on the default 25-point scale), and while it has no
     votes when ``votes`` are given. ``names`` gives display names (default: the id as text).
+    ``rank_ub`` is Chatbot Arena's Rank (UB) over these intervals.
     """
     if not provisional_sigma > 0 or not z > 0 or score_sigmas < 0:
         raise InvalidInput("provisional_sigma and z must be > 0 and score_sigmas >= 0")
@@ -93,6 +97,7 @@ def build_leaderboard(
             str(item[0]),
         ),
     )
+    lows = [r.mu - z * r.sigma for _, r in scored]
     rows: list[LeaderboardRow] = []
     previous_score: float | None = None
     rank = 0
@@ -114,6 +119,7 @@ def build_leaderboard(
                 votes=int(counts.get(model, 0)),
                 provisional=rating.sigma > provisional_sigma
                 or (votes is not None and not counts.get(model, 0)),
+                rank_ub=1 + sum(1 for low in lows if low > rating.mu + z * rating.sigma),
             )
         )
     return tuple(rows)

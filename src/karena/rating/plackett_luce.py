@@ -18,13 +18,21 @@ from scipy.sparse import csgraph
 
 from karena.errors import InvalidInput, NotFound
 from karena.rating.bt_likelihood import solve_spd
-from karena.rating.types import Vote
+from karena.rating.types import BestOfK, Vote
 
-__all__ = ["PLFit", "Place", "fit_plackett_luce", "rankings_from_votes"]
+__all__ = ["PLFit", "Place", "Rest", "fit_plackett_luce", "rankings_from_votes"]
 
 FloatArray = NDArray[np.float64]
 IntArray = NDArray[np.intp]
 Place = int | Sequence[int]
+
+
+class Rest(tuple[int, ...]):
+    """Models that were shown but not placed (a ranking's last element, e.g. the losers of a
+    best-of-K vote): in every choice set of the ranking, never chosen, unordered among
+    themselves. A best-of-K vote is then Luce's top-1 choice, not K−1 independent wins."""
+
+    __slots__ = ()
 
 
 @dataclass(frozen=True, slots=True, eq=False)  # arrays: compare by identity
@@ -62,32 +70,44 @@ class _Stages:
     pair_b: IntArray
 
 
-def _places(ranking: Sequence[Place], n_models: int, where: int) -> list[tuple[int, ...]]:
-    places: list[tuple[int, ...]] = []
-    for place in ranking:
-        if type(place) is int and 0 <= place < n_models:
-            places.append((place,))
-            continue
-        if isinstance(place, int | np.integer):
-            group: tuple[object, ...] = (place,)
-        elif isinstance(place, Sequence | np.ndarray):
-            group = tuple(place)
-        else:
-            raise InvalidInput(f"ranking {where}: a place must be an index or a tuple of them")
-        if not group:
-            raise InvalidInput(f"ranking {where} has an empty place")
-        for model in group:
-            if isinstance(model, bool) or not isinstance(model, int | np.integer):
-                raise InvalidInput(f"ranking {where}: model index {model!r} is not an integer")
-            if not 0 <= model < n_models:
-                raise InvalidInput(f"ranking {where}: model index {model} not in 0..{n_models - 1}")
-        places.append(tuple(int(m) for m in group))  # type: ignore[call-overload]
-    flat = [m for g in places for m in g]
+def _group(place: object, n_models: int, where: int) -> tuple[int, ...]:
+    if type(place) is int and 0 <= place < n_models:
+        return (place,)
+    if isinstance(place, int | np.integer):
+        group: tuple[object, ...] = (place,)
+    elif isinstance(place, Sequence | np.ndarray):
+        group = tuple(place)
+    else:
+        raise InvalidInput(f"ranking {where}: a place must be an index or a tuple of them")
+    for model in group:
+        if isinstance(model, bool) or not isinstance(model, int | np.integer):
+            raise InvalidInput(f"ranking {where}: model index {model!r} is not an integer")
+        if not 0 <= model < n_models:
+            raise InvalidInput(f"ranking {where}: model index {model} not in 0..{n_models - 1}")
+    return tuple(int(m) for m in group)  # type: ignore[call-overload]
+
+
+def _places(
+    ranking: Sequence[Place], n_models: int, where: int
+) -> tuple[list[tuple[int, ...]], tuple[int, ...]]:
+    """A ranking's places (each a non-empty tuple) and its unplaced rest (maybe empty)."""
+    items = list(ranking)
+    rest: tuple[int, ...] = ()
+    if items and isinstance(items[-1], Rest):
+        rest = _group(items.pop(), n_models, where)
+    if any(isinstance(place, Rest) for place in items):
+        raise InvalidInput(f"ranking {where}: only its last element may be the unplaced rest")
+    places = [_group(place, n_models, where) for place in items]
+    if any(not group for group in places):
+        raise InvalidInput(f"ranking {where} has an empty place")
+    if not places and rest:
+        raise InvalidInput(f"ranking {where} places no model")
+    flat = [m for g in places for m in g] + list(rest)
     if len(flat) < 2:
         raise InvalidInput(f"ranking {where} lists fewer than 2 models")
     if len(set(flat)) != len(flat):
         raise InvalidInput(f"ranking {where} lists a model twice")
-    return places
+    return places, rest
 
 
 @dataclass(frozen=True, slots=True, eq=False)  # arrays: compare by identity
@@ -105,11 +125,13 @@ class _Pattern:
     pair_b: IntArray
 
 
-def _pattern(shape: tuple[int, ...]) -> _Pattern:
-    k = sum(shape)
+def _pattern(shape: tuple[tuple[int, ...], int]) -> _Pattern:
+    """Index pattern of rankings with these place sizes and this many unplaced models."""
+    sizes, rest = shape
+    k = sum(sizes) + rest
     cols: dict[str, list[int]] = defaultdict(list)
     start = 0
-    for s, size in enumerate(shape):
+    for s, size in enumerate(sizes):
         group = range(start, start + size)
         remaining = range(start, k)
         start += size
@@ -130,21 +152,37 @@ def _pattern(shape: tuple[int, ...]) -> _Pattern:
     return _Pattern(**{f: np.asarray(cols[f], dtype=np.intp) for f in fields})
 
 
-def _stages(rankings: Sequence[Sequence[Place]], n: int) -> tuple[_Stages, IntArray, IntArray]:
-    """Vectorised stages: rankings of one shape share one index pattern."""
-    by_shape: dict[tuple[int, ...], list[list[int]]] = defaultdict(list)
+def _stages(
+    rankings: Sequence[Sequence[Place]], n: int, weights: FloatArray | None = None
+) -> tuple[_Stages, IntArray, IntArray]:
+    """Vectorised stages: rankings of one shape share one index pattern.
+
+    A ranking of weight w contributes w times its log-likelihood (its stages' ``mult`` and its
+    choices are scaled by w); weight 0 drops it, including from the estimability check.
+    """
+    by_shape: dict[tuple[tuple[int, ...], int], list[list[int]]] = defaultdict(list)
+    weight_of: dict[tuple[tuple[int, ...], int], list[float]] = defaultdict(list)
     for where, ranking in enumerate(rankings):
-        places = _places(ranking, n, where)
-        by_shape[tuple(len(g) for g in places)].append([m for g in places for m in g])
+        places, rest = _places(ranking, n, where)
+        w = 1.0 if weights is None else float(weights[where])
+        if not (w >= 0.0 and math.isfinite(w)):
+            raise InvalidInput(f"ranking {where}: weight must be finite and >= 0, got {w!r}")
+        if w == 0.0:
+            continue
+        key = (tuple(len(g) for g in places), len(rest))
+        by_shape[key].append([m for g in places for m in g] + list(rest))
+        weight_of[key].append(w)
     cols: dict[str, list[NDArray[np.generic]]] = defaultdict(list)
     offset = 0
     for shape, rows in by_shape.items():
         block = np.asarray(rows, dtype=np.intp)
+        block_w = np.asarray(weight_of[shape], dtype=np.float64)
         pat = _pattern(shape)
         n_stages = len(pat.mult)
         base = offset + n_stages * np.arange(len(block))[:, None]
         offset += n_stages * len(block)
-        cols["mult"].append(np.tile(pat.mult, len(block)))
+        cols["mult"].append((block_w[:, None] * pat.mult[None, :]).ravel())
+        cols["chosen_weight"].append(np.repeat(block_w, len(pat.chosen_pos)))
         cols["member_stage"].append((base + pat.member_stage).ravel())
         cols["pair_stage"].append((base + pat.pair_stage).ravel())
         for name, positions in (
@@ -160,11 +198,15 @@ def _stages(rankings: Sequence[Sequence[Place]], n: int) -> tuple[_Stages, IntAr
     def flat(name: str) -> IntArray:
         return np.concatenate(cols[name]).astype(np.intp) if cols[name] else np.zeros(0, np.intp)
 
+    def real(name: str) -> FloatArray:
+        values = np.concatenate(cols[name]) if cols[name] else np.zeros(0)
+        return np.asarray(values, dtype=np.float64)
+
     pair_a, pair_b = flat("pair_a"), flat("pair_b")
+    chosen = np.bincount(flat("chosen"), real("chosen_weight"), n).astype(np.float64)
     stages = _Stages(
-        np.bincount(flat("chosen"), minlength=n).astype(np.float64),
-        flat("mult").astype(np.float64), flat("member_stage"), flat("member"),
-        pair_a * n + pair_b, flat("pair_stage"), pair_a, pair_b,
+        chosen, real("mult"), flat("member_stage"), flat("member"), pair_a * n + pair_b,
+        flat("pair_stage"), pair_a, pair_b,
     )  # fmt: skip
     return stages, flat("beat_a"), flat("beat_b")
 
@@ -210,6 +252,8 @@ def fit_plackett_luce(
     n_models: int,
     *,
     models: Sequence[Hashable] | None = None,
+    weights: Sequence[float] | FloatArray | None = None,
+    start: FloatArray | None = None,
     ridge: float = 0.0,
     scale: float = 400.0,
     base: float = 10.0,
@@ -223,7 +267,10 @@ def fit_plackett_luce(
     :math:`\prod_{s<K} e^{\theta_{o_s}} / \sum_{t \ge s} e^{\theta_{o_t}}`. A tied place
     :math:`G` chosen from the remaining set :math:`R` contributes Breslow's (1974) factor
     :math:`\prod_{i \in G} e^{\theta_i} / (\sum_{j \in R} e^{\theta_j})^{|G|}`, which is exact for
-    strict rankings and needs no enumeration of the orders a tie hides. θ has mean zero (the
+    strict rankings and needs no enumeration of the orders a tie hides. A trailing
+    :class:`Rest` is shown but never chosen: ``[w, Rest(others)]`` is Luce's top-1 choice of
+    ``w`` among all of them. ``weights`` scale each ranking's log-likelihood (a bootstrap
+    resample, or a voter's reliability); ``start`` warm-starts θ. θ has mean zero (the
     likelihood is shift invariant); ``ridge`` λ adds :math:`-\tfrac{\lambda}{2}\lVert\theta\rVert^2`
     (choix's ``alpha`` is λ/2). Ratings are ``init_rating + scale·θ/ln(base)``, as for
     Bradley–Terry: with K = 2 the two models coincide. Solved by damped Newton.
@@ -240,12 +287,15 @@ def fit_plackett_luce(
         raise InvalidInput(f"{len(names)} model names given for {n_models} models")
     if not (ridge >= 0 and math.isfinite(ridge)) or not (scale > 0 and base > 1):
         raise InvalidInput("ridge must be >= 0, scale > 0 and base > 1")
-    stages, beat_src, beat_dst = _stages(rankings, n_models)
+    if weights is not None and len(weights) != len(rankings):
+        raise InvalidInput(f"{len(weights)} weights given for {len(rankings)} rankings")
+    w = None if weights is None else np.asarray(weights, dtype=np.float64)
+    stages, beat_src, beat_dst = _stages(rankings, n_models, w)
     if len(stages.mult) == 0:
         raise InvalidInput("no rankings to fit")
     if ridge == 0.0:
         _check_estimable(beat_src, beat_dst, n_models)
-    theta = np.zeros(n_models)
+    theta = np.zeros(n_models) if start is None else np.array(start, dtype=np.float64)
     gauge = np.ones((n_models, n_models)) if ridge == 0.0 else 0.0
     loglik, grad, neg_hess = _terms(stages, theta, ridge, True)
     iteration = 0
@@ -277,14 +327,16 @@ def rankings_from_votes(
 ) -> tuple[tuple[Hashable, ...], list[list[tuple[int, ...]]]]:
     """Turn votes into (model names, rankings of places) for :func:`fit_plackett_luce`.
 
-    Ranks come from ``outcome.ranks``: best-of-K is "winner, then the rest tied", pairwise tie
-    and both-bad are one tied place. ``models`` fixes the order; default: first appearance.
+    Each vote keeps its own likelihood: a ranking is its places best first (equal ranks share
+    a place); a best-of-K vote is the winner chosen from all K (``[winner, Rest(others)]``, a
+    Luce top-1 choice, not K−1 independent wins); "tie" and "all bad" are one place holding all
+    K. ``models`` fixes the order; default: first appearance.
     """
     index: dict[Hashable, int] = {}
     if models is not None:
         for model in models:
             index.setdefault(model, len(index))
-    rankings: list[list[tuple[int, ...]]] = []
+    rankings: list[list[tuple[int, ...]]] = []  # Rest is a tuple too
     for vote in votes:
         ids = []
         for model in vote.models:
@@ -293,7 +345,12 @@ def rankings_from_votes(
                     raise NotFound(f"vote names model {model!r}, absent from the model list")
                 index[model] = len(index)
             ids.append(index[model])
-        ranks = vote.outcome.ranks
+        outcome = vote.outcome
+        if isinstance(outcome, BestOfK):
+            others = Rest(ids[p] for p in range(len(ids)) if p != outcome.winner)
+            rankings.append([(ids[outcome.winner],), others])
+            continue
+        ranks = outcome.ranks
         rankings.append(
             [tuple(ids[p] for p in range(len(ids)) if ranks[p] == r) for r in sorted(set(ranks))]
         )
