@@ -123,20 +123,11 @@ def fit_batch_board(
     shown = names if names is not None else {}
     scale = math.sqrt(2.0) * beta / PROBIT
     if not vote_list or n < 2:
+        low, high = mu0 - Z_95 * sigma0, mu0 + Z_95 * sigma0
         rows = tuple(
             LeaderboardRow(
-                1,
-                m,
-                shown.get(m, str(m)),
-                mu0,
-                mu0,
-                sigma0,
-                mu0 - Z_95 * sigma0,
-                mu0 + Z_95 * sigma0,
-                0,
-                True,
-                rank_ub=1,
-            )  # fmt: skip
+                1, m, shown.get(m, str(m)), mu0, mu0, sigma0, low, high, 0, True, rank_ub=1
+            )
             for m in ids
         )
         return BatchBoard(rows, 0, rounds, level)
