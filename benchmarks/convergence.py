@@ -54,7 +54,8 @@ def study(args: argparse.Namespace) -> tuple[dict[str, list[MethodResult]], str]
     """The main table: method × noise → votes to converge."""
     fg = FactorGraphFFA() if not args.quick else None
     catalog = method_catalog(4, factor_graph=fg)
-    keys = ["elo", "random", "ucb", "window-tuned"] if args.quick else list(catalog)
+    quick_keys = ["elo", "random", "ucb", "window-ts", "ucb-cal", "window-ts-cal"]
+    keys = quick_keys if args.quick else list(catalog)
     noises: dict[str, NoiseModel] = {"5%": FlipNoise(0.05)}
     if not args.quick:
         noises = {"0%": FlipNoise(0.0), **noises}
@@ -69,7 +70,8 @@ def study(args: argparse.Namespace) -> tuple[dict[str, list[MethodResult]], str]
         noise_keys = (
             keys
             if noise_label != "judge"
-            else ["random", "ucb", "ucb-tuned", "window", "window-tuned", "ucb-wl", "window-wl"]
+            else ["random", "ucb", "ucb-tuned", "window", "window-tuned", "ucb-wl", "window-wl",
+                  "window-ts", "ucb-cal", "window-ts-cal"]  # fmt: skip
         )
         for i, key in enumerate(noise_keys):
             method = catalog[key]
