@@ -226,11 +226,11 @@ def _reference(
         if problems:
             note += f" ({len(problems)} broken folders skipped)"
         return ref, note
+    from karena.cli.common import open_store
     from karena.judge.reference import DEFAULT_MIN_AGREEMENT
     from karena.judge.store_source import load_from_store
-    from karena.store.api import Store
 
-    store = Store.open(settings)
+    store = open_store(settings=settings)
     try:
         threshold = min_agreement if min_agreement is not None else DEFAULT_MIN_AGREEMENT
         ref, counts = load_from_store(store, arena=str(arena), min_agreement=threshold)

@@ -243,15 +243,11 @@ def _load_unet(path: Path) -> Any:
 
 def _pairs_from_store(arena: str, database_url: str | None) -> Any:
     """The counted votes of ``arena`` expanded to pairs, read through the Store API."""
+    from karena.cli.common import open_store
     from karena.reward.loaders import pairs_from_vote_records
-    from karena.settings import Settings
-    from karena.store import Store
     from karena.store.export import vote_record
 
-    settings = Settings()
-    if database_url is not None:
-        settings = settings.model_copy(update={"database_url": database_url})
-    with Store.open(settings, migrate=False) as store:
+    with open_store(database_url) as store:
         records = (vote_record(v) for v in store.voting.iter_votes(arena=arena, counted_only=True))
         pairs = pairs_from_vote_records(records, where=f"arena {arena!r}")
     if len(pairs) == 0:
