@@ -63,5 +63,6 @@ def print_table(table: Table) -> None:
         column.overflow = "fold"
     console = Console()
     if not console.is_terminal:
-        console = Console(width=max(console.measure(table).maximum, 80))
+        natural = Console(width=10_000).measure(table).maximum
+        console = Console(width=max(natural, 80))
     console.print(table)

@@ -171,7 +171,7 @@ def register(app: typer.Typer) -> None:
             ),
         ] = False,
     ) -> None:
-        """Check the settings, the database, the media folder and the optional extras.
+        """Check settings, database, media folder and extras.
 
         One line each; creates and migrates nothing. Exits 1 when a line says FAIL.
         """

@@ -132,7 +132,10 @@ def eval_command(
         bool, typer.Option(help="Also write leaderboard_entry.json marked 'placed by judge'.")
     ] = False,
 ) -> None:
-    """Place a new model on a leaderboard with a corrected VLM judge (K-Sort Eval)."""
+    """Place a new model on a leaderboard (K-Sort Eval).
+
+    A VLM judge compares it with reference battles; its answers are corrected.
+    """
     from karena.judge.prompts import load_rules, rules_for
 
     if print_rules:

@@ -87,12 +87,17 @@ def _usage_error(exc: Exception) -> NoReturn:
     _fail(message, code)
 
 
-def run() -> None:
-    """Console-script entry: every error a user can cause is one ``error:`` line, exit code 2."""
+def run(args: list[str] | None = None) -> None:
+    """Console-script entry: every error a user can cause is one ``error:`` line, exit code 2.
+
+    ``args`` defaults to ``sys.argv[1:]``; it always ends in ``SystemExit``.
+    """
     app = build_app()
     try:
         # Not standalone, so that usage errors get the same one-line form as the others.
-        code = typer.main.get_command(app).main(prog_name="karena", standalone_mode=False)
+        code = typer.main.get_command(app).main(
+            args=args, prog_name="karena", standalone_mode=False
+        )
     except KarenaError as exc:
         _fail(exc.message)
     except _CLI_ERRORS as exc:

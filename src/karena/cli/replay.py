@@ -85,7 +85,7 @@ def _print_table(rows: tuple[LeaderboardRow, ...], title: str, elo: bool) -> Non
     for column in ("Rank", "Model", "Score μ−3σ", "μ", "σ", "95% interval", "Votes"):
         table.add_column(column, justify="left" if column == "Model" else "right")
     for row in rows:
-        interval = "—" if elo else f"{row.ci_low:.2f} … {row.ci_high:.2f}"
+        interval = "—" if elo else f"{row.ci_low:.2f} – {row.ci_high:.2f}"
         model = f"{row.model_name} [dim](provisional)[/dim]" if row.provisional else row.model_name
         table.add_row(
             str(row.rank),
@@ -141,7 +141,10 @@ def register(app: typer.Typer) -> None:
             ),
         ] = False,
     ) -> None:
-        """Replay a vote log through an online rating model and print the leaderboard."""
+        """Replay a vote log through an online rating model.
+
+        Prints the leaderboard it ends with.
+        """
         import json
 
         from karena.errors import InvalidInput

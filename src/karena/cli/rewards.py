@@ -48,7 +48,9 @@ def rewards(
     ] = 0.10,
     jsonl: Annotated[bool, typer.Option(help="Also write rewards.jsonl.")] = True,
 ) -> None:
-    """Fit model capabilities and export per-pair ArenaPO rewards (truncated-normal gaps).
+    """Fit capabilities and export per-pair ArenaPO rewards.
+
+    Rewards are truncated-normal gaps between the capabilities of each pair's two models.
 
     Writes rewards.parquet, rewards.jsonl, capabilities.csv/.md, gaps_hist.png, summary.json to OUT.
     """
@@ -156,7 +158,9 @@ def train_dpo(
     seed: Annotated[int, typer.Option(help="Seed of batches, noise and timesteps.")] = 0,
     device: Annotated[str, typer.Option(help="torch device, e.g. cpu or cuda.")] = "cpu",
 ) -> None:
-    """Fine-tune a diffusion UNet with Diffusion-DPO and ArenaPO gaps (needs the train extra).
+    """Fine-tune a diffusion UNet with Diffusion-DPO.
+
+    ArenaPO gaps set the margin or weight of each pair; needs the train extra.
 
     Inputs are precomputed: each untied pair's image_w/image_l must exist under ROOT.
 

@@ -93,7 +93,11 @@ def serve(
     ] = None,
     log_level: Annotated[str, typer.Option(help="uvicorn log level.")] = "info",
 ) -> None:
-    """Serve the arena: vote page, leaderboard, JSON API (/docs) and admin API."""
+    """Serve the arena: vote page, leaderboard and JSON API.
+
+    API docs at /docs; the admin API needs KARENA_ADMIN_TOKEN. An empty database gets the
+    schema first (and says so).
+    """
     import uvicorn
 
     from karena.cli.common import load_settings
@@ -162,7 +166,10 @@ def demo(
         typer.Option("--data-dir", help="Where the demo keeps its data [KARENA_DATA_DIR]."),
     ] = None,
 ) -> None:
-    """Build (first run) and serve a ready demo arena of procedural renderers on SQLite."""
+    """Build (first run) and serve a ready demo arena.
+
+    Procedural renderers as contestants, on SQLite in KARENA_DATA_DIR.
+    """
     import uvicorn
     from rich.progress import Progress
 

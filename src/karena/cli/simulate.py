@@ -117,7 +117,10 @@ def register(app: typer.Typer) -> None:
             Path, typer.Option(help="GenAI-Bench judge votes, for judge noise.")
         ] = DEFAULT_JUDGE_CSV,
     ) -> None:
-        """Compare rating methods and matchmakers: votes until the ranking is exactly right."""
+        """Compare rating methods and matchmakers in simulation.
+
+        Counts the votes until the ranking is exactly right and stays so.
+        """
         import json
 
         import numpy as np

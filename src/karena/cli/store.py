@@ -26,8 +26,11 @@ def _open(database_url: str | None) -> Store:
 
 
 def migrate(database_url: DbOpt = None) -> None:
-    """Create or upgrade the database schema to the latest revision (the only command that
-    creates one, with ``serve`` and ``demo`` on an empty database)."""
+    """Create or upgrade the database schema.
+
+    The only command that creates one (``serve`` and ``demo`` do on an empty database); every
+    other command refuses a database without karena's latest schema.
+    """
     from karena.cli.common import load_settings
     from karena.store.db import Database, display_url
 
@@ -61,7 +64,10 @@ def import_command(
     ] = False,
     database_url: DbOpt = None,
 ) -> None:
-    """Import pre-generated outputs (and, for the K-Sort Eval layout, its human votes)."""
+    """Import pre-generated outputs into an arena.
+
+    For the K-Sort Eval layout, its human votes too. A layout that finds nothing is an error.
+    """
     from rich.progress import Progress
 
     from karena.services.gallery import import_gallery
@@ -92,7 +98,10 @@ def export(
     fmt: Annotated[str, typer.Option("--format", "-f", help="jsonl, csv or parquet.")] = "jsonl",
     database_url: DbOpt = None,
 ) -> None:
-    """Export an arena's vote log (JSONL, CSV, or Parquet loadable by Hugging Face datasets)."""
+    """Export an arena's vote log (JSONL, CSV or Parquet).
+
+    `karena replay` reads the JSONL; Hugging Face datasets loads the Parquet.
+    """
     from karena.errors import InvalidInput
 
     if fmt not in ("jsonl", "csv", "parquet"):
@@ -111,7 +120,10 @@ def recompute(
     ] = None,
     database_url: DbOpt = None,
 ) -> None:
-    """Rebuild ratings exactly from the vote log and report any drift from the live ratings."""
+    """Rebuild ratings exactly from the vote log.
+
+    Reports any drift from the live ratings.
+    """
     store = _open(database_url)
     try:
         slugs = [arena] if arena is not None else [a.slug for a in store.catalog.list_arenas()]
@@ -252,7 +264,10 @@ def voter_ban(
     ] = False,
     database_url: DbOpt = None,
 ) -> None:
-    """Ban a voter: new votes are refused and (by default) past votes stop counting."""
+    """Ban a voter: their new votes are refused.
+
+    By default their past votes stop counting too (ratings rebuilt).
+    """
     store = _open(database_url)
     try:
         n = store.voting.ban_voter(
@@ -274,8 +289,10 @@ def voter_unban(
     ] = False,
     database_url: DbOpt = None,
 ) -> None:
-    """Lift a ban: the voter may vote again and (by default) the votes the ban discounted count
-    again, with ratings rebuilt."""
+    """Lift a ban: the voter may vote again.
+
+    By default the votes the ban discounted count again (ratings rebuilt).
+    """
     store = _open(database_url)
     try:
         n = store.voting.unban_voter(voter_hash=voter_hash, restore_past=not keep_discounted)

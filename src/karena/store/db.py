@@ -13,7 +13,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import DBAPIError, DisconnectionError
+from sqlalchemy.exc import ArgumentError, DBAPIError, DisconnectionError
 from sqlalchemy.orm import Session, sessionmaker
 
 from karena.errors import ConfigError
@@ -28,6 +28,13 @@ MIGRATION_LOCK_KEY = 0x6B6172656E61
 IDLE_PING_S = 5.0
 
 
+def _shown(url: str) -> str:
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except ArgumentError:  # not a URL at all: nothing in it parses as a password
+        return url
+
+
 def normalise_url(url: str) -> str:
     """Map ``postgres://`` and ``postgresql://`` to the psycopg 3 driver; leave others alone."""
     if url.startswith("postgres://"):
@@ -36,8 +43,9 @@ def normalise_url(url: str) -> str:
         url = "postgresql+psycopg://" + url[len("postgresql://") :]
     if not (url.startswith("sqlite") or url.startswith("postgresql+psycopg")):
         raise ConfigError(
-            f"unsupported database URL {make_url(url).render_as_string()!r}",
-            detail="use sqlite:///path or postgresql://user@host/db",
+            f"unsupported database URL {_shown(url)!r} "
+            "(KARENA_DATABASE_URL or --database-url): use sqlite:///path or "
+            "postgresql://user@host/db",
         )
     return url
 
@@ -128,6 +136,32 @@ def _sqlite_on_begin(conn: Any) -> None:
     # Writers take the single write lock up front, so a read-then-write never deadlocks.
     mode = "IMMEDIATE" if conn.get_execution_options().get("karena_write") else "DEFERRED"
     conn.exec_driver_sql(f"BEGIN {mode}")
+
+
+def _sqlite_revision(path: Path) -> str | None:
+    """The Alembic revision of a SQLite file, read through a read-only connection.
+
+    The engine's connect hook switches a file to WAL mode, which writes to it: a check that
+    must leave an empty or foreign file as it found it reads without the engine.
+    """
+    import sqlite3
+
+    try:
+        with contextlib.closing(
+            sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
+        ) as conn:
+            found = conn.execute(
+                "SELECT name FROM sqlite_master WHERE type = 'table' AND name = 'alembic_version'"
+            ).fetchone()
+            if found is None:
+                return None
+            row = conn.execute("SELECT version_num FROM alembic_version").fetchone()
+    except sqlite3.DatabaseError as exc:
+        raise ConfigError(
+            f"cannot read {path} as a SQLite database (KARENA_DATABASE_URL or "
+            f"--database-url): {exc}"
+        ) from None
+    return None if row is None else str(row[0])
 
 
 def _alembic_config() -> Any:
@@ -294,7 +328,7 @@ class Database:
         path = self.sqlite_path
         if path is not None and not path.is_file():
             return SchemaStatus(current=None, head=head, known=True)
-        current = self.current_revision()
+        current = _sqlite_revision(path) if path is not None else self.current_revision()
         known = current is None or any(
             script.revision == current for script in scripts.walk_revisions()
         )
