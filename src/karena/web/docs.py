@@ -25,11 +25,24 @@ ASSETS_URL = "/static/api-docs"
 FAVICON_URL = "/static/favicon.svg"
 #: Swagger UI options: no "validator" badge (it would call an external validator service).
 SWAGGER_PARAMETERS = {"validatorUrl": None}
+#: The docs pages may load nothing from elsewhere. Both bundles start from an inline script and
+#: inject inline styles; ReDoc's search runs in a blob: worker. ReDoc's sidebar also shows a
+#: logo from redoc.ly's CDN, which this blocks (the link beside it stays).
+DOCS_CSP = (
+    "default-src 'self'; script-src 'self' 'unsafe-inline'; style-src 'self' 'unsafe-inline'; "
+    "img-src 'self' data:; font-src 'self' data:; worker-src 'self' blob:; connect-src 'self'; "
+    "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+)
 
 
 def assets_dir() -> Path:
     """The folder of the installed ``fastapi_offline`` package's static bundles."""
     return Path(str(files("fastapi_offline") / "static"))
+
+
+def _local_only(page: HTMLResponse) -> HTMLResponse:
+    page.headers["Content-Security-Policy"] = DOCS_CSP
+    return page
 
 
 def install_docs(app: FastAPI, static_dir: Path) -> None:
@@ -44,14 +57,16 @@ def install_docs(app: FastAPI, static_dir: Path) -> None:
 
     @app.get("/docs", include_in_schema=False)
     def swagger_ui() -> HTMLResponse:
-        return get_swagger_ui_html(
-            openapi_url=openapi_url,
-            title=f"{app.title} API",
-            swagger_js_url=f"{ASSETS_URL}/swagger-ui-bundle.js",
-            swagger_css_url=f"{ASSETS_URL}/swagger-ui.css",
-            swagger_favicon_url=FAVICON_URL,
-            oauth2_redirect_url=redirect_url,
-            swagger_ui_parameters=SWAGGER_PARAMETERS,
+        return _local_only(
+            get_swagger_ui_html(
+                openapi_url=openapi_url,
+                title=f"{app.title} API",
+                swagger_js_url=f"{ASSETS_URL}/swagger-ui-bundle.js",
+                swagger_css_url=f"{ASSETS_URL}/swagger-ui.css",
+                swagger_favicon_url=FAVICON_URL,
+                oauth2_redirect_url=redirect_url,
+                swagger_ui_parameters=SWAGGER_PARAMETERS,
+            )
         )
 
     @app.get(redirect_url, include_in_schema=False)
@@ -60,12 +75,14 @@ def install_docs(app: FastAPI, static_dir: Path) -> None:
 
     @app.get("/redoc", include_in_schema=False)
     def redoc() -> HTMLResponse:
-        return get_redoc_html(
-            openapi_url=openapi_url,
-            title=f"{app.title} API",
-            redoc_js_url=f"{ASSETS_URL}/redoc.standalone.js",
-            redoc_favicon_url=FAVICON_URL,
-            with_google_fonts=False,
+        return _local_only(
+            get_redoc_html(
+                openapi_url=openapi_url,
+                title=f"{app.title} API",
+                redoc_js_url=f"{ASSETS_URL}/redoc.standalone.js",
+                redoc_favicon_url=FAVICON_URL,
+                with_google_fonts=False,
+            )
         )
 
     @app.get("/favicon.ico", include_in_schema=False)
