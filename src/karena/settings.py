@@ -87,4 +87,3 @@ def settings_error_message(exc: ValidationError) -> str:
             where = ".".join(str(x) for x in error.get("loc", ()))
             parts.append(f"{where}: {error['msg']}" if where else str(error["msg"]))
     return "; ".join(parts) or str(exc).splitlines()[0]
-

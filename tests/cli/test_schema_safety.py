@@ -33,8 +33,7 @@ def _tables(url: str) -> list[str]:
 
     with psycopg.connect(_psycopg_dsn(url)) as conn:
         rows = conn.execute(
-            "SELECT table_name FROM information_schema.tables WHERE table_schema = "
-            "current_schema()"
+            "SELECT table_name FROM information_schema.tables WHERE table_schema = current_schema()"
         ).fetchall()
     return [r[0] for r in rows]
 

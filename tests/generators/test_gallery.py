@@ -54,7 +54,7 @@ def test_wrong_layout_finds_nothing_and_says_so(store: Store, tmp_path: Path) ->
     """Finding 14.9: ``--layout ksort`` on a folder gallery reported "0 prompts" and exit 0."""
     make_folder_gallery(tmp_path / "gal")
     store.catalog.create_arena(slug="gal", k=4)
-    with pytest.raises(InvalidInput, match="nothing to import as the 'ksort' layout.*folder"):
+    with pytest.raises(InvalidInput, match=r"nothing to import as the 'ksort' layout.*folder"):
         import_gallery(store, arena="gal", path=tmp_path / "gal", layout="ksort")
     assert store.catalog.list_models(arena="gal") == ()
 
