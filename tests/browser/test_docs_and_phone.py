@@ -104,3 +104,30 @@ def test_phone_leaderboard_keeps_its_important_columns(server, browser, tmp_path
     assert wide.locator("svg.interval-plot").is_visible()
     assert not wide.locator("svg.interval-plot-compact").is_visible()
     assert wide.locator("#leaderboard th", has_text="σ").is_visible()
+
+
+def test_reveal_after_all_bad_and_the_colour_of_changes(server, browser) -> None:  # noqa: F811
+    """After "All bad" every card said "rank 1"; a green "+2.79" score sat beside "μ −4.40"."""
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    page.goto(server.base_url + "/")
+    page.locator("#vote-all-bad").click()
+    page.locator(".reveal .model-name").first.wait_for(state="visible", timeout=30_000)
+    assert page.locator(".revealed-rank").all_inner_texts() == ["all bad"] * 4
+    page.locator("#next-battle").click()
+    page.locator(".output").first.click()
+    for key in "1234":
+        page.keyboard.press(key)
+    page.locator("#submit-rank").click()
+    page.locator(".reveal .model-name").first.wait_for(state="visible", timeout=30_000)
+    assert page.locator(".revealed-rank").all_inner_texts() == [f"rank {r}" for r in (1, 2, 3, 4)]
+    for card in page.locator(".reveal .delta").all():
+        mu = float(card.locator(".delta-mu").inner_text().removeprefix("μ "))
+        classes = card.get_attribute("class") or ""
+        assert ("up" in classes.split()) == (mu > 0) and ("down" in classes.split()) == (mu < 0)
+        colour = card.locator(".delta-score").evaluate("e => getComputedStyle(e).color")
+        assert colour == "rgb(107, 107, 118)"  # the score change is grey, whatever its sign
+    # The winner's μ rose (green), the last one's fell (red).
+    colours = page.locator(".delta-mu").evaluate_all(
+        "els => els.map(e => getComputedStyle(e).color)"
+    )
+    assert colours[0] == "rgb(29, 138, 74)" and colours[3] == "rgb(194, 58, 43)"

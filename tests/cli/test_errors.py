@@ -151,3 +151,13 @@ def test_taken_port(karena: Karena, busy_port: int, command: str, tmp_path: Path
     ran = karena(command, "--port", str(busy_port), KARENA_DATA_DIR=str(tmp_path / "d"))
     ran.assert_one_error_line(f"cannot listen on 127.0.0.1:{busy_port}", "--port")
     assert not (tmp_path / "karena.db").exists()
+
+
+def test_serve_on_an_unreachable_database(karena: Karena) -> None:
+    """``karena serve`` prepares the schema first: an unreachable database is its one line."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    url = f"postgresql://karena@127.0.0.1:{port}/karena"
+    ran = karena("serve", "--port", "0", "--database-url", url)
+    ran.assert_one_error_line("cannot use the database", "--database-url", "refused")
