@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from karena.errors import ConfigError
 
-__all__ = ["Database", "SchemaStatus", "normalise_url"]
+__all__ = ["Database", "SchemaStatus", "display_url", "head_revision", "normalise_url"]
 
 #: How long an SQLite writer waits for the lock before giving up (seconds).
 SQLITE_BUSY_TIMEOUT_S = 30.0
@@ -172,6 +172,15 @@ def _alembic_config() -> Any:
     return cfg
 
 
+def head_revision() -> str:
+    """The latest schema revision this karena ships."""
+    from alembic.script import ScriptDirectory
+
+    head = ScriptDirectory.from_config(_alembic_config()).get_current_head()
+    assert head is not None
+    return str(head)
+
+
 @dataclass
 class Database:
     """An engine plus read and write session factories for one database URL."""
@@ -323,8 +332,7 @@ class Database:
         from alembic.script import ScriptDirectory
 
         scripts = ScriptDirectory.from_config(_alembic_config())
-        head = scripts.get_current_head()
-        assert head is not None
+        head = head_revision()
         path = self.sqlite_path
         if path is not None and not path.is_file():
             return SchemaStatus(current=None, head=head, known=True)
