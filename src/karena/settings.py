@@ -8,7 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import platformdirs
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -69,3 +69,21 @@ class Settings(BaseSettings):
     def resolved_media_dir(self) -> Path:
         """The media folder, defaulting to ``<data_dir>/media``."""
         return self.media_dir if self.media_dir is not None else self.data_dir / "media"
+
+
+def settings_error_message(exc: ValidationError) -> str:
+    """A pydantic error as one line naming each bad setting by its environment variable.
+
+    e.g. ``KARENA_RATE_LIMIT_PER_MINUTE='abc' is not valid: Input should be a valid integer``.
+    (The secrets, SecretStr fields, accept any text, so no secret is ever repeated here.)
+    """
+    parts = []
+    for error in exc.errors():
+        field = str(error["loc"][0]) if error.get("loc") else ""
+        if exc.title == Settings.__name__ and field:
+            name = f"{Settings.model_config.get('env_prefix', '')}{field}".upper()
+            parts.append(f"{name}={error.get('input')!r} is not valid: {error['msg']}")
+        else:
+            where = ".".join(str(x) for x in error.get("loc", ()))
+            parts.append(f"{where}: {error['msg']}" if where else str(error["msg"]))
+    return "; ".join(parts) or str(exc).splitlines()[0]

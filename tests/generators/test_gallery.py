@@ -50,6 +50,15 @@ def test_folder_layout_imports_prompts_models_and_outputs(store: Store, tmp_path
     assert (again.outputs_added, again.outputs_unchanged, again.models_added) == (0, 8, [])
 
 
+def test_wrong_layout_finds_nothing_and_says_so(store: Store, tmp_path: Path) -> None:
+    """Finding 14.9: ``--layout ksort`` on a folder gallery reported "0 prompts" and exit 0."""
+    make_folder_gallery(tmp_path / "gal")
+    store.catalog.create_arena(slug="gal", k=4)
+    with pytest.raises(InvalidInput, match=r"nothing to import as the 'ksort' layout.*folder"):
+        import_gallery(store, arena="gal", path=tmp_path / "gal", layout="ksort")
+    assert store.catalog.list_models(arena="gal") == ()
+
+
 def test_folder_layout_from_a_zip(store: Store, tmp_path: Path) -> None:
     make_folder_gallery(tmp_path / "gal")
     archive = tmp_path / "gal.zip"

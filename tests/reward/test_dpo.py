@@ -256,3 +256,24 @@ def test_dataset_reads_pixels_and_text_embeddings(tmp_path: Path) -> None:
         PreferenceDataset(table, tmp_path, kind="pixels", text_embeddings=emb)
     with pytest.raises(InvalidInput, match="missing"):
         PreferenceDataset(table, tmp_path / "elsewhere", kind="pixels")
+
+
+def test_missing_files_message_lists_each_path_once(tmp_path: Path) -> None:
+    """Finding 14.10: one image in three pairs was named three times in the missing-files line."""
+    from karena.reward.dpo.data import PreferenceDataset
+    from karena.reward.export import RewardTable
+
+    table = RewardTable(
+        {
+            "pair": np.arange(3),
+            "tie": np.zeros(3, dtype=bool),
+            "gap_norm": np.ones(3),
+            "image_w": np.array(["same.png"] * 3, dtype=object),
+            "image_l": np.array(["a.png", "b.png", "c.png"], dtype=object),
+        }
+    )
+    with pytest.raises(InvalidInput) as caught:
+        PreferenceDataset(table, tmp_path, kind="pixels")
+    message = caught.value.message
+    assert message.startswith("4 input files are missing")
+    assert message.count("same.png") == 1

@@ -69,6 +69,7 @@ def test_admin_import_export_recompute_flow(env: dict[str, str], tmp_path: Path)
 
 
 def test_errors_are_one_line_and_exit_2(env: dict[str, str], tmp_path: Path) -> None:
+    run(env, "migrate")
     full_env = {**os.environ, **env}
     proc = subprocess.run(
         [sys.executable, "-m", "karena.cli.main", "export", "--arena", "missing", "-o",

@@ -132,7 +132,10 @@ def eval_command(
         bool, typer.Option(help="Also write leaderboard_entry.json marked 'placed by judge'.")
     ] = False,
 ) -> None:
-    """Place a new model on a leaderboard with a corrected VLM judge (K-Sort Eval)."""
+    """Place a new model on a leaderboard (K-Sort Eval).
+
+    A VLM judge compares it with reference battles; its answers are corrected.
+    """
     from karena.judge.prompts import load_rules, rules_for
 
     if print_rules:
@@ -226,11 +229,11 @@ def _reference(
         if problems:
             note += f" ({len(problems)} broken folders skipped)"
         return ref, note
+    from karena.cli.common import open_store
     from karena.judge.reference import DEFAULT_MIN_AGREEMENT
     from karena.judge.store_source import load_from_store
-    from karena.store.api import Store
 
-    store = Store.open(settings)
+    store = open_store(settings=settings)
     try:
         threshold = min_agreement if min_agreement is not None else DEFAULT_MIN_AGREEMENT
         ref, counts = load_from_store(store, arena=str(arena), min_agreement=threshold)

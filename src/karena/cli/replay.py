@@ -77,14 +77,15 @@ def _with_progress(votes: list[Vote]) -> Iterable[Vote]:
 
 
 def _print_table(rows: tuple[LeaderboardRow, ...], title: str, elo: bool) -> None:
-    from rich.console import Console
     from rich.table import Table
+
+    from karena.cli.common import print_table
 
     table = Table(title=title)
     for column in ("Rank", "Model", "Score μ−3σ", "μ", "σ", "95% interval", "Votes"):
         table.add_column(column, justify="left" if column == "Model" else "right")
     for row in rows:
-        interval = "—" if elo else f"{row.ci_low:.2f} … {row.ci_high:.2f}"
+        interval = "—" if elo else f"{row.ci_low:.2f} – {row.ci_high:.2f}"
         model = f"{row.model_name} [dim](provisional)[/dim]" if row.provisional else row.model_name
         table.add_row(
             str(row.rank),
@@ -95,7 +96,7 @@ def _print_table(rows: tuple[LeaderboardRow, ...], title: str, elo: bool) -> Non
             interval,
             str(row.votes),
         )
-    Console().print(table)
+    print_table(table)
 
 
 def register(app: typer.Typer) -> None:
@@ -106,8 +107,9 @@ def register(app: typer.Typer) -> None:
         log: Annotated[
             Path,
             typer.Argument(
-                help="JSON-lines vote log ('-' for stdin): one object per line with "
-                '"models" and one of "ranking", "winner" or "result".',
+                help="JSON-lines vote log ('-' for stdin), e.g. what `karena export` writes: "
+                'one object per line with "models" and one of "mode" (with "ranks"), '
+                '"ranking", "winner" or "result".',
             ),
         ],
         model: Annotated[
@@ -139,7 +141,10 @@ def register(app: typer.Typer) -> None:
             ),
         ] = False,
     ) -> None:
-        """Replay a vote log through an online rating model and print the leaderboard."""
+        """Replay a vote log through an online rating model.
+
+        Prints the leaderboard it ends with.
+        """
         import json
 
         from karena.errors import InvalidInput

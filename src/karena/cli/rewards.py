@@ -48,7 +48,9 @@ def rewards(
     ] = 0.10,
     jsonl: Annotated[bool, typer.Option(help="Also write rewards.jsonl.")] = True,
 ) -> None:
-    """Fit model capabilities and export per-pair ArenaPO rewards (truncated-normal gaps).
+    """Fit capabilities and export per-pair ArenaPO rewards.
+
+    Rewards are truncated-normal gaps between the capabilities of each pair's two models.
 
     Writes rewards.parquet, rewards.jsonl, capabilities.csv/.md, gaps_hist.png, summary.json to OUT.
     """
@@ -156,7 +158,9 @@ def train_dpo(
     seed: Annotated[int, typer.Option(help="Seed of batches, noise and timesteps.")] = 0,
     device: Annotated[str, typer.Option(help="torch device, e.g. cpu or cuda.")] = "cpu",
 ) -> None:
-    """Fine-tune a diffusion UNet with Diffusion-DPO and ArenaPO gaps (needs the train extra).
+    """Fine-tune a diffusion UNet with Diffusion-DPO.
+
+    ArenaPO gaps set the margin or weight of each pair; needs the train extra.
 
     Inputs are precomputed: each untied pair's image_w/image_l must exist under ROOT.
 
@@ -243,15 +247,11 @@ def _load_unet(path: Path) -> Any:
 
 def _pairs_from_store(arena: str, database_url: str | None) -> Any:
     """The counted votes of ``arena`` expanded to pairs, read through the Store API."""
+    from karena.cli.common import open_store
     from karena.reward.loaders import pairs_from_vote_records
-    from karena.settings import Settings
-    from karena.store import Store
     from karena.store.export import vote_record
 
-    settings = Settings()
-    if database_url is not None:
-        settings = settings.model_copy(update={"database_url": database_url})
-    with Store.open(settings, migrate=False) as store:
+    with open_store(database_url) as store:
         records = (vote_record(v) for v in store.voting.iter_votes(arena=arena, counted_only=True))
         pairs = pairs_from_vote_records(records, where=f"arena {arena!r}")
     if len(pairs) == 0:

@@ -56,6 +56,21 @@ def _open_browser_when_up(url: str, host: str, port: int, timeout: float = 30.0)
     threading.Thread(target=wait_then_open, name="karena-browser", daemon=True).start()
 
 
+def prepare_schema(url: str, prefix: str = "karena") -> None:
+    """Create the schema of an empty database, or upgrade an old one, and say so."""
+    from karena.store.db import Database, display_url
+
+    db = Database.connect(url)
+    try:
+        before, after = db.migrate()
+    finally:
+        db.dispose()
+    if before is None:
+        typer.echo(f"{prefix}: created the karena schema (revision {after}) in {display_url(url)}")
+    elif before != after:
+        typer.echo(f"{prefix}: upgraded the schema of {display_url(url)} from {before} to {after}")
+
+
 def _display_host(host: str) -> str:
     return "127.0.0.1" if host in ("0.0.0.0", "::", "") else host
 
@@ -78,19 +93,16 @@ def serve(
     ] = None,
     log_level: Annotated[str, typer.Option(help="uvicorn log level.")] = "info",
 ) -> None:
-    """Serve the arena: vote page, leaderboard, JSON API (/docs) and admin API."""
+    """Serve the arena: vote page, leaderboard and JSON API.
+
+    API docs at /docs; the admin API needs KARENA_ADMIN_TOKEN. An empty database gets the
+    schema first (and says so).
+    """
     import uvicorn
 
-    from karena.settings import Settings
-    from karena.store.api import Store
+    from karena.cli.common import load_settings
 
-    updates: dict[str, object] = {}
-    for key, value in (("host", host), ("port", port), ("workers", workers)):
-        if value is not None:
-            updates[key] = value
-    if database_url is not None:
-        updates["database_url"] = database_url
-    settings = Settings().model_copy(update=updates)
+    settings = load_settings(database_url, host=host, port=port, workers=workers)
     _check_port_free(settings.host, settings.port)
     url = settings.resolved_database_url()
     if settings.workers > 1 and url.startswith("sqlite"):
@@ -100,7 +112,7 @@ def serve(
             err=True,
         )
     # Migrate once here, so that workers never race to migrate one database.
-    Store.open(settings, migrate=True).close()
+    prepare_schema(url)
     if settings.workers == 1:
         from karena.web.app import create_app, freeze_startup_heap
 
@@ -154,7 +166,10 @@ def demo(
         typer.Option("--data-dir", help="Where the demo keeps its data [KARENA_DATA_DIR]."),
     ] = None,
 ) -> None:
-    """Build (first run) and serve a ready demo arena of procedural renderers on SQLite."""
+    """Build (first run) and serve a ready demo arena.
+
+    Procedural renderers as contestants, on SQLite in KARENA_DATA_DIR.
+    """
     import uvicorn
     from rich.progress import Progress
 
@@ -180,7 +195,8 @@ def demo(
     _check_port_free(settings.host, settings.port)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     typer.echo(f"karena demo: data in {settings.data_dir}")
-    store = Store.open(settings, migrate=True)
+    prepare_schema(settings.resolved_database_url(), prefix="karena demo")
+    store = Store.open(settings, migrate=False)
     live = LiveGenerators(store)  # the renderers, attached in-process for typed prompts
     arena = build_demo_arena(live, k=settings.default_k)
     first, rest = arena.prompts[:EAGER_PROMPTS], arena.prompts[EAGER_PROMPTS:]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -10,10 +11,27 @@ import typer
 if TYPE_CHECKING:
     from karena.sim.noise import NoiseModel
 
-#: What ``--quick`` runs: small enough for under a minute on 2 busy cores.
-QUICK_N, QUICK_SEEDS, QUICK_BUDGET = 30, 8, 3000
-QUICK_METHODS, QUICK_NOISE = "elo,random,ucb,window-tuned", "0.05"
-DEFAULT_METHODS = "elo,thurstone-k2,random,skill,ucb,ucb-k2,ucb-k6,window,window-tuned"
+
+@dataclass(frozen=True)
+class Preset:
+    """The study's size when a flag is not given."""
+
+    n: int
+    seeds: int
+    budget: int
+    methods: str
+    noise: str
+
+
+#: The full study, and what ``--quick`` runs (small enough for under a minute on 2 busy cores).
+FULL = Preset(
+    n=50,
+    seeds=20,
+    budget=12000,
+    methods="elo,thurstone-k2,random,skill,ucb,ucb-k2,ucb-k6,window,window-tuned",
+    noise="0,0.05",
+)
+QUICK = Preset(n=30, seeds=8, budget=3000, methods="elo,random,ucb,window-tuned", noise="0.05")
 DEFAULT_JUDGE_CSV = Path("../shared/data/genai_bench_judge_votes.csv")
 
 
@@ -50,24 +68,47 @@ def register(app: typer.Typer) -> None:
     def simulate(
         quick: Annotated[
             bool,
-            typer.Option("--quick", help="A small study (30 models, 8 seeds), under a minute."),
+            typer.Option(
+                "--quick",
+                help="A small study (30 models, 8 seeds), under a minute; flags given beside "
+                "it still apply.",
+            ),
         ] = False,
-        n: Annotated[int, typer.Option("--n", min=4, help="Models in each simulated arena.")] = 50,
+        n: Annotated[
+            int | None,
+            typer.Option(
+                "--n", min=4, help=f"Models in each simulated arena [{FULL.n}; quick {QUICK.n}]."
+            ),
+        ] = None,
         k: Annotated[int, typer.Option("--k", min=2, max=8, help="K of the K-wise methods.")] = 4,
         noise: Annotated[
-            str,
+            str | None,
             typer.Option(
-                help="Comma-separated: flip probabilities (0,0.05), thurstone:β, judge[:name]."
+                help="Comma-separated: flip probabilities (0,0.05), thurstone:β, judge[:name] "
+                f"[{FULL.noise}; quick {QUICK.noise}]."
             ),
-        ] = "0,0.05",
-        seeds: Annotated[int, typer.Option(min=1, help="Shuffled worlds per method.")] = 20,
+        ] = None,
+        seeds: Annotated[
+            int | None,
+            typer.Option(
+                min=1, help=f"Shuffled worlds per method [{FULL.seeds}; quick {QUICK.seeds}]."
+            ),
+        ] = None,
         budget: Annotated[
-            int,
-            typer.Option(min=10, help="Pairwise comparisons per run (same for all)."),
-        ] = 12000,
+            int | None,
+            typer.Option(
+                min=10,
+                help="Pairwise comparisons per run, the same for all "
+                f"[{FULL.budget}; quick {QUICK.budget}].",
+            ),
+        ] = None,
         methods: Annotated[
-            str, typer.Option(help="Comma-separated method keys; 'list' prints them.")
-        ] = DEFAULT_METHODS,
+            str | None,
+            typer.Option(
+                help="Comma-separated method keys; 'list' prints them "
+                f"[{FULL.methods}; quick {QUICK.methods}]."
+            ),
+        ] = None,
         output: Annotated[
             Path, typer.Option("--output", "-o", help="Folder for simulate.png and simulate.json.")
         ] = Path("simulate-results"),
@@ -76,7 +117,10 @@ def register(app: typer.Typer) -> None:
             Path, typer.Option(help="GenAI-Bench judge votes, for judge noise.")
         ] = DEFAULT_JUDGE_CSV,
     ) -> None:
-        """Compare rating methods and matchmakers: votes until the ranking is exactly right."""
+        """Compare rating methods and matchmakers in simulation.
+
+        Counts the votes until the ranking is exactly right and stays so.
+        """
         import json
 
         import numpy as np
@@ -84,6 +128,7 @@ def register(app: typer.Typer) -> None:
         from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
         from rich.table import Table
 
+        from karena.cli.common import print_table
         from karena.errors import InvalidInput
         from karena.rating.models.factor_graph import FactorGraphFFA
         from karena.sim.protocol import (
@@ -95,9 +140,13 @@ def register(app: typer.Typer) -> None:
         )
         from karena.sim.report import convergence_json, convergence_rows, plot_convergence
 
-        if quick:
-            n, seeds, budget = QUICK_N, QUICK_SEEDS, QUICK_BUDGET
-            methods, noise = QUICK_METHODS, QUICK_NOISE
+        # --quick changes the defaults only: a flag given beside it wins.
+        preset = QUICK if quick else FULL
+        n = preset.n if n is None else n
+        seeds = preset.seeds if seeds is None else seeds
+        budget = preset.budget if budget is None else budget
+        methods = preset.methods if methods is None else methods
+        noise = preset.noise if noise is None else noise
         catalog = method_catalog(k, factor_graph=FactorGraphFFA())
         if methods.strip() == "list":
             for key, method in catalog.items():
@@ -173,7 +222,7 @@ def register(app: typer.Typer) -> None:
                     row.get("elo_over_this_votes", "-"),
                     row.get("this_over_ucb_votes", "-"),
                 )
-        Console().print(table)
+        print_table(table)
         output.mkdir(parents=True, exist_ok=True)
         plot_convergence(results, output / "simulate.png", f"N={n}, {seeds} seeds")
         payload: dict[str, object] = {

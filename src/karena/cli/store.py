@@ -7,6 +7,8 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from karena.cli.common import command_group
+
 if TYPE_CHECKING:
     from karena.store import Store
 
@@ -18,29 +20,28 @@ ArenaOpt = Annotated[str, typer.Option("--arena", "-a", help="Arena slug.")]
 
 
 def _open(database_url: str | None) -> Store:
-    from karena.settings import Settings
-    from karena.store import Store
+    from karena.cli.common import open_store
 
-    settings = Settings()
-    if database_url is not None:
-        settings = settings.model_copy(update={"database_url": database_url})
-    return Store.open(settings)
+    return open_store(database_url)
 
 
 def migrate(database_url: DbOpt = None) -> None:
-    """Create or upgrade the database schema to the latest revision."""
-    from karena.settings import Settings
-    from karena.store.db import Database
+    """Create or upgrade the database schema.
 
-    settings = Settings()
-    url = database_url if database_url is not None else settings.resolved_database_url()
+    The only command that creates one (``serve`` and ``demo`` do on an empty database); every
+    other command refuses a database without karena's latest schema.
+    """
+    from karena.cli.common import load_settings
+    from karena.store.db import Database, display_url
+
+    url = load_settings(database_url).resolved_database_url()
     db = Database.connect(url)
     try:
-        before = db.current_revision()
-        db.migrate()
-        after = db.current_revision()
+        before, after = db.migrate()
     finally:
         db.dispose()
+    if before is None:
+        typer.echo(f"created the karena schema in {display_url(url)}")
     typer.echo(f"schema at revision {after} (was {before or 'empty'})")
 
 
@@ -63,7 +64,10 @@ def import_command(
     ] = False,
     database_url: DbOpt = None,
 ) -> None:
-    """Import pre-generated outputs (and, for the K-Sort Eval layout, its human votes)."""
+    """Import pre-generated outputs into an arena.
+
+    For the K-Sort Eval layout, its human votes too. A layout that finds nothing is an error.
+    """
     from rich.progress import Progress
 
     from karena.services.gallery import import_gallery
@@ -94,7 +98,10 @@ def export(
     fmt: Annotated[str, typer.Option("--format", "-f", help="jsonl, csv or parquet.")] = "jsonl",
     database_url: DbOpt = None,
 ) -> None:
-    """Export an arena's vote log (JSONL, CSV, or Parquet loadable by Hugging Face datasets)."""
+    """Export an arena's vote log (JSONL, CSV or Parquet).
+
+    `karena replay` reads the JSONL; Hugging Face datasets loads the Parquet.
+    """
     from karena.errors import InvalidInput
 
     if fmt not in ("jsonl", "csv", "parquet"):
@@ -113,7 +120,10 @@ def recompute(
     ] = None,
     database_url: DbOpt = None,
 ) -> None:
-    """Rebuild ratings exactly from the vote log and report any drift from the live ratings."""
+    """Rebuild ratings exactly from the vote log.
+
+    Reports any drift from the live ratings.
+    """
     store = _open(database_url)
     try:
         slugs = [arena] if arena is not None else [a.slug for a in store.catalog.list_arenas()]
@@ -132,8 +142,9 @@ def recompute(
 
 def leaderboard(arena: ArenaOpt, database_url: DbOpt = None) -> None:
     """Print an arena's leaderboard."""
-    from rich.console import Console
     from rich.table import Table
+
+    from karena.cli.common import print_table
 
     store = _open(database_url)
     try:
@@ -147,13 +158,13 @@ def leaderboard(arena: ArenaOpt, database_url: DbOpt = None) -> None:
             str(r.rank), r.model_name + mark, f"{r.score:.2f}", f"{r.mu:.2f}", f"{r.sigma:.2f}",
             f"[{r.ci_low:.2f}, {r.ci_high:.2f}]", str(r.votes),
         )  # fmt: skip
-    Console().print(table)
+    print_table(table)
 
 
-arena_app = typer.Typer(help="Create and list arenas.", no_args_is_help=True)
-model_app = typer.Typer(help="Add, enable and disable models.", no_args_is_help=True)
-prompt_app = typer.Typer(help="Add prompts.", no_args_is_help=True)
-voter_app = typer.Typer(help="Ban and unban voters.", no_args_is_help=True)
+arena_app = command_group("Create and list arenas.")
+model_app = command_group("Add, enable and disable models.")
+prompt_app = command_group("Add prompts.")
+voter_app = command_group("Ban and unban voters.")
 
 
 @arena_app.command("add")
@@ -253,7 +264,10 @@ def voter_ban(
     ] = False,
     database_url: DbOpt = None,
 ) -> None:
-    """Ban a voter: new votes are refused and (by default) past votes stop counting."""
+    """Ban a voter: their new votes are refused.
+
+    By default their past votes stop counting too (ratings rebuilt).
+    """
     store = _open(database_url)
     try:
         n = store.voting.ban_voter(
@@ -265,14 +279,29 @@ def voter_ban(
 
 
 @voter_app.command("unban")
-def voter_unban(voter_hash: str, database_url: DbOpt = None) -> None:
-    """Lift a ban (discounted votes stay discounted)."""
+def voter_unban(
+    voter_hash: Annotated[str, typer.Argument(help="The voter hash (as exported).")],
+    keep_discounted: Annotated[
+        bool,
+        typer.Option(
+            "--keep-discounted", help="Leave the votes the ban discounted out of the ratings."
+        ),
+    ] = False,
+    database_url: DbOpt = None,
+) -> None:
+    """Lift a ban: the voter may vote again.
+
+    By default the votes the ban discounted count again (ratings rebuilt).
+    """
     store = _open(database_url)
     try:
-        store.voting.unban_voter(voter_hash=voter_hash)
+        n = store.voting.unban_voter(voter_hash=voter_hash, restore_past=not keep_discounted)
     finally:
         store.close()
-    typer.echo("unbanned")
+    if keep_discounted:
+        typer.echo("unbanned; the votes the ban discounted stay discounted")
+    else:
+        typer.echo(f"unbanned; {n} discounted votes count again and ratings rebuilt")
 
 
 def register(app: typer.Typer) -> None:

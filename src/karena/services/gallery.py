@@ -239,4 +239,12 @@ def import_gallery(
         _import_manifest(imp, manifest, progress)
     else:
         _import_ksort(imp, progress, raw_model_names)
+    if report.prompts == 0 and report.outputs_added + report.outputs_unchanged == 0:
+        # Nothing matched the layout: most likely the wrong --layout for this folder.
+        found = detect_layout(source)
+        hint = f"; it looks like a {found} gallery" if found != layout else ""
+        raise InvalidInput(
+            f"{source.label}: found nothing to import as the {layout!r} layout{hint} "
+            "(see docs/gallery-import.md)"
+        )
     return report

@@ -39,13 +39,23 @@ class Store:
 
     @classmethod
     def open(cls, settings: Settings, *, migrate: bool = True, clock: Clock | None = None) -> Store:
-        """Connect to ``settings.resolved_database_url()`` and (by default) migrate to the latest.
+        """Connect to ``settings.resolved_database_url()``.
 
+        ``migrate=True`` creates or upgrades the schema (a SQLite file and its folder too);
+        ``migrate=False`` creates nothing and raises ConfigError, naming what to run, unless
+        the database already holds karena's latest schema: what the commands that only read
+        or edit an existing arena use, so a typo in a URL never creates a database.
         ``clock`` returns the current UTC time; tests pass a fake one to move time without sleeping.
         """
         db = Database.connect(settings.resolved_database_url())
-        if migrate:
-            db.migrate()
+        try:
+            if migrate:
+                db.migrate()
+            else:
+                db.require_schema()
+        except BaseException:
+            db.dispose()
+            raise
         media = MediaStore(
             settings.resolved_media_dir(),
             max_bytes=settings.max_upload_bytes,

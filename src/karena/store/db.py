@@ -13,12 +13,12 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import DisconnectionError
+from sqlalchemy.exc import ArgumentError, DBAPIError, DisconnectionError
 from sqlalchemy.orm import Session, sessionmaker
 
 from karena.errors import ConfigError
 
-__all__ = ["Database", "normalise_url"]
+__all__ = ["Database", "SchemaStatus", "display_url", "head_revision", "normalise_url"]
 
 #: How long an SQLite writer waits for the lock before giving up (seconds).
 SQLITE_BUSY_TIMEOUT_S = 30.0
@@ -26,6 +26,13 @@ SQLITE_BUSY_TIMEOUT_S = 30.0
 MIGRATION_LOCK_KEY = 0x6B6172656E61
 #: A pooled PostgreSQL connection idle longer than this is pinged before use (seconds).
 IDLE_PING_S = 5.0
+
+
+def _shown(url: str) -> str:
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except ArgumentError:  # not a URL at all: nothing in it parses as a password
+        return url
 
 
 def normalise_url(url: str) -> str:
@@ -36,10 +43,59 @@ def normalise_url(url: str) -> str:
         url = "postgresql+psycopg://" + url[len("postgresql://") :]
     if not (url.startswith("sqlite") or url.startswith("postgresql+psycopg")):
         raise ConfigError(
-            f"unsupported database URL {make_url(url).render_as_string()!r}",
-            detail="use sqlite:///path or postgresql://user@host/db",
+            f"unsupported database URL {_shown(url)!r} "
+            "(KARENA_DATABASE_URL or --database-url): use sqlite:///path or "
+            "postgresql://user@host/db",
         )
     return url
+
+
+def display_url(url: str) -> str:
+    """``url`` as it may be shown to a user: the password masked, the driver name as given."""
+    return make_url(url).render_as_string(hide_password=True).replace("+psycopg", "")
+
+
+@dataclass(frozen=True)
+class SchemaStatus:
+    """Where a database's schema stands: its revision (None: no karena schema) and the latest."""
+
+    current: str | None
+    head: str
+    known: bool
+
+    @property
+    def ok(self) -> bool:
+        """True when the schema is karena's latest."""
+        return self.current == self.head
+
+    def problem(self, where: str) -> str:
+        """What is wrong, as one line that says what to run; "" when nothing is."""
+        if self.current is None:
+            return f"{where} has no karena schema; create it with `karena migrate`"
+        if not self.known:
+            return (
+                f"{where} is at schema revision {self.current}, which this karena does not "
+                f"know (a newer karena made it; this one needs {self.head}): upgrade karena"
+            )
+        if self.current != self.head:
+            return (
+                f"{where} is at schema revision {self.current}, this karena needs {self.head}; "
+                "upgrade it with `karena migrate`"
+            )
+        return ""
+
+
+@contextmanager
+def _reported(url: str) -> Iterator[None]:
+    """A database that cannot be reached becomes one ConfigError line naming the URL setting."""
+    try:
+        yield
+    except DBAPIError as exc:
+        reason = str(exc.orig).strip().splitlines()[0] if exc.orig is not None else str(exc)
+        raise ConfigError(
+            f"cannot use the database {display_url(url)} (KARENA_DATABASE_URL or "
+            f"--database-url): {reason}"
+        ) from None
 
 
 def _sqlite_on_connect(dbapi_conn: Any, _record: Any) -> None:
@@ -82,6 +138,49 @@ def _sqlite_on_begin(conn: Any) -> None:
     conn.exec_driver_sql(f"BEGIN {mode}")
 
 
+def _sqlite_revision(path: Path) -> str | None:
+    """The Alembic revision of a SQLite file, read through a read-only connection.
+
+    The engine's connect hook switches a file to WAL mode, which writes to it: a check that
+    must leave an empty or foreign file as it found it reads without the engine.
+    """
+    import sqlite3
+
+    try:
+        with contextlib.closing(
+            sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
+        ) as conn:
+            found = conn.execute(
+                "SELECT name FROM sqlite_master WHERE type = 'table' AND name = 'alembic_version'"
+            ).fetchone()
+            if found is None:
+                return None
+            row = conn.execute("SELECT version_num FROM alembic_version").fetchone()
+    except sqlite3.DatabaseError as exc:
+        raise ConfigError(
+            f"cannot read {path} as a SQLite database (KARENA_DATABASE_URL or "
+            f"--database-url): {exc}"
+        ) from None
+    return None if row is None else str(row[0])
+
+
+def _alembic_config() -> Any:
+    from alembic.config import Config
+
+    cfg = Config()
+    cfg.set_main_option("script_location", str(Path(__file__).parent / "migrations"))
+    return cfg
+
+
+def head_revision() -> str:
+    """The latest schema revision this karena ships."""
+    from alembic.script import ScriptDirectory
+
+    head = ScriptDirectory.from_config(_alembic_config()).get_current_head()
+    assert head is not None
+    return str(head)
+
+
 @dataclass
 class Database:
     """An engine plus read and write session factories for one database URL."""
@@ -110,12 +209,13 @@ class Database:
 
     @classmethod
     def connect(cls, url: str) -> Database:
-        """Create the engine for ``url`` (after :func:`normalise_url`)."""
+        """Create the engine for ``url`` (after :func:`normalise_url`); nothing is connected yet.
+
+        Creating nothing is the point: only :meth:`migrate` makes a SQLite file (and its folder)
+        or a schema, so a command that reads never leaves one behind after a typo in a URL.
+        """
         url = normalise_url(url)
         if url.startswith("sqlite"):
-            parsed = make_url(url)
-            if parsed.database and parsed.database != ":memory:":
-                Path(parsed.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
             engine = create_engine(
                 url,
                 connect_args={"timeout": SQLITE_BUSY_TIMEOUT_S, "check_same_thread": False},
@@ -181,25 +281,78 @@ class Database:
         with self.write_lock, self.write_engine.begin() as conn:
             yield conn
 
-    def migrate(self) -> None:
-        """Upgrade the schema to the latest Alembic revision (safe to call from many workers)."""
-        from alembic import command
-        from alembic.config import Config
+    @property
+    def sqlite_path(self) -> Path | None:
+        """The file of a SQLite database (None for PostgreSQL and in-memory SQLite)."""
+        if not self.is_sqlite:
+            return None
+        name = make_url(self.url).database
+        if not name or name == ":memory:" or name.startswith("file:"):
+            return None
+        return Path(name).expanduser()
 
-        cfg = Config()
-        cfg.set_main_option("script_location", str(Path(__file__).parent / "migrations"))
-        with self.write_engine.begin() as conn:
-            if self.is_postgres:
-                conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": MIGRATION_LOCK_KEY})
-            cfg.attributes["connection"] = conn
-            command.upgrade(cfg, "head")
+    def migrate(self) -> tuple[str | None, str]:
+        """Create or upgrade the schema to the latest Alembic revision; (before, after).
+
+        Safe to call from many workers (an advisory lock on PostgreSQL, the write lock on
+        SQLite). On SQLite this creates the database file and its folder when they are missing.
+        """
+        from alembic import command
+
+        path = self.sqlite_path
+        if path is not None:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        cfg = _alembic_config()
+        with _reported(self.url):
+            before = self.current_revision()
+            with self.write_engine.begin() as conn:
+                if self.is_postgres:
+                    conn.execute(
+                        text("SELECT pg_advisory_xact_lock(:k)"), {"k": MIGRATION_LOCK_KEY}
+                    )
+                cfg.attributes["connection"] = conn
+                command.upgrade(cfg, "head")
+            after = self.current_revision()
+        assert after is not None
+        return before, after
 
     def current_revision(self) -> str | None:
         """The schema revision the database is at, or None before the first migration."""
         from alembic.runtime.migration import MigrationContext
 
-        with self.engine.connect() as conn:
-            return MigrationContext.configure(conn).get_current_revision()
+        with _reported(self.url), self.engine.connect() as conn:
+            revision: str | None = MigrationContext.configure(conn).get_current_revision()
+            return revision
+
+    def schema_status(self) -> SchemaStatus:
+        """The schema's revision against the latest, creating nothing (ConfigError if unreachable).
+
+        A SQLite file that does not exist has no schema; it is not opened, so not created.
+        """
+        from alembic.script import ScriptDirectory
+
+        scripts = ScriptDirectory.from_config(_alembic_config())
+        head = head_revision()
+        path = self.sqlite_path
+        if path is not None and not path.is_file():
+            return SchemaStatus(current=None, head=head, known=True)
+        current = _sqlite_revision(path) if path is not None else self.current_revision()
+        known = current is None or any(
+            script.revision == current for script in scripts.walk_revisions()
+        )
+        return SchemaStatus(current=current, head=head, known=known)
+
+    def require_schema(self) -> None:
+        """Raise ConfigError unless the schema is karena's latest; creates and migrates nothing."""
+        path = self.sqlite_path
+        if path is not None and not path.is_file():
+            raise ConfigError(
+                f"no database file at {path} (KARENA_DATABASE_URL or --database-url); "
+                "create one with `karena migrate`"
+            )
+        problem = self.schema_status().problem(f"the database {display_url(self.url)}")
+        if problem:
+            raise ConfigError(problem)
 
     def dispose(self) -> None:
         """Close every pooled connection."""

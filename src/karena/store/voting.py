@@ -15,6 +15,7 @@ from typing import Any, Literal
 
 from sqlalchemy import Connection, func, select
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 
 from karena.errors import Conflict, Expired, Forbidden, InvalidInput, NotFound, RateLimited
 from karena.rating.types import parse_outcome
@@ -328,39 +329,54 @@ class Voting:
                 )
             if not discount_past:
                 return 0
-            arena_ids = sorted(
-                set(
-                    s.scalars(
-                        select(VoteRow.arena_id).where(
-                            VoteRow.voter_hash == vh, VoteRow.counted.is_(True)
-                        )
-                    )
-                )
-            )
-            discounted = 0
-            for arena_id in arena_ids:  # ascending ids: the same lock order as everywhere
-                arena = lock_arena(s, arena_id)
-                for vote in s.scalars(
-                    select(VoteRow).where(
-                        VoteRow.arena_id == arena_id,
-                        VoteRow.voter_hash == vh,
-                        VoteRow.counted.is_(True),
-                    )
-                ):
-                    vote.counted = False
-                    discounted += 1
-                s.flush()
-                rebuild(s, arena=arena, now=self.ctx.now())
-            return discounted
+            return self._set_counted(s, vh, counted=False)
 
-    def unban_voter(self, *, voter_id: str | None = None, voter_hash: str | None = None) -> None:
-        """Lift a ban (past discounted votes stay discounted)."""
+    def unban_voter(
+        self,
+        *,
+        voter_id: str | None = None,
+        voter_hash: str | None = None,
+        restore_past: bool = True,
+    ) -> int:
+        """Lift a ban; with ``restore_past`` the votes it discounted count again (ratings rebuilt).
+
+        A ban is the only thing that stops a stored vote counting, so every uncounted vote of
+        this voter is one the ban discounted. Returns the number of votes counted again.
+        """
         vh = self._resolve_voter(voter_id, voter_hash)
         with self.ctx.db.write() as s:
             row = s.get(BannedVoter, vh)
             if row is None:
                 raise NotFound("voter is not banned")
             s.delete(row)
+            return self._set_counted(s, vh, counted=True) if restore_past else 0
+
+    def _set_counted(self, s: Session, voter: str, *, counted: bool) -> int:
+        """Set ``counted`` on each vote of ``voter`` that differs; rebuild every arena touched."""
+        arena_ids = sorted(
+            set(
+                s.scalars(
+                    select(VoteRow.arena_id).where(
+                        VoteRow.voter_hash == voter, VoteRow.counted.is_(not counted)
+                    )
+                )
+            )
+        )
+        changed = 0
+        for arena_id in arena_ids:  # ascending ids: the same lock order as everywhere
+            arena = lock_arena(s, arena_id)
+            for vote in s.scalars(
+                select(VoteRow).where(
+                    VoteRow.arena_id == arena_id,
+                    VoteRow.voter_hash == voter,
+                    VoteRow.counted.is_(not counted),
+                )
+            ):
+                vote.counted = counted
+                changed += 1
+            s.flush()
+            rebuild(s, arena=arena, now=self.ctx.now())
+        return changed
 
     def is_banned(self, *, voter_id: str) -> bool:
         """Whether this raw voter id is banned."""

@@ -64,8 +64,20 @@ def resolve_arena(store: Store, slug: str | None) -> str:
         return store.catalog.get_arena(slug=slug).slug
     arenas = store.catalog.list_arenas()
     if not arenas:
-        raise NotFound("this server has no arena yet: create one (admin API or `karena demo`)")
+        raise NotFound(no_arena_message(store))
     return arenas[0].slug
+
+
+def no_arena_message(store: Store) -> str:
+    """What to do on a server with no arena; ``karena demo`` only where it would fill this one.
+
+    The demo always builds its SQLite database in the data folder: on PostgreSQL, or on any
+    other file, it would make an arena somewhere else.
+    """
+    ways = "`karena arena add SLUG` or `karena import DIR --arena SLUG --create-arena`"
+    if store.settings.database_url is None:
+        ways += ", or stop this server and run `karena demo`"
+    return f"this server has no arena yet: create one with {ways} (or POST /api/admin/arenas)"
 
 
 @router.get("/arenas", response_model=list[ArenaOut], summary="List arenas")

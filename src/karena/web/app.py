@@ -18,6 +18,7 @@ from karena.settings import Settings
 from karena.store.api import Store
 from karena.web import admin, api, pages
 from karena.web.deps import BATTLES_PER_VOTE, SlidingWindowLimiter
+from karena.web.docs import install_docs
 from karena.web.errors import install_error_handlers
 from karena.web.middleware import BodySizeLimit, SecurityHeaders
 
@@ -71,6 +72,8 @@ def create_app(
         version=__version__,
         description=_DESCRIPTION,
         lifespan=lifespan,
+        docs_url=None,  # served from local files by install_docs: no CDN
+        redoc_url=None,
     )
     app.state.settings = settings
     app.state.store = the_store
@@ -86,6 +89,7 @@ def create_app(
     app.include_router(api.media_router)
     app.include_router(admin.router)
     app.include_router(pages.router)
+    install_docs(app, _HERE / "static")
     app.mount("/static", StaticFiles(directory=str(_HERE / "static")), name="static")
     app.add_middleware(BodySizeLimit, limit=settings.max_upload_bytes + _UPLOAD_OVERHEAD)
     app.add_middleware(SecurityHeaders)

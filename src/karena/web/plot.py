@@ -1,8 +1,14 @@
-"""A server-rendered inline SVG of the leaderboard's 95% intervals (no JS, no plotting library)."""
+"""A server-rendered inline SVG of the leaderboard's 95% intervals (no JS, no plotting library).
+
+Two drawings of the same rows: the wide one (names in a column left of the lines) and a compact
+one for phones (each name above its line, the lines the full width), so that names stay
+readable at 390 px, where the wide drawing shrinks to about half size. The stylesheet shows one.
+"""
 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 from markupsafe import Markup, escape
 
@@ -12,6 +18,9 @@ _ROW_HEIGHT = 22
 _LABEL_WIDTH = 170
 _PLOT_WIDTH = 420
 _MARGIN = 12
+#: The compact drawing: about a phone's width in CSS pixels, so 1 unit ≈ 1 px there.
+_COMPACT_WIDTH = 360
+_COMPACT_ROW = 36
 
 
 def _nice_ticks(low: float, high: float, count: int = 5) -> list[float]:
@@ -28,41 +37,84 @@ def _nice_ticks(low: float, high: float, count: int = 5) -> list[float]:
     return ticks
 
 
-def interval_plot(rows: list[LeaderboardRowOut]) -> Markup:
-    """One line per model: its μ ± 1.96σ interval, a dot at μ and a tick at the score μ − 3σ."""
-    if not rows:
-        return Markup("")
+def _bounds(rows: list[LeaderboardRowOut]) -> tuple[float, float]:
     low = min(min(r.ci_low, r.score) for r in rows)
     high = max(r.ci_high for r in rows)
     pad = (high - low) * 0.05 if high > low else 1.0
-    low, high = low - pad, high + pad
+    return low - pad, high + pad
+
+
+def _row_marks(row: LeaderboardRowOut, cy: float, x: Callable[[float], float]) -> str:
+    """The interval line, the dot at μ and the tick at the score, centred on ``cy``."""
+    cls = "interval provisional" if row.provisional else "interval"
+    return (
+        f'<line x1="{x(row.ci_low):.1f}" y1="{cy:.1f}" x2="{x(row.ci_high):.1f}" '
+        f'y2="{cy:.1f}" class="{cls}"/>'
+        f'<circle cx="{x(row.mu):.1f}" cy="{cy:.1f}" r="4" class="mu"/>'
+        f'<line x1="{x(row.score):.1f}" y1="{cy - 6:.1f}" x2="{x(row.score):.1f}" '
+        f'y2="{cy + 6:.1f}" class="score"/>'
+    )
+
+
+def _axis(low: float, high: float, x: Callable[[float], float], top: float, bottom: float) -> str:
+    parts = []
+    for tick in _nice_ticks(low, high):
+        tx = x(tick)
+        parts.append(
+            f'<line x1="{tx:.1f}" y1="{top}" x2="{tx:.1f}" y2="{bottom}" class="grid"/>'
+            f'<text x="{tx:.1f}" y="{bottom + 16}" class="tick">{tick:g}</text>'
+        )
+    return "".join(parts)
+
+
+def _svg(css_class: str, width: float, height: float, body: str) -> str:
+    return (
+        f'<svg class="{css_class}" viewBox="0 0 {width} {height}" role="img" '
+        f'aria-label="95% intervals of each model\'s rating" '
+        f'xmlns="http://www.w3.org/2000/svg">{body}</svg>'
+    )
+
+
+def _wide(rows: list[LeaderboardRowOut], low: float, high: float) -> str:
     width = _LABEL_WIDTH + _PLOT_WIDTH + 2 * _MARGIN
-    height = _ROW_HEIGHT * len(rows) + 40
 
     def x(value: float) -> float:
         return _LABEL_WIDTH + _MARGIN + (value - low) / (high - low) * _PLOT_WIDTH
 
-    parts = [
-        f'<svg class="interval-plot" viewBox="0 0 {width} {height}" role="img" '
-        f'aria-label="95% intervals of each model\'s rating" xmlns="http://www.w3.org/2000/svg">'
-    ]
     axis_y = _ROW_HEIGHT * len(rows) + 8
-    for tick in _nice_ticks(low, high):
-        tx = x(tick)
-        parts.append(
-            f'<line x1="{tx:.1f}" y1="4" x2="{tx:.1f}" y2="{axis_y}" class="grid"/>'
-            f'<text x="{tx:.1f}" y="{axis_y + 16}" class="tick">{tick:g}</text>'
-        )
+    parts = [_axis(low, high, x, 4, axis_y)]
     for i, row in enumerate(rows):
         cy = _ROW_HEIGHT * i + _ROW_HEIGHT / 2 + 4
-        cls = "interval provisional" if row.provisional else "interval"
         parts.append(
             f'<text x="{_LABEL_WIDTH}" y="{cy + 4:.1f}" class="label">{escape(row.model)}</text>'
-            f'<line x1="{x(row.ci_low):.1f}" y1="{cy:.1f}" x2="{x(row.ci_high):.1f}" '
-            f'y2="{cy:.1f}" class="{cls}"/>'
-            f'<circle cx="{x(row.mu):.1f}" cy="{cy:.1f}" r="4" class="mu"/>'
-            f'<line x1="{x(row.score):.1f}" y1="{cy - 6:.1f}" x2="{x(row.score):.1f}" '
-            f'y2="{cy + 6:.1f}" class="score"/>'
         )
-    parts.append("</svg>")
-    return Markup("".join(parts))
+        parts.append(_row_marks(row, cy, x))
+    return _svg("interval-plot", width, _ROW_HEIGHT * len(rows) + 40, "".join(parts))
+
+
+def _compact(rows: list[LeaderboardRowOut], low: float, high: float) -> str:
+    span = _COMPACT_WIDTH - 2 * _MARGIN
+
+    def x(value: float) -> float:
+        return _MARGIN + (value - low) / (high - low) * span
+
+    axis_y = _COMPACT_ROW * len(rows) + 4
+    parts = [_axis(low, high, x, 4, axis_y)]
+    for i, row in enumerate(rows):
+        top = _COMPACT_ROW * i
+        label = f"{row.rank}. {escape(row.model)}"
+        parts.append(f'<text x="{_MARGIN}" y="{top + 15}" class="label">{label}</text>')
+        parts.append(_row_marks(row, top + 26, x))
+    height = _COMPACT_ROW * len(rows) + 36
+    return _svg("interval-plot-compact", _COMPACT_WIDTH, height, "".join(parts))
+
+
+def interval_plot(rows: list[LeaderboardRowOut]) -> Markup:
+    """One line per model: its μ ± 1.96σ interval, a dot at μ and a tick at the score μ − 3σ.
+
+    Both drawings, wide (``svg.interval-plot``) and compact (``svg.interval-plot-compact``).
+    """
+    if not rows:
+        return Markup("")
+    low, high = _bounds(rows)
+    return Markup(_wide(rows, low, high) + _compact(rows, low, high))

@@ -79,11 +79,13 @@ class PreferenceDataset:
             raise InvalidInput("the rewards file has no untied pairs to train on")
         self.paths_w = [self._resolve(r) for r in self.image_w]
         self.paths_l = [self._resolve(r) for r in self.image_l]
-        missing = [str(p) for p in self.paths_w + self.paths_l if not p.is_file()]
+        # One image is in many pairs: name each missing file once, in the order first met.
+        missing = list(
+            dict.fromkeys(str(p) for p in self.paths_w + self.paths_l if not p.is_file())
+        )
         if missing:
-            raise InvalidInput(
-                f"{len(missing)} input files are missing under {self.root}, e.g. {missing[:3]}"
-            )
+            shown = ", ".join(missing[:3]) + (", …" if len(missing) > 3 else "")
+            raise InvalidInput(f"{len(missing)} input files are missing under {self.root}: {shown}")
         self._embeddings: dict[str, np.ndarray] | None = None
         self._null = np.zeros(null_embedding_shape, dtype=np.float32)
         if text_embeddings is not None:

@@ -60,6 +60,15 @@
     return x >= 0 ? "+" + s : s;
   }
 
+  // What the vote said about each output: a Tie or All bad vote ranks every output 1 (the
+  // rating sees a tie), which read as "rank 1" on every card; say what the voter chose instead.
+  function outcomeLabel(mode, rank) {
+    if (mode === "all_bad") return "all bad";
+    if (mode === "tie") return "tie";
+    if (mode === "best") return rank === 1 ? "best" : "not best";
+    return "rank " + rank;
+  }
+
   function reveal(result) {
     done = true;
     battle.classList.add("voted");
@@ -73,10 +82,19 @@
       name.textContent = c.model_name;
       const rank = document.createElement("span");
       rank.className = "revealed-rank";
-      rank.textContent = "rank " + c.rank;
+      rank.textContent = outcomeLabel(result.mode, c.rank);
+      // The colour follows μ, the skill estimate this vote moved: the score μ − 3σ can rise for
+      // a model that lost (its σ shrinks), and a green "+" beside "μ −4.40" read as a win.
       const delta = document.createElement("span");
-      delta.className = "delta " + (c.delta_score >= 0 ? "up" : "down");
-      delta.textContent = "score " + formatDelta(c.delta_score) + " (μ " + formatDelta(c.delta_mu) + ")";
+      delta.className = "delta " + (c.delta_mu > 0 ? "up" : c.delta_mu < 0 ? "down" : "flat");
+      const mu = document.createElement("span");
+      mu.className = "delta-mu";
+      mu.textContent = "μ " + formatDelta(c.delta_mu);
+      const score = document.createElement("span");
+      score.className = "delta-score";
+      score.title = "score μ − 3σ: it also rises as σ, the uncertainty, shrinks";
+      score.textContent = "score " + formatDelta(c.delta_score);
+      delta.append(mu, " · ", score);
       box.append(name, rank, delta);
       box.hidden = false;
       el.querySelector(".rank-buttons").hidden = true;
