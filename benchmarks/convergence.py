@@ -70,8 +70,18 @@ def study(args: argparse.Namespace) -> tuple[dict[str, list[MethodResult]], str]
         noise_keys = (
             keys
             if noise_label != "judge"
-            else ["random", "ucb", "ucb-tuned", "window", "window-tuned", "ucb-wl", "window-wl",
-                  "window-ts", "ucb-cal", "window-ts-cal"]  # fmt: skip
+            else [
+                "random",
+                "ucb",
+                "ucb-tuned",
+                "window",
+                "window-tuned",
+                "ucb-wl",
+                "window-wl",
+                "window-ts",
+                "ucb-cal",
+                "window-ts-cal",
+            ]  # fmt: skip
         )
         for i, key in enumerate(noise_keys):
             method = catalog[key]
@@ -136,7 +146,17 @@ def real_scale(args: argparse.Namespace) -> dict[str, object]:
     fit = fit_bradley_terry(load_chatbot_arena(path))
     strengths = np.asarray(fit.strengths, dtype=np.float64)
     catalog = method_catalog(4)
-    keys = ["elo", "random", "ucb", "ucb-tuned", "window-tuned", "ucb-wl", "window-wl"]
+    keys = [
+        "elo",
+        "random",
+        "ucb",
+        "ucb-tuned",
+        "window-tuned",
+        "ucb-wl",
+        "window-wl",
+        "ucb-cal",
+        "window-ts-cal",
+    ]
     results = run_real_scale(
         [catalog[k] for k in keys],
         strengths,
