@@ -242,14 +242,15 @@ def main() -> None:
         help="share of β² that is human vote noise (the rest: output spread)",
     )
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--data", type=Path, default=DATA, help="genai_bench_judge_votes.csv")
     args = parser.parse_args()
-    if not DATA.is_file():
-        sys.exit(f"missing {DATA}: the judge-noise data is needed")
+    if not args.data.is_file():
+        sys.exit(f"missing {args.data}: the judge-noise data is needed (--data)")
     boards = args.boards if args.boards is not None else (1 if args.quick else 3)
     per_board = args.models if args.models is not None else (12 if args.quick else 30)
     n_floor = args.floor_models if args.floor_models is not None else (2 if args.quick else 8)
     share = args.human_noise_share
-    counts = load_counts(DATA)
+    counts = load_counts(args.data)
     paper_base = LoopConfig()
     paper_cfgs = {
         "paper": paper_base,
