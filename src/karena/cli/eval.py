@@ -122,7 +122,7 @@ def eval_command(
     ] = False,
     max_runs: Annotated[int, typer.Option(min=1, help="Stop after this many runs.")] = 150,
     stop_sigma: Annotated[
-        float | None, typer.Option(help="Stop when σ falls below this [output 1.3; paper 0.75].")
+        float | None, typer.Option(help="Stop when σ falls below this [output 1.4; paper 0.75].")
     ] = None,
     alpha: Annotated[
         float | None, typer.Option(help="Weight of diversity in matching [output 0; paper 0.5].")

@@ -7,7 +7,7 @@
     ranking as a human vote, and covers the truth about two times in three at the stop).
 ``output``
     karena's output-level placement (:class:`karena.judge.placement.PlacementState`): a grid
-    posterior over the new model's skill and the judge's noise, stopping when its sd is below 1.3.
+    posterior over the new model's skill and the judge's noise, stopping when its sd is below 1.4.
 
 Both report the same kind of interval, from the same evidence: the exact posterior over
 (θ, judge noise) of every ranking the judge returned (:class:`karena.judge.posterior.

@@ -7,7 +7,7 @@ Same shape as :class:`karena.judge.loop.LoopState` (select, score a judged ranki
 * the new model's rating is a grid posterior over (θ, judge noise s) updated with the exact
   likelihood of the judge's order (:class:`karena.judge.posterior.GridPosterior`), so the judge's
   reliability is learnt across runs instead of being a per-run weight;
-* it stops when the posterior standard deviation of θ falls below ``stop_sigma`` (1.3), or at
+* it stops when the posterior standard deviation of θ falls below ``stop_sigma`` (1.4), or at
   ``max_runs``. Unlike the paper's σ, this one is calibrated (docs/judge.md, "What the interval
   means"), so the rule stops when the evidence is enough, not when the update thinks it is.
 
@@ -45,7 +45,7 @@ __all__ = [
 
 #: Stop when the posterior sd of θ is below this (μ units). Chosen in the benchmark so that the
 #: median placement takes at most 60 runs with a GPT-4o-level judge (docs/judge.md).
-DEFAULT_OUTPUT_STOP_SIGMA = 1.3
+DEFAULT_OUTPUT_STOP_SIGMA = 1.4
 
 
 @dataclass(frozen=True, slots=True)
