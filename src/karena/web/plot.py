@@ -56,6 +56,8 @@ def interval_plot(rows: list[LeaderboardRowOut]) -> Markup:
     for i, row in enumerate(rows):
         cy = _ROW_HEIGHT * i + _ROW_HEIGHT / 2 + 4
         cls = "interval provisional" if row.provisional else "interval"
+        if row.placed_by_judge:
+            cls = "interval judge"
         parts.append(
             f'<text x="{_LABEL_WIDTH}" y="{cy + 4:.1f}" class="label">{escape(row.model)}</text>'
             f'<line x1="{x(row.ci_low):.1f}" y1="{cy:.1f}" x2="{x(row.ci_high):.1f}" '
