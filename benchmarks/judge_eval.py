@@ -256,7 +256,7 @@ def main() -> None:
         sys.exit(f"missing {args.data}: the judge-noise data is needed (--data)")
     boards = args.boards if args.boards is not None else (1 if args.quick else 3)
     per_board = args.models if args.models is not None else 40
-    n_floor = args.floor_models if args.floor_models is not None else (0 if args.quick else 8)
+    n_floor = args.floor_models if args.floor_models is not None else (0 if args.quick else 20)
     share = args.human_noise_share
     counts = load_counts(args.data)
     table = variants(share)
