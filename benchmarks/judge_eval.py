@@ -444,7 +444,7 @@ def _plot(rows: dict[str, list[dict[str, Any]]], path: Path) -> None:
     a2.invert_yaxis()
     a2.set_xlim(0, 1)
     a2.set_xlabel("share of models whose true rank is inside")
-    a2.legend(fontsize=8, loc="lower left")
+    a2.legend(fontsize=8, loc="lower center", bbox_to_anchor=(0.5, 1.0), ncol=2)
     full = sorted(rows["full"], key=lambda r: r["true_rank"])
     x = np.arange(len(full))
     a3.vlines(x, [r["low"] for r in full], [r["high"] for r in full], color="C0", alpha=0.6,

@@ -99,16 +99,20 @@ def _plot(
     ax.legend(loc="upper left")
     ax2.legend(loc="upper right")
     if all("rank_low" in h for h in history):
+        # Steps hold each run's interval until the next run; the last one gets a width of one run.
+        x = [*runs, runs[-1] + 1]
+        last = history[-1]
         ax3.fill_between(
-            runs,
-            [h["rank_low"] for h in history],
-            [h["rank_high"] for h in history],
+            x,
+            [h["rank_low"] for h in history] + [last["rank_low"]],
+            [h["rank_high"] for h in history] + [last["rank_high"]],
             step="post",
             color="C2",
             alpha=0.3,
             label="90% rank interval",
         )
-        ax3.step(runs, [h["rank"] for h in history], where="post", color="C2", label="rank")
+        ranks = [h["rank"] for h in history] + [last["rank"]]
+        ax3.step(x, ranks, where="post", color="C2", label="rank")
         ax3.set_ylim(board_size + 1.5, 0.5)  # rank 1 at the top
         ax3.set_xlabel("run")
         ax3.set_ylabel("rank on the board")
