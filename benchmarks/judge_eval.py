@@ -1,239 +1,247 @@
 """K-Sort Eval in the paper's setting, simulated: 35-model board, 500 reference instances, and a
-judge whose disagreement with humans is sampled from GPT-4o's real verdicts on GenAI-Arena votes.
+judge whose disagreement with humans is sampled from GPT-4o's real verdicts on GenAI-Arena votes
+(the world: benchmarks/judge_world.py; docs/judge.md, "Benchmark").
 
-The simulated world (all documented in docs/judge.md, "Benchmark"):
+Methods (karena.judge.methods), each with the ablations no dynamic matching, no correction (ours:
+the judge's noise is not learnt but trusted at its minimum), no swapping (the new output always
+shown last), and a noiseless judge:
 
-* Board: 35 models, μ uniform on [17, 31] (the span of K-Sort Arena's image board: about 0.4 μ
-  between neighbours), σ ~ U(0.75, 0.85). Each model's true skill is θ_k ~ N(μ_k, σ_k²): the
-  board is an estimate, as a real one is.
-* An output's quality X = θ + N(0, β_o²); one human vote sees X + N(0, h²), β_o² + h² = β² with
-  β = 25/6 and h² = share·β² (``--human-noise-share``, default 0.5: an assumption).
-* Reference set: 500 instances of 4 distinct models whose human ranking (one noisy vote) agrees
-  with the board (Spearman > 0.75): rejection sampling, as K-Sort Eval's released set was filtered.
-* New model: θ ~ U(18, 30); one fresh output X per instance.
-* Judge: ranks Y = X + N(0, s²) + b·(½ − position/(n−1)) (Thurstonian noise plus a primacy bias).
-  (s, b) are fitted, per new model, so that on random, unfiltered board pairs the judge agrees with
-  a noisy human vote as often as GPT-4o did in ``genai_bench_judge_votes.csv`` (image generation,
-  strict human votes; a judge tie counts as a coin flip), separately for "left better" and
-  "right better"; the rates are drawn from their posteriors, so every new model meets a slightly
-  different judge.
+* ``full``: karena's default, ``karena eval --method output``;
+* ``paper``: the paper's loop as its figures were measured (ThurstoneK's paper form, sequential);
+  ``paper_calibrated_joint`` is the same loop on the calibrated ThurstoneK with the joint update.
 
-Methods: ours (output-level placement, :mod:`karena.judge.placement`) and the paper's
-(:mod:`karena.judge.loop`), each with the ablations no dynamic matching, no correction (ours: the
-judge's noise is not learnt but trusted at its minimum), no swapping (the new output always shown
-last), and a noiseless judge. All rows share each new model's θ, outputs and judge. The floor
-table runs ours without a stopping rule for 300 runs.
+Every row reports its 90% rank interval's coverage (the share of models whose true rank lies
+inside). Two more runs per model compare at equal runs: the paper's loop and a noiseless judge with
+ours, each stopped after exactly the runs ours used (``rank_mae_over_paper``,
+``within1_over_oracle``). All rows share each new model's θ, outputs and judge. In full mode a few
+models run 300 runs without a stopping rule (the information floor).
 
-Run: ``python benchmarks/judge_eval.py [--quick]``.
+Goals (issue 15): coverage90 in [0.86, 0.94] for each method; median runs ≤ 60;
+rank_mae_over_paper ≤ 0.75; ablations in the expected order.
+
+Run: ``python benchmarks/judge_eval.py [--quick]``. Quick: 40 new models on one board; full: 3 × 40.
 """
 
 from __future__ import annotations
 
 import argparse
-import csv
 import json
-import math
 import sys
 import time
-from collections import Counter
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
 import numpy as np
-from scipy import optimize, special
 
-from karena.judge.loop import LoopConfig, LoopState, ranks_from_order, swap_permutation
-from karena.judge.matching import MatchingTable
-from karena.judge.placement import (
-    PlacementConfig,
-    PlacementState,
-    infer_output_qualities,
-    output_matching_table,
+from judge_world import (
+    World,
+    fit_judge,
+    human_agreement,
+    judge_order,
+    load_counts,
+    make_world,
+    sample_agreement,
 )
-from karena.judge.posterior import DEFAULT_HUMAN_NOISE_SHARE, OutputQuality, split_beta
-from karena.judge.reference import agreement_with_board
-from karena.judge.report import place
+from karena.judge.loop import LoopConfig, ranks_from_order, swap_permutation
+from karena.judge.matching import MatchingTable
+from karena.judge.methods import Placer, make_placer
+from karena.judge.placement import PlacementConfig, infer_output_qualities, output_matching_table
+from karena.judge.posterior import (
+    DEFAULT_HUMAN_NOISE_SHARE,
+    GridPosterior,
+    OutputQuality,
+    split_beta,
+)
+from karena.rating.base import OnlineRatingModel
 from karena.rating.models.thurstone import DEFAULT_BETA, ThurstoneK
+from karena.rating.rank_interval import BoardRanks
 from karena.rating.types import Rating
 
-#: The paper's Eqs. 7-10 with γ = 1, as these figures were measured.
+#: The paper's Eqs. 7-10 with γ = 1, where the paper's figures were measured.
 PAPER_FORM = ThurstoneK(weighting="paper", gamma="paper")
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT.parent / "shared" / "data" / "genai_bench_judge_votes.csv"
 RESULTS = ROOT / "benchmarks" / "results"
-#: Ours (output-level placement) and its ablations, then the paper's method and its ablations.
 OURS = ("full", "no_matching", "no_correction", "no_swap", "oracle_judge")
 PAPER = ("paper", "paper_no_matching", "paper_no_correction", "paper_no_swap", "paper_oracle")
-VARIANTS = OURS + PAPER
-BUDGETS = (30, 60, 90, 150, 300, 500)
+EXTRA = ("paper_calibrated_joint", "paper_at_our_runs", "oracle_at_our_runs", "bayes_bound")
+VARIANTS = OURS + PAPER + EXTRA
+BUDGETS = (30, 60, 90, 150, 300)
+NEVER = 1e-9  # a stop σ no belief reaches: the run count decides
 
 
 @dataclass(frozen=True)
-class JudgeCounts:
-    """GPT-4o's verdicts on strict human votes: agree / disagree / tie, per human side."""
+class Variant:
+    """One row: a method's config, its rating model (paper), and whether the judge is noiseless."""
 
-    left: tuple[int, int, int]
-    right: tuple[int, int, int]
-
-
-def load_counts(path: Path, judge: str = "gpt4o", task: str = "image_generation") -> JudgeCounts:
-    """Count the judge's verdicts against strict human votes (leftvote / rightvote)."""
-    c: Counter[tuple[str, str]] = Counter()
-    with open(path, newline="", encoding="utf-8") as fh:
-        for row in csv.DictReader(fh):
-            if row["judge"] == judge and row["task"] == task:
-                c[(row["human_vote"], row["judge_vote"])] += 1
-    ties = ("[[A=B=Good]]", "[[A=B=Bad]]")
-    left = (
-        c[("leftvote", "[[A>B]]")],
-        c[("leftvote", "[[B>A]]")],
-        sum(c[("leftvote", t)] for t in ties),
-    )
-    right = (
-        c[("rightvote", "[[B>A]]")],
-        c[("rightvote", "[[A>B]]")],
-        sum(c[("rightvote", t)] for t in ties),
-    )
-    return JudgeCounts(left, right)
+    config: LoopConfig | PlacementConfig
+    rating_model: OnlineRatingModel | None = None
+    noiseless: bool = False
 
 
-def sample_agreement(counts: tuple[int, int, int], rng: np.random.Generator) -> float:
-    """An agreement rate drawn from its posterior; a judge tie is a coin flip for a ranker."""
-    agree, disagree, tie = counts
-    p = rng.dirichlet([agree + 1, disagree + 1, tie + 1])
-    return float(p[0] + 0.5 * p[2])
+def variants(share: float) -> dict[str, Variant]:
+    ours = PlacementConfig(human_noise_share=share)
+    paper = LoopConfig()
+    return {
+        "full": Variant(ours),
+        "no_matching": Variant(replace(ours, matching=False)),
+        "no_correction": Variant(replace(ours, reliability=False)),
+        "no_swap": Variant(replace(ours, swapping=False)),
+        "oracle_judge": Variant(ours, noiseless=True),
+        "paper": Variant(paper, PAPER_FORM),
+        "paper_no_matching": Variant(replace(paper, matching=False), PAPER_FORM),
+        "paper_no_correction": Variant(replace(paper, correction=False), PAPER_FORM),
+        "paper_no_swap": Variant(replace(paper, swapping=False), PAPER_FORM),
+        "paper_oracle": Variant(paper, PAPER_FORM, noiseless=True),
+        "paper_calibrated_joint": Variant(replace(paper, update="joint"), ThurstoneK()),
+    }
 
 
-def fit_judge(
-    p_left: float, p_right: float, gaps: np.ndarray, human_left: np.ndarray
-) -> tuple[float, float]:
-    """(s, b): judge noise and primacy bias that reproduce GPT-4o's agreement with human votes.
+class Board:
+    """One simulated world with what every placement on it shares (qualities, matching tables)."""
 
-    ``gaps`` are quality differences X_left − X_right of unfiltered random board pairs and
-    ``human_left`` whether a (noisy) human vote preferred the left one: the judge's disagreement
-    with a vote is then split between the vote's own noise and the judge's.
-    """
-    gl, gr = gaps[human_left], -gaps[~human_left]
-
-    def eqs(v: np.ndarray) -> list[float]:
-        s, b = math.exp(v[0]), v[1]
-        z = math.sqrt(2.0) * s
-        return [
-            float(special.ndtr((gl + b) / z).mean() - p_left),
-            float(special.ndtr((gr - b) / z).mean() - p_right),
+    def __init__(self, world: World, share: float) -> None:
+        self.world = world
+        self.ratings = [
+            Rating(float(m), float(s))
+            for m, s in zip(world.board_mu, world.board_sigma, strict=True)
         ]
+        self.inst_ratings = [[self.ratings[j] for j in row] for row in world.inst_models]
+        self.human = world.inst_ranks.tolist()
+        self.base = PlacementConfig(human_noise_share=share)
+        self.qualities = infer_output_qualities(self.inst_ratings, self.human, self.base)
+        self.tables = {
+            "output": output_matching_table(self.qualities, self.base.alpha, self.base.uncertainty),
+            "paper": MatchingTable.build(self.inst_ratings, LoopConfig().alpha),
+        }
+        self.ranks = BoardRanks(self.ratings)
 
-    sol = optimize.fsolve(eqs, [math.log(3.0), 0.0], full_output=True)
-    v = sol[0]
-    return max(math.exp(float(v[0])), 0.05), float(v[1])
+    def place(
+        self,
+        v: Variant,
+        x_new: np.ndarray,
+        judge: tuple[float, float],
+        seed: int,
+        log: list[tuple[int, tuple[int, ...]]] | None = None,
+    ) -> Placer:
+        """Run one placement to its stop against the simulated judge (``log``: its rankings)."""
+        cfg = replace(v.config, seed=seed)
+        paper = isinstance(cfg, LoopConfig)
+        placer = make_placer(
+            "paper" if paper else "output",
+            instance_ratings=self.inst_ratings,
+            human_ranks=self.human,
+            board=self.ratings,
+            paper=cfg if isinstance(cfg, LoopConfig) else None,
+            output=cfg if isinstance(cfg, PlacementConfig) else self.base,
+            rating_model=v.rating_model,
+            qualities=self.qualities,
+            table=self.tables["paper" if paper else "output"],
+        )
+        jd = (0.0, 0.0) if v.noiseless else judge
+        rng = np.random.default_rng([seed, 99])
+        while placer.stop_reason() is None:
+            idx = placer.select(1)[0]
+            shown = swap_permutation(5, placer.seed, placer.runs, placer.swapping)
+            x = np.append(self.world.inst_x[idx], x_new[idx])[list(shown)]
+            ranks = ranks_from_order(judge_order(x, jd, rng), shown)
+            placer.record(idx, ranks)
+            if log is not None:
+                log.append((idx, ranks))
+        return placer
+
+    def bound(
+        self, log: list[tuple[int, tuple[int, ...]]], judge: tuple[float, float], theta: float
+    ) -> dict[str, Any]:
+        """The exact posterior of the same rankings given what no method knows: every existing
+        output's true quality and the judge's noise. No estimator using these runs does better."""
+        s, b = judge
+        noise = float(np.sqrt(s**2 + b**2 / 8.0))  # the swapped primacy bias is noise of var b²/8
+        grid = GridPosterior(
+            self.base.mu0, self.base.sigma0, self.world.beta_output, noise_grid=(noise,)
+        )
+        for idx, ranks in log:
+            grid.update(OutputQuality(self.world.inst_x[idx], np.full(4, 1e-6)), ranks)
+        iv = self.ranks.interval(grid.theta, grid.theta_weights())
+        mu, sd = grid.moments()
+        true_rank = int(self.ranks.rank(theta))
+        return {
+            "runs": len(log),
+            "rank_error": int(self.ranks.rank(mu)) - true_rank,
+            "covered": iv.contains(true_rank),
+            "low": iv.low,
+            "high": iv.high,
+            "mass": iv.mass,
+            "own_covered": iv.contains(true_rank),
+            "mu_error": mu - theta,
+            "sigma": sd,
+            "true_rank": true_rank,
+        }
+
+    def row(self, placer: Placer, theta: float, true_rank: int) -> dict[str, Any]:
+        iv = placer.interval()
+        return {
+            "runs": placer.runs,
+            "rank_error": placer.rank() - true_rank,
+            "covered": iv.contains(true_rank),
+            "low": iv.low,
+            "high": iv.high,
+            "mass": iv.mass,
+            "own_covered": self.ranks.gaussian_interval(placer.rating).contains(true_rank),
+            "mu_error": placer.rating.mu - theta,
+            "sigma": placer.rating.sigma,
+            "true_rank": true_rank,
+        }
 
 
-@dataclass(frozen=True)
-class World:
-    board_mu: np.ndarray
-    board_sigma: np.ndarray
-    true_skill: np.ndarray  # θ_k ~ N(μ_k, σ_k²): the board is an estimate, not the truth
-    inst_models: np.ndarray  # (N, 4) model indices
-    inst_x: np.ndarray  # (N, 4) qualities of the stored outputs (what a noiseless eye sees)
-    inst_ranks: np.ndarray  # (N, 4) human ranks, 1 = best (one noisy vote, filtered)
-    pair_gaps: np.ndarray  # X_left − X_right of random, unfiltered board pairs
-    pair_human_left: np.ndarray  # a noisy human vote on that pair preferred the left output
-    beta_output: float
-    human_noise: float
-    acceptance: float  # share of sampled instances that passed the Spearman > 0.75 filter
+def _summarise(rows: list[dict[str, Any]]) -> dict[str, float]:
+    runs = np.array([r["runs"] for r in rows])
+    err = np.array([r["rank_error"] for r in rows])
+    mu_err = np.array([r["mu_error"] for r in rows])
+    return {
+        "median_runs": float(np.median(runs)),
+        "p90_runs": float(np.percentile(runs, 90)),
+        "within1_rank": float(np.mean(np.abs(err) <= 1)),
+        "within3_rank": float(np.mean(np.abs(err) <= 3)),
+        "mean_abs_rank_error": float(np.mean(np.abs(err))),
+        "mean_rank_bias": float(np.mean(err)),
+        "rmse_mu": float(np.sqrt(np.mean(mu_err**2))),
+        "coverage90": float(np.mean([r["covered"] for r in rows])),
+        "interval_mass": float(np.mean([r["mass"] for r in rows])),
+        "median_width": float(np.median([r["high"] - r["low"] + 1 for r in rows])),
+        "own_sigma_coverage90": float(np.mean([r["own_covered"] for r in rows])),
+    }
 
 
-def make_world(
-    rng: np.random.Generator, share: float, n_models: int = 35, n_instances: int = 500
-) -> World:
-    """Board, true skills, and the filtered reference set (rejection sampling, as K-Sort Eval)."""
-    beta_o, human = split_beta(DEFAULT_BETA, share)
-    mu = np.sort(rng.uniform(17.0, 31.0, n_models))[::-1]
-    sigma = rng.uniform(0.75, 0.85, n_models)
-    skill = mu + sigma * rng.standard_normal(n_models)
-    models, xs, ranks = [], [], []
-    tried = 0
-    while len(models) < n_instances:
-        tried += 1
-        pick = rng.choice(n_models, 4, replace=False)
-        x = skill[pick] + rng.normal(0.0, beta_o, 4)
-        z = x + rng.normal(0.0, human, 4)
-        r = np.argsort(np.argsort(-z)) + 1
-        ratings = [Rating(float(mu[j]), float(sigma[j])) for j in pick]
-        if agreement_with_board([float(v) for v in r], ratings) > 0.75:
-            models.append(pick)
-            xs.append(x)
-            ranks.append(r)
-    a = rng.integers(0, n_models, 20000)
-    b = (a + rng.integers(1, n_models, 20000)) % n_models
-    gaps = skill[a] - skill[b] + rng.normal(0.0, beta_o * math.sqrt(2.0), a.size)
-    human_left = gaps + rng.normal(0.0, human * math.sqrt(2.0), a.size) > 0
-    return World(mu, sigma, skill, np.array(models), np.array(xs), np.array(ranks), gaps,
-                 human_left, beta_o, human, n_instances / tried)  # fmt: skip
+def _ablations(s: dict[str, dict[str, float]], prefix: str, full: str) -> dict[str, bool]:
+    """Each ablation does what it should, against its method's full row (docs/judge.md)."""
+    f = s[full]
+    oracle = "paper_oracle" if prefix else "oracle_judge"
 
+    def worse(v: str) -> bool:  # the skill's error: finer than the rank's at 40-120 models
+        return s[v]["rmse_mu"] > f["rmse_mu"]
 
-def judge_order(
-    x: np.ndarray, judge: tuple[float, float], rng: np.random.Generator
-) -> tuple[int, ...]:
-    """A simulated judge's order (best first) of the displayed qualities ``x``."""
-    s, b = judge
-    bias = b * (0.5 - np.arange(x.size) / (x.size - 1))
-    y = x + rng.normal(0.0, s, x.size) + bias
-    return tuple(int(i) for i in np.argsort(-y))
-
-
-def simulate_paper(world: World, x_new: np.ndarray, judge: tuple[float, float],
-                   config: LoopConfig, seed: int) -> tuple[Rating, int, list[float]]:  # fmt: skip
-    """The paper's loop against the simulated judge; returns the final rating, runs and μ's."""
-    ratings = [
-        [Rating(float(world.board_mu[j]), float(world.board_sigma[j])) for j in row]
-        for row in world.inst_models
-    ]
-    state = LoopState(MatchingTable.build(ratings, config.alpha, config.uncertainty), ratings,
-                      world.inst_ranks.tolist(), config, PAPER_FORM)  # fmt: skip
-    rng = np.random.default_rng([seed, 99])
-    while state.stop_reason() is None:
-        idx = state.select(1)[0]
-        shown = swap_permutation(5, config.seed, state.runs, config.swapping)
-        x = np.append(world.inst_x[idx], x_new[idx])[list(shown)]
-        state.apply(idx, state.score(idx, ranks_from_order(judge_order(x, judge, rng), shown)))
-    return state.rating, state.runs, [h[1] for h in state.history[1:]]
-
-
-def simulate_ours(
-    world: World,
-    qualities: list[OutputQuality],
-    table: MatchingTable,
-    board: list[Rating],
-    x_new: np.ndarray,
-    judge: tuple[float, float],
-    config: PlacementConfig,
-    swapping: bool,
-    seed: int,
-) -> tuple[Rating, int, list[float]]:
-    """The output-level loop; returns the final rating, runs and μ after every run."""
-    state = PlacementState(qualities, board, config, table)
-    rng = np.random.default_rng([seed, 99])
-    mus: list[float] = []
-    while state.stop_reason() is None:
-        idx = state.select()
-        shown = swap_permutation(5, config.seed, state.runs, swapping)
-        x = np.append(world.inst_x[idx], x_new[idx])[list(shown)]
-        state.apply(idx, ranks_from_order(judge_order(x, judge, rng), shown))
-        mus.append(state.rating.mu)
-    return state.rating, state.runs, mus
+    return {
+        "no_matching_costs_runs_or_accuracy": worse(f"{prefix}no_matching")
+        or s[f"{prefix}no_matching"]["median_runs"] > f["median_runs"],
+        "no_correction_is_less_accurate_or_overconfident": worse(f"{prefix}no_correction")
+        or s[f"{prefix}no_correction"]["coverage90"] < f["coverage90"],
+        "no_swap_is_biased": abs(s[f"{prefix}no_swap"]["mean_rank_bias"])
+        > abs(f["mean_rank_bias"]) + 0.5,
+        "noiseless_judge_is_faster_or_more_accurate": (
+            s[oracle]["rmse_mu"] < f["rmse_mu"] or s[oracle]["median_runs"] < 0.5 * f["median_runs"]
+        ),
+    }
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="16 new models on one board (< 1 min)")
+    parser.add_argument("--quick", action="store_true", help="40 new models on one board")
     parser.add_argument("--models", type=int, default=None, help="new models per board")
     parser.add_argument("--boards", type=int, default=None, help="independent boards (repeats)")
     parser.add_argument(
-        "--floor-models",
-        type=int,
-        default=None,
-        help="new models per board run on all 500 instances without stopping",
+        "--floor-models", type=int, default=None, help="models per board run 300 runs, no stop"
     )
     parser.add_argument(
         "--human-noise-share",
@@ -242,240 +250,212 @@ def main() -> None:
         help="share of β² that is human vote noise (the rest: output spread)",
     )
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--data", type=Path, default=DATA, help="genai_bench_judge_votes.csv")
     args = parser.parse_args()
-    if not DATA.is_file():
-        sys.exit(f"missing {DATA}: the judge-noise data is needed")
+    if not args.data.is_file():
+        sys.exit(f"missing {args.data}: the judge-noise data is needed (--data)")
     boards = args.boards if args.boards is not None else (1 if args.quick else 3)
-    per_board = args.models if args.models is not None else (12 if args.quick else 30)
-    n_floor = args.floor_models if args.floor_models is not None else (2 if args.quick else 8)
+    per_board = args.models if args.models is not None else 40
+    n_floor = args.floor_models if args.floor_models is not None else (0 if args.quick else 20)
     share = args.human_noise_share
-    counts = load_counts(DATA)
-    paper_base = LoopConfig()
-    paper_cfgs = {
-        "paper": paper_base,
-        "paper_no_matching": replace(paper_base, matching=False),
-        "paper_no_correction": replace(paper_base, correction=False),
-        "paper_no_swap": replace(paper_base, swapping=False),
-        "paper_oracle": paper_base,
-    }
-    ours_base = PlacementConfig(human_noise_share=share)
-    ours_cfgs = {
-        "full": ours_base,
-        "no_matching": replace(ours_base, matching=False),
-        "no_correction": replace(ours_base, reliability=False),
-        "no_swap": ours_base,
-        "oracle_judge": ours_base,
-    }
-    rows: dict[str, list[dict[str, float]]] = {v: [] for v in VARIANTS}
-    # |rank error| after every run, without a stopping rule: ours with a noiseless judge and with
-    # the GPT-4o-level judge, and the paper's method with the same judge.
-    floor: dict[str, list[list[int]]] = {"oracle": [], "gpt4o": [], "paper_gpt4o": []}
+    counts = load_counts(args.data)
+    table = variants(share)
+    rows: dict[str, list[dict[str, Any]]] = {v: [] for v in VARIANTS}
+    floor: dict[str, list[list[tuple[int, bool]]]] = {"gpt4o": [], "oracle": [], "paper": []}
     judges, worlds = [], []
     started = time.perf_counter()
-    for board in range(boards):
-        rng = np.random.default_rng([args.seed, board])
-        world = make_world(rng, share)
-        board_list = [
-            Rating(float(m), float(s))
-            for m, s in zip(world.board_mu, world.board_sigma, strict=True)
-        ]
-        board_ratings = {f"m{i}": r for i, r in enumerate(board_list)}
-        inst_ratings = [[board_list[j] for j in row] for row in world.inst_models]
-        qualities = infer_output_qualities(inst_ratings, world.inst_ranks.tolist(), ours_base)
-        table = output_matching_table(qualities, ours_base.alpha)
-        q_mean = np.array([q.mean for q in qualities])
+    for b in range(boards):
+        rng = np.random.default_rng([args.seed, b])
+        board = Board(make_world(rng, share), share)
+        w = board.world
+        q_mean = np.array([q.mean for q in board.qualities])
         worlds.append({
-            "acceptance": world.acceptance,
-            "rmse_x_board": float(np.sqrt(np.mean(
-                (world.inst_x - world.board_mu[world.inst_models]) ** 2))),
-            "rmse_x_output_posterior": float(np.sqrt(np.mean((world.inst_x - q_mean) ** 2))),
-            "human_human_agreement": _human_agreement(world.human_noise, world.pair_gaps),
+            "acceptance": w.acceptance,
+            "rmse_x_board": float(np.sqrt(np.mean((w.inst_x - w.board_mu[w.inst_models]) ** 2))),
+            "rmse_x_output_posterior": float(np.sqrt(np.mean((w.inst_x - q_mean) ** 2))),
+            "human_human_agreement": human_agreement(w.human_noise, w.pair_gaps),
         })  # fmt: skip
         for m in range(per_board):
             theta = float(rng.uniform(18.0, 30.0))
-            x_new = theta + rng.normal(0.0, world.beta_output, len(world.inst_x))
+            x_new = theta + rng.normal(0.0, w.beta_output, len(w.inst_x))
             p_l, p_r = sample_agreement(counts.left, rng), sample_agreement(counts.right, rng)
-            judge = fit_judge(p_l, p_r, world.pair_gaps, world.pair_human_left)
+            judge = fit_judge(p_l, p_r, w.pair_gaps, w.pair_human_left)
             judges.append((p_l, p_r, *judge))
-            true_rank = place(Rating(theta, 0.0), board_ratings).rank_paper
-            seed = board * 1000 + m
-            for v, cfg in paper_cfgs.items():
-                this_judge = (0.0, 0.0) if v.endswith("oracle") else judge
-                rating, runs, _ = simulate_paper(
-                    world, x_new, this_judge, replace(cfg, seed=seed), seed
-                )
-                rows[v].append(_row(rating, runs, theta, true_rank, board_ratings))
-            for v, pcfg in ours_cfgs.items():
-                this_judge = (0.0, 0.0) if v == "oracle_judge" else judge
-                pcfg = replace(pcfg, seed=seed)
-                rating, runs, _ = simulate_ours(
-                    world,
-                    qualities,
-                    table,
-                    board_list,
-                    x_new,
-                    this_judge,
-                    pcfg,
-                    v != "no_swap",
-                    seed,
-                )
-                rows[v].append(_row(rating, runs, theta, true_rank, board_ratings))
-            if m < n_floor:  # the information floor: no stopping rule, all 500 instances
-                never = replace(ours_base, seed=seed, stop_sigma=1e-9, max_runs=max(BUDGETS))
-                paper_never = replace(paper_base, seed=seed, stop_sigma=1e-9, max_runs=max(BUDGETS))
-                _, _, mus = simulate_paper(world, x_new, judge, paper_never, seed)
-                floor["paper_gpt4o"].append([
-                    abs(place(Rating(mu, 0.0), board_ratings).rank_paper - true_rank)
-                    for mu in mus
-                ])  # fmt: skip
-                for name, jd in (("oracle", (0.0, 0.0)), ("gpt4o", judge)):
-                    _, _, mus = simulate_ours(world, qualities, table, board_list, x_new, jd, never,
-                                              True, seed)  # fmt: skip
+            true_rank = int(board.ranks.rank(theta))
+            seed = b * 1000 + m
+            log: list[tuple[int, tuple[int, ...]]] = []
+            for name, v in table.items():
+                placer = board.place(v, x_new, judge, seed, log if name == "full" else None)
+                rows[name].append(board.row(placer, theta, true_rank))
+            rows["bayes_bound"].append(board.bound(log, judge, theta))
+            n = rows["full"][-1]["runs"]  # equal runs: the paper's loop and a noiseless judge
+            at_n = {
+                "paper_at_our_runs": Variant(LoopConfig(stop_sigma=NEVER, max_runs=n), PAPER_FORM),
+                "oracle_at_our_runs": Variant(
+                    replace(board.base, stop_sigma=NEVER, max_runs=n), noiseless=True
+                ),
+            }
+            for name, v in at_n.items():
+                rows[name].append(board.row(board.place(v, x_new, judge, seed), theta, true_rank))
+            if m < n_floor:  # the information floor: no stopping rule
+                never = max(BUDGETS)
+                runs = {
+                    "gpt4o": Variant(replace(board.base, stop_sigma=NEVER, max_runs=never)),
+                    "oracle": Variant(
+                        replace(board.base, stop_sigma=NEVER, max_runs=never), noiseless=True
+                    ),
+                    "paper": Variant(LoopConfig(stop_sigma=NEVER, max_runs=never), PAPER_FORM),
+                }
+                for name, v in runs.items():
+                    hist = board.place(v, x_new, judge, seed).history
                     floor[name].append([
-                        abs(place(Rating(mu, 0.0), board_ratings).rank_paper - true_rank)
-                        for mu in mus
+                        (abs(h.rank - true_rank), h.rank_low <= true_rank <= h.rank_high)
+                        for h in hist[1:]
                     ])  # fmt: skip
-            done = f"board {board + 1}/{boards} model {m + 1}/{per_board}"
+            done = f"board {b + 1}/{boards} model {m + 1}/{per_board}"
             print(f"{done} {time.perf_counter() - started:.0f}s", file=sys.stderr, flush=True)
     elapsed = time.perf_counter() - started
+    report(args, rows, floor, judges, worlds, elapsed, boards, per_board, n_floor)
+
+
+def report(args: Any, rows: dict[str, list[dict[str, Any]]], floor: dict[str, Any],
+           judges: list[tuple[float, ...]], worlds: list[dict[str, float]], elapsed: float,
+           boards: int, per_board: int, n_floor: int) -> None:  # fmt: skip
+    """Print the tables, write JSON and PNG, and end with the RESULT line."""
     summary = {v: _summarise(rows[v]) for v in VARIANTS}
-    floor_within1 = {
-        name: {str(n): float(np.mean([t[n - 1] <= 1 for t in trajs])) for n in BUDGETS}
+    full, paper = summary["full"], summary["paper"]
+    within1_over_oracle = full["within1_rank"] / max(
+        summary["oracle_at_our_runs"]["within1_rank"], 1e-9
+    )
+    mae_ratio = full["mean_abs_rank_error"] / summary["paper_at_our_runs"]["mean_abs_rank_error"]
+    ablations = {
+        "ours": _ablations(summary, "", "full"),
+        "paper": _ablations(summary, "paper_", "paper"),
+    }
+    goals = {
+        "coverage90_ours_in_86_94": 0.86 <= full["coverage90"] <= 0.94,
+        "coverage90_paper_in_86_94": 0.86 <= paper["coverage90"] <= 0.94,
+        "median_runs_at_most_60": full["median_runs"] <= 60,
+        "rank_mae_over_paper_at_most_0_75": mae_ratio <= 0.75,
+        "ablations_in_order": all(all(a.values()) for a in ablations.values()),
+    }
+    floor_table = {
+        name: {
+            str(n): {
+                "within1": float(np.mean([t[n - 1][0] <= 1 for t in trajs])),
+                "mae": float(np.mean([t[n - 1][0] for t in trajs])),
+                "coverage90": float(np.mean([t[n - 1][1] for t in trajs])),
+            }
+            for n in BUDGETS
+        }
         for name, trajs in floor.items()
+        if trajs
     }
     j = np.array(judges)
+    share = args.human_noise_share
     beta_o, human = split_beta(DEFAULT_BETA, share)
     meta = {
-        "boards": boards,
-        "models_per_board": per_board,
-        "new_models": boards * per_board,
-        "floor_models": boards * n_floor,
-        "human_noise_share": share,
-        "beta_output": beta_o,
-        "human_noise": human,
+        "boards": boards, "models_per_board": per_board, "new_models": boards * per_board,
+        "floor_models": boards * n_floor, "human_noise_share": share, "beta_output": beta_o,
+        "human_noise": human, "worlds": worlds,
         "human_human_agreement": float(np.mean([w["human_human_agreement"] for w in worlds])),
-        "worlds": worlds,
-        "gpt4o_counts": {"left": counts.left, "right": counts.right},
         "judge_agreement_left_median": float(np.median(j[:, 0])),
         "judge_agreement_right_median": float(np.median(j[:, 1])),
         "judge_noise_s_median": float(np.median(j[:, 2])),
         "judge_primacy_bias_b_median": float(np.median(j[:, 3])),
-        "floor_within1_by_runs": floor_within1,
-        "seconds": elapsed,
-        "paper": {
-            "within90_runs_image": 0.91,
-            "ablation_flux_runs": {"full": 81, "no_matching": 500, "no_correction": 70},
-        },
-    }
+        "within1_over_oracle": within1_over_oracle, "rank_mae_over_paper": mae_ratio,
+        "ablations": ablations, "goals": goals, "floor": floor_table, "seconds": elapsed,
+        "paper": {"within90_runs_image": 0.91,
+                  "ablation_flux_runs": {"full": 81, "no_matching": 500, "no_correction": 70}},
+    }  # fmt: skip
     print(
-        f"K-Sort Eval simulation: {boards} board(s) × {per_board} new models,"
-        f" 35-model board, 500 instances; human noise share {share:.2f}"
-        f" (β_o={beta_o:.2f}, h={human:.2f}; two humans agree on"
-        f" {meta['human_human_agreement']:.0%} of random pairs)"
+        f"K-Sort Eval simulation: {boards} board(s) × {per_board} new models, 35-model board,"
+        f" 500 instances; human noise share {share:.2f} (β_o={beta_o:.2f}, h={human:.2f};"
+        f" two humans agree on {meta['human_human_agreement']:.0%} of random pairs)"
     )
     print(
         f"judge: GPT-4o agreement left {meta['judge_agreement_left_median']:.3f} / right"
         f" {meta['judge_agreement_right_median']:.3f} → noise s={meta['judge_noise_s_median']:.2f},"
-        f" primacy bias b={meta['judge_primacy_bias_b_median']:.2f}"
-        f" (μ units; β={DEFAULT_BETA:.2f});"
-        f" reference filter acceptance {np.mean([w['acceptance'] for w in worlds]):.2f}"
-    )
-    print(
-        "existing-output quality error: board μ"
-        f" {np.mean([w['rmse_x_board'] for w in worlds]):.2f},"
-        f" output posterior {np.mean([w['rmse_x_output_posterior'] for w in worlds]):.2f} (RMSE)"
+        f" primacy bias b={meta['judge_primacy_bias_b_median']:.2f} (μ units; β={DEFAULT_BETA:.2f})"
     )
     header = (
-        f"{'variant':<20}{'median runs':>12}{'p90 runs':>10}{'≤90 runs':>10}{'±1 rank':>9}"
-        f"{'±3 rank':>9}{'|rank err|':>11}{'rank bias':>10}{'RMSE μ':>8}"
+        f"{'variant':<24}{'median runs':>12}{'p90':>6}{'±1 rank':>9}{'±3 rank':>9}"
+        f"{'|rank err|':>11}{'bias':>7}{'RMSE μ':>8}{'cover 90%':>10}{'width':>7}{'own σ':>7}"
     )
     print(header)
     print("-" * len(header))
     for v in VARIANTS:
         s = summary[v]
         print(
-            f"{v:<20}{s['median_runs']:>12.0f}{s['p90_runs']:>10.0f}{s['within90']:>10.0%}"
-            f"{s['within1_rank']:>9.0%}{s['within3_rank']:>9.0%}{s['mean_abs_rank_error']:>11.2f}"
-            f"{s['mean_rank_bias']:>10.2f}{s['rmse_mu']:>8.2f}"
+            f"{v:<24}{s['median_runs']:>12.0f}{s['p90_runs']:>6.0f}{s['within1_rank']:>9.0%}"
+            f"{s['within3_rank']:>9.0%}{s['mean_abs_rank_error']:>11.2f}{s['mean_rank_bias']:>7.2f}"
+            f"{s['rmse_mu']:>8.2f}{s['coverage90']:>10.0%}{s['median_width']:>7.0f}"
+            f"{s['own_sigma_coverage90']:>7.0%}"
         )
     print(
-        f"within ±1 rank after a fixed number of runs (no stopping rule, {boards * n_floor} models;"
-        " oracle and gpt4o: ours, with a noiseless and the GPT-4o-level judge):"
+        "(cover 90%: the report's 90% rank interval; own σ: the method's μ ± 1.645σ as an interval)"
     )
-    print(f"  {'runs':<12}" + "".join(f"{n:>6}" for n in BUDGETS))
-    for name, by_n in floor_within1.items():
-        print(f"  {name:<12}" + "".join(f"{p:>6.0%}" for p in by_n.values()))
-    print(
-        "paper (K-Sort Eval, images): 91% of models within 90 runs; FLUX.1-dev: 81 runs full,"
-        " 500 without matching, 70 without correction"
-    )
+    if floor_table:
+        print(f"after a fixed number of runs, no stopping rule ({boards * n_floor} models):"
+              " within ±1 rank / mean |rank error| / 90% coverage")  # fmt: skip
+        print(f"  {'runs':<8}" + "".join(f"{n:>18}" for n in BUDGETS))
+        for name, by_n in floor_table.items():
+            cells = "".join(
+                f"{c['within1']:>7.0%} {c['mae']:>4.2f} {c['coverage90']:>4.0%}"
+                for c in by_n.values()
+            )
+            print(f"  {name:<8}{cells}")
+    for name, ok in goals.items():
+        print(f"goal {name}: {'met' if ok else 'NOT met'}")
     RESULTS.mkdir(parents=True, exist_ok=True)
-    out = {"summary": summary, "meta": meta, "rows": rows, "floor": floor}
-    (RESULTS / "judge_eval.json").write_text(json.dumps(out, indent=2))
+    out = {"summary": summary, "meta": meta, "rows": rows}
+    (RESULTS / "judge_eval.json").write_text(json.dumps(out, indent=1))
     _plot(rows, RESULTS / "judge_eval.png")
-    f, p = summary["full"], summary["paper"]
     print(
-        f"RESULT median_runs={f['median_runs']:.0f} p90_runs={f['p90_runs']:.0f}"
-        f" within1_rank={f['within1_rank']:.3f}"
-        f" no_matching_median_runs={summary['no_matching']['median_runs']:.0f}"
-        f" no_correction_within1_rank={summary['no_correction']['within1_rank']:.3f}"
-        f" no_swap_within1_rank={summary['no_swap']['within1_rank']:.3f}"
-        f" paper_median_runs={p['median_runs']:.0f} paper_p90_runs={p['p90_runs']:.0f}"
-        f" paper_within1_rank={p['within1_rank']:.3f}"
+        f"RESULT median_runs={full['median_runs']:.0f} within1_rank={full['within1_rank']:.3f}"
+        f" within1_over_oracle={within1_over_oracle:.3f} coverage90={full['coverage90']:.3f}"
+        f" rank_mae_over_paper={mae_ratio:.3f} paper_median_runs={paper['median_runs']:.0f}"
     )
 
 
-def _row(rating: Rating, runs: int, theta: float, true_rank: int,
-         board: dict[str, Rating]) -> dict[str, float]:  # fmt: skip
-    p = place(rating, board)
-    return {"runs": runs, "rank_error": p.rank_paper - true_rank,
-            "mu_error": rating.mu - theta, "sigma": rating.sigma}  # fmt: skip
-
-
-def _summarise(rows: list[dict[str, float]]) -> dict[str, float]:
-    runs = np.array([r["runs"] for r in rows])
-    err = np.array([r["rank_error"] for r in rows])
-    mu_err = np.array([r["mu_error"] for r in rows])
-    return {
-        "median_runs": float(np.median(runs)),
-        "p90_runs": float(np.percentile(runs, 90)),
-        "within90": float(np.mean(runs <= 90)),
-        "within1_rank": float(np.mean(np.abs(err) <= 1)),
-        "within3_rank": float(np.mean(np.abs(err) <= 3)),
-        "mean_abs_rank_error": float(np.mean(np.abs(err))),
-        "mean_rank_bias": float(np.mean(err)),
-        "rmse_mu": float(np.sqrt(np.mean(mu_err**2))),
-        "mean_mu_bias": float(np.mean(mu_err)),
-    }
-
-
-def _human_agreement(human: float, gaps: np.ndarray) -> float:
-    """P(two independent human votes agree) on pairs with these quality gaps."""
-    p = special.ndtr(gaps / (math.sqrt(2.0) * human)) if human > 0 else (gaps > 0).astype(float)
-    return float(np.mean(p**2 + (1.0 - p) ** 2))
-
-
-def _plot(rows: dict[str, list[dict[str, float]]], path: Path) -> None:
+def _plot(rows: dict[str, list[dict[str, Any]]], path: Path) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, (a1, a2) = plt.subplots(1, 2, figsize=(10, 4))
-    for v in VARIANTS:
+    fig, (a1, a2, a3) = plt.subplots(1, 3, figsize=(15, 4.5))
+    main = ("full", "no_correction", "oracle_judge", "paper", "paper_calibrated_joint")
+    for v in main:
         runs = np.sort([r["runs"] for r in rows[v]])
         a1.step(runs, np.arange(1, len(runs) + 1) / len(runs), where="post", label=v)
-        errs = np.array([r["rank_error"] for r in rows[v]])
-        lo, hi = int(errs.min()), int(errs.max())
-        bins = np.arange(lo - 0.5, hi + 1.5)
-        a2.hist(errs, bins=bins, histtype="step", label=v)
-    a1.axvline(90, color="grey", linestyle=":")
+    a1.axvline(60, color="grey", linestyle=":")
     a1.set_xlabel("runs until stop")
     a1.set_ylabel("fraction of new models")
-    a1.legend()
-    a2.set_xlabel("predicted rank − true rank")
-    a2.set_ylabel("new models")
-    a2.legend()
+    a1.legend(fontsize=8)
+    names = [v for v in VARIANTS if not v.endswith("_at_our_runs")]
+    cover = [np.mean([r["covered"] for r in rows[v]]) for v in names]
+    own = [np.mean([r["own_covered"] for r in rows[v]]) for v in names]
+    y = np.arange(len(names))
+    a2.axvspan(0.86, 0.94, color="C2", alpha=0.15, label="goal 86–94%")
+    a2.barh(y + 0.2, cover, height=0.4, label="90% rank interval (report)")
+    a2.barh(y - 0.2, own, height=0.4, label="method's μ ± 1.645σ")
+    a2.set_yticks(y, names, fontsize=8)
+    a2.invert_yaxis()
+    a2.set_xlim(0, 1)
+    a2.set_xlabel("share of models whose true rank is inside")
+    a2.legend(fontsize=8, loc="lower center", bbox_to_anchor=(0.5, 1.0), ncol=2)
+    full = sorted(rows["full"], key=lambda r: r["true_rank"])
+    x = np.arange(len(full))
+    a3.vlines(x, [r["low"] for r in full], [r["high"] for r in full], color="C0", alpha=0.6,
+              label="90% interval (ours)")  # fmt: skip
+    a3.plot(x, [r["true_rank"] for r in full], "k.", markersize=4, label="true rank")
+    miss = [i for i, r in enumerate(full) if not r["covered"]]
+    a3.plot(miss, [full[i]["true_rank"] for i in miss], "rx", label="outside")
+    a3.invert_yaxis()
+    a3.set_xlabel("new models, by true rank")
+    a3.set_ylabel("rank")
+    a3.legend(fontsize=8)
     fig.suptitle("K-Sort Eval, simulated (35 models, 500 instances, GPT-4o-level judge noise)")
     fig.tight_layout()
     fig.savefig(path, dpi=110)

@@ -85,3 +85,56 @@ def test_karena_eval_with_a_live_images_endpoint(
     report = json.loads((tmp_path / "b" / "report.json").read_text())
     assert report["scored_runs"] == 5 and report["skipped_runs"] == 0
     assert log.good == 5
+
+
+@pytest.mark.parametrize("method", ["paper", "output"])
+def test_karena_eval_method_choice_with_a_python_judge(tmp_path: Path, method: str) -> None:
+    ds = build_dataset(tmp_path / "data", n_models=8, n_instances=40)
+    out = tmp_path / "report"
+    args = [
+        "eval", "--model", "newcomer", "--reference", str(ds.root), "--outputs", str(ds.outputs),
+        "--judge-callable", "tests.judge.rank_functions:by_red", "--out", str(out),
+        "--method", method, "--max-runs", "12",
+    ]  # fmt: skip
+    result = CliRunner().invoke(_app(), args)
+    assert result.exit_code == 0, result.output
+    assert f"method {method}" in result.output and "90% interval" in result.output
+    report = json.loads((out / "report.json").read_text())
+    assert report["method"] == method and report["config"]["method"] == method
+    stop = report["config"]["stop_sigma"]
+    assert stop == (0.75 if method == "paper" else 1.4)  # each method's own default
+    assert report["judge"]["name"] == "python:tests.judge.rank_functions:by_red"
+    iv = report["rank_interval"]
+    assert 1 <= iv["low"] <= report["predicted_rank"] <= iv["high"] <= report["board_size"] + 1
+
+
+def test_karena_eval_place_puts_the_model_on_the_arena_board(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from karena.store.api import Store
+    from tests.judge.test_store_source import _arena
+
+    settings, outputs = _arena(tmp_path)
+    monkeypatch.setenv("KARENA_DATA_DIR", str(settings.data_dir))
+    runner = CliRunner()
+    base = [
+        "eval", "--model", "newcomer", "--outputs", str(outputs), "--max-runs", "30",
+        "--judge-callable", "tests.judge.rank_functions:by_red", "--out", str(tmp_path / "r"),
+    ]  # fmt: skip
+    refused = runner.invoke(_app(), [*base, "--reference", str(tmp_path), "--place"])
+    assert refused.exit_code != 0 and "--place" in str(refused.exception)
+    with Store.open(settings) as store:
+        votes = store.catalog.get_arena(slug="img").vote_count
+    result = runner.invoke(_app(), [*base, "--arena", "img", "--place"])
+    assert result.exit_code == 0, result.output
+    assert "added model newcomer" in result.output and "placed newcomer" in result.output
+    with Store.open(settings) as store:
+        rows = {r.model_name: r for r in store.boards.leaderboard(arena="img")}
+        assert store.catalog.get_arena(slug="img").vote_count == votes  # no vote was added
+    row = rows["newcomer"]
+    assert row.placed_by_judge and row.votes == 0 and row.judge_rank_interval is not None
+    # The newcomer's outputs look exactly like M4's: it sits by M4 on the board (within 2: the
+    # output-level model assumes outputs vary by β_o ≈ 3 around their model; here they do not).
+    assert abs(row.rank - rows["M4"].rank) <= 2
+    entry = json.loads((tmp_path / "r" / "report.json").read_text())
+    assert entry["rank_interval"]["low"] <= row.rank <= entry["rank_interval"]["high"]

@@ -151,36 +151,30 @@ def test_fixed_noise_is_overconfident_with_a_noisy_judge() -> None:
     assert rng_grid.moments()[1] < learnt.moments()[1]
 
 
-def test_rank_confidence() -> None:
-    grid = GridPosterior(25.0, 0.05, 2.95, theta_step=0.01)
-    scores = [30.0, 28.0, 26.0, 24.0, 22.0]  # rank(θ=25, offset 0) = 4
-    assert grid.rank_confidence(scores, 0.0) == pytest.approx(1.0)
-    wide = GridPosterior(25.0, 8.0, 2.95)
-    assert 0.1 < wide.rank_confidence(scores, 0.0) < 0.9
-
-
-def test_placement_state_stops_on_confidence_and_on_sigma() -> None:
+def test_placement_state_stops_on_its_posterior_sd() -> None:
     board = [Rating(30.0 - 2.0 * i, 0.8) for i in range(6)]
     inst = [[board[(i + d) % 6] for d in range(4)] for i in range(6)] * 4
     ranks = [[1, 2, 3, 4]] * len(inst)
-    cfg = PlacementConfig(max_runs=24, seed=1)
+    cfg = PlacementConfig(max_runs=24, seed=1, stop_sigma=2.0)
     q = infer_output_qualities(inst, ranks, cfg)
     assert len(q) == len(inst)
-    state = PlacementState(q, board, cfg)
+    state = PlacementState(q, cfg)
     assert state.stop_reason() is None
     rng = np.random.default_rng(0)
     while state.stop_reason() is None:
-        idx = state.select()
+        idx = state.select()[0]
         x = np.append(q[idx].mean, 25.0 + rng.normal(0.0, 2.95))
         state.apply(idx, [int(v) for v in np.argsort(np.argsort(-x)) + 1])
     assert state.stop_reason() in ("converged", "max_runs")
     if state.stop_reason() == "converged":
-        assert state.confidence() >= 0.9
+        assert state.rating.sigma < 2.0
     assert state.history[0][0] == 0 and len(state.history) == state.runs + 1
+    assert state.scored == state.runs
     with pytest.raises(InvalidInput):
         state.apply(next(iter(state.used)), None)
-    paper_stop = PlacementState(q, board, PlacementConfig(stop_sigma=8.0))
-    paper_stop.apply(0, None)
-    assert paper_stop.stop_reason() is None  # a skipped run leaves σ at σ0 = 25/3
+    skipping = PlacementState(q, PlacementConfig(stop_sigma=8.0))
+    skipping.apply(0, None)
+    assert skipping.stop_reason() is None  # a skipped run leaves σ at σ0 = 25/3
+    assert skipping.scored == 0 and skipping.runs == 1
     with pytest.raises(InvalidInput):
-        PlacementConfig(stop_confidence=1.5)
+        PlacementConfig(stop_sigma=0.0)

@@ -46,3 +46,21 @@ def test_existing_models_are_untouched_and_ties_are_handled() -> None:
     assert tied.sigma < 3.0
     with pytest.raises(Exception, match="expected 5 ranks"):
         update_new_model(model, BOARD, NEW, (1, 2, 3, 4))
+
+
+def test_calibrated_joint_update_no_longer_collapses_sigma() -> None:
+    """Pins the tie fix's effect on the judge: the calibrated form's joint step keeps σ."""
+    joint = update_new_model(ThurstoneK(), BOARD, NEW, (2, 3, 4, 5, 1), kind="joint")
+    assert 4.0 < joint.sigma < NEW.sigma and 30.0 < joint.mu < 35.0
+    # It is the rating model's own update (its one home), not a copy: the same numbers.
+    direct = ThurstoneK().update([*BOARD, NEW], Ranking((2, 3, 4, 5, 1)))[-1]
+    assert joint == direct
+
+
+def test_sequential_update_is_the_same_in_both_weightings() -> None:
+    """With K = 2 the calibrated and the paper form are the same exact one-pair update."""
+    paper = ThurstoneK(weighting="paper", gamma="paper")
+    for ranks in ((1, 2, 4, 5, 3), (2, 3, 4, 5, 1), (5, 4, 3, 2, 1)):
+        a = update_new_model(ThurstoneK(), BOARD, NEW, ranks)
+        b = update_new_model(paper, BOARD, NEW, ranks)
+        assert a.mu == pytest.approx(b.mu, rel=1e-12) and a.sigma == pytest.approx(b.sigma)

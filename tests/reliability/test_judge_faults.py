@@ -156,8 +156,12 @@ def test_judge_that_never_answers_readably_scores_nothing(
     assert "Traceback" not in done.stderr
     entries = _entries(tmp_path / "out")
     assert entries and all(e["type"] == "skip" for e in entries)
-    # The new model never moved from its prior N(25, (25/3)^2).
-    assert {(e["mu"], round(float(e["sigma"]), 9)) for e in entries} == {(25.0, round(25 / 3, 9))}
+    # The new model never moved from its prior N(25, (25/3)^2) (the default output method holds
+    # it on a grid: its moments agree to 1e-3).
+    beliefs = {(e["mu"], e["sigma"]) for e in entries}
+    assert len(beliefs) == 1
+    mu, sigma = beliefs.pop()
+    assert abs(mu - 25.0) < 1e-3 and abs(sigma - 25 / 3) < 1e-2
     if done.returncode != 0:
         assert done.returncode == 2
         assert [ln for ln in done.stderr.splitlines() if ln.startswith("error:")], done.stderr

@@ -28,6 +28,11 @@ class UpdateOpt(StrEnum):
     joint = "joint"
 
 
+class MethodOpt(StrEnum):
+    paper = "paper"
+    output = "output"
+
+
 def register(app: typer.Typer) -> None:
     """Register ``karena eval``."""
     app.command(name="eval")(eval_command)
@@ -35,6 +40,12 @@ def register(app: typer.Typer) -> None:
 
 def eval_command(
     model: Annotated[str, typer.Option("--model", help="Name of the new model being placed.")],
+    method: Annotated[
+        MethodOpt,
+        typer.Option(
+            help="output: karena's calibrated output-level placement; paper: K-Sort Eval's loop."
+        ),
+    ] = MethodOpt.output,
     reference: Annotated[
         Path | None,
         typer.Option("--reference", help="K-Sort Eval dataset folder (result.json + 0..3.jpg)."),
@@ -78,6 +89,10 @@ def eval_command(
     ] = None,
     resume: Annotated[bool, typer.Option(help="Continue the journal's evaluation.")] = False,
     overwrite: Annotated[bool, typer.Option(help="Discard an existing journal.")] = False,
+    judge_callable: Annotated[
+        str | None,
+        typer.Option(help="Judge with a local Python function 'package.module:attr' instead."),
+    ] = None,
     judge_url: Annotated[
         str | None, typer.Option(help="Chat-completions base URL [KARENA_JUDGE_BASE_URL].")
     ] = None,
@@ -106,20 +121,32 @@ def eval_command(
         bool, typer.Option(help="Print the built-in rule set as JSON and exit.")
     ] = False,
     max_runs: Annotated[int, typer.Option(min=1, help="Stop after this many runs.")] = 150,
-    stop_sigma: Annotated[float, typer.Option(help="Stop when σ falls below this.")] = 0.75,
-    alpha: Annotated[float, typer.Option(help="Weight of diversity in matching.")] = 0.5,
-    kappa: Annotated[float, typer.Option(help="Slope κ of the correction sigmoid.")] = 5.0,
+    stop_sigma: Annotated[
+        float | None, typer.Option(help="Stop when σ falls below this [output 1.4; paper 0.75].")
+    ] = None,
+    alpha: Annotated[
+        float | None, typer.Option(help="Weight of diversity in matching [output 0; paper 0.5].")
+    ] = None,
+    kappa: Annotated[float, typer.Option(help="paper: slope κ of the correction sigmoid.")] = 5.0,
     uncertainty: Annotated[
-        Uncertainty, typer.Option(help="mean: |mean μ_k − μ| (code); sum: Σ|μ − μ_k| (paper).")
-    ] = Uncertainty.mean,
+        Uncertainty | None,
+        typer.Option(help="mean: |mean μ_k − μ|; sum: Σ|μ − μ_k| [output sum; paper mean]."),
+    ] = None,
     matching: Annotated[bool, typer.Option(help="Dynamic matching (off: random).")] = True,
-    correction: Annotated[bool, typer.Option(help="Posterior correction.")] = True,
+    correction: Annotated[
+        bool, typer.Option(help="paper: posterior correction; output: learn the judge's noise.")
+    ] = True,
     swap: Annotated[bool, typer.Option(help="Shuffle outputs before judging.")] = True,
-    update: Annotated[UpdateOpt, typer.Option(help="New-model update.")] = UpdateOpt.sequential,
+    update: Annotated[
+        UpdateOpt, typer.Option(help="paper: new-model update.")
+    ] = UpdateOpt.sequential,
     judge_beta: Annotated[
         float | None,
-        typer.Option(help="β of the judge update [the arena's β, 25/6]; larger for noisy judges."),
+        typer.Option(help="paper: β of the judge update [the arena's β, 25/6]."),
     ] = None,
+    human_noise_share: Annotated[
+        float, typer.Option(help="Share of β² that is human vote noise (output-quality model).")
+    ] = 0.5,
     batch: Annotated[
         int, typer.Option(min=1, help="Instances judged at once (1 = the paper's loop).")
     ] = 1,
@@ -131,6 +158,13 @@ def eval_command(
     write_leaderboard_entry: Annotated[
         bool, typer.Option(help="Also write leaderboard_entry.json marked 'placed by judge'.")
     ] = False,
+    place: Annotated[
+        bool,
+        typer.Option(
+            "--place",
+            help="Put the model on the arena's leaderboard, marked 'placed by judge' (--arena).",
+        ),
+    ] = False,
 ) -> None:
     """Place a new model on a leaderboard (K-Sort Eval).
 
@@ -141,7 +175,6 @@ def eval_command(
     if print_rules:
         typer.echo(json.dumps(rules_for(modality).to_dict(), indent=2))
         return
-    from karena.judge.loop import LoopConfig
     from karena.settings import Settings
 
     settings = Settings()
@@ -154,6 +187,8 @@ def eval_command(
         "judge_max_retries": max_retries,
     }
     settings = settings.model_copy(update={k: v for k, v in updates.items() if v is not None})
+    if place and arena is None:
+        raise InvalidInput("--place puts the model on an arena's leaderboard: give --arena SLUG")
     ref_set, source_note = _reference(
         settings, reference, arena, leaderboard, modality, min_agreement, skip_bad_instances
     )
@@ -163,38 +198,102 @@ def eval_command(
     source = _outputs(
         outputs, generator, generator_url, generator_model, generator_key_env, settings
     )
-    config = LoopConfig(
-        max_runs=max_runs,
-        stop_sigma=stop_sigma,
-        alpha=alpha,
-        kappa=kappa,
-        uncertainty=uncertainty.value,
-        matching=matching,
-        correction=correction,
-        swapping=swap,
-        update=update.value,
-        seed=seed,
-        beta=judge_beta,
-    )
+    config = _config(
+        method, max_runs=max_runs, stop_sigma=stop_sigma, alpha=alpha, kappa=kappa,
+        uncertainty=uncertainty, matching=matching, correction=correction, swap=swap,
+        update=update, seed=seed, judge_beta=judge_beta, human_noise_share=human_noise_share,
+    )  # fmt: skip
+    judge = None
+    if judge_callable is not None:
+        from karena.judge.backends import load_judge_callable
+
+        judge = load_judge_callable(judge_callable)
     out_dir = out if out is not None else Path("ksort-eval") / _safe(model)
-    typer.echo(
-        f"reference: {source_note}; judge {settings.judge_model} at {settings.judge_base_url}"
+    judge_note = (
+        judge.name
+        if judge is not None
+        else (f"{settings.judge_model} at {settings.judge_base_url}")
     )
+    typer.echo(f"reference: {source_note}; method {method.value}; judge {judge_note}")
     summary = _run_with_progress(
         ref_set, source, model, rule_set, settings, config, out_dir, journal, resume, overwrite,
-        batch, video_mode.value, frames, write_leaderboard_entry,
+        batch, video_mode.value, frames, write_leaderboard_entry, judge,
     )  # fmt: skip
     p = summary.placement
+    iv = summary.interval
     typer.echo(
         f"{model}: μ={p.rating.mu:.2f} σ={p.rating.sigma:.3f} after {summary.runs} runs"
         f" ({summary.stop_reason}; {summary.skipped} skipped, {summary.resumed_runs} resumed)"
     )
     typer.echo(
         f"score {p.score_paper:.2f} (μ − 3·mean σ of board) → rank {p.rank_paper} of"
-        f" {p.board_size + 1}; own μ − 3σ = {p.score_own:.2f} → rank {p.rank_own}"
+        f" {p.board_size + 1}, 90% interval {iv.low}–{iv.high};"
+        f" own μ − 3σ = {p.score_own:.2f} → rank {p.rank_own}"
     )
+    if place:
+        _place(settings, str(arena), model, summary)
     for kind, path in summary.paths.items():
         typer.echo(f"{kind}: {path}")
+
+
+def _config(method: MethodOpt, **o: Any) -> Any:
+    """The method's config from the options; unset options take that method's defaults."""
+    unset = {k for k in ("stop_sigma", "alpha", "uncertainty") if o[k] is None}
+    cfg: Any
+    if method is MethodOpt.output:
+        from karena.judge.placement import PlacementConfig
+
+        cfg = PlacementConfig(
+            max_runs=o["max_runs"], matching=o["matching"], reliability=o["correction"],
+            swapping=o["swap"], seed=o["seed"], human_noise_share=o["human_noise_share"],
+        )  # fmt: skip
+    else:
+        from karena.judge.loop import LoopConfig
+
+        cfg = LoopConfig(
+            max_runs=o["max_runs"], kappa=o["kappa"], matching=o["matching"],
+            correction=o["correction"], swapping=o["swap"], update=o["update"].value,
+            seed=o["seed"], beta=o["judge_beta"],
+        )  # fmt: skip
+    from dataclasses import replace
+
+    given = {k: o[k] for k in ("stop_sigma", "alpha", "uncertainty") if k not in unset}
+    if "uncertainty" in given:
+        given["uncertainty"] = given["uncertainty"].value
+    return replace(cfg, **given)
+
+
+def _place(settings: Any, arena: str, model: str, summary: Any) -> None:
+    """Record the judge's placement on the arena's leaderboard (never as human votes)."""
+    from karena.rating.leaderboard import JudgePlacement
+    from karena.store.api import Store
+
+    p, iv = summary.placement, summary.interval
+    placement = JudgePlacement(
+        mu=p.rating.mu,
+        sigma=p.rating.sigma,
+        skill_quantiles=p.skill_quantiles,
+        rank=p.rank_paper,
+        rank_low=iv.low,
+        rank_high=iv.high,
+        method=summary.method,
+        judge=summary.judge_name,
+        runs=summary.runs,
+    )
+    store = Store.open(settings)
+    try:
+        known = {m.name for m in store.catalog.list_models(arena=arena)}
+        if model not in known:  # on the board from now on; human votes need its outputs added
+            store.catalog.add_model(arena=arena, name=model, exist_ok=True)
+            typer.echo(f"added model {model} to arena {arena} (no outputs yet)")
+        row = store.boards.place_model(arena=arena, model=model, placement=placement)
+    finally:
+        store.close()
+    typer.echo(
+        f"placed {model} on arena {arena}'s leaderboard by judge: rank {row.rank}"
+        f" (90% interval {iv.low}–{iv.high}); it gives way to its human rating once that is"
+        f" at least as certain (σ ≤ {p.rating.sigma:.2f})"
+    )
 
 
 def _safe(name: str) -> str:
@@ -275,7 +374,7 @@ def _outputs(
 def _run_with_progress(
     ref_set: Any, source: Any, model: str, rule_set: Any, settings: Any, config: Any,
     out_dir: Path, journal: Path | None, resume: bool, overwrite: bool, batch: int,
-    video_mode: str, frames: int, write_entry: bool,
+    video_mode: str, frames: int, write_entry: bool, judge: Any,
 ) -> Any:  # fmt: skip
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
@@ -292,8 +391,11 @@ def _run_with_progress(
         task = progress.add_task("eval", total=config.max_runs, status="")
 
         def status(state: Any) -> str:
-            r = state.rating
-            return f"μ={r.mu:6.2f} σ={r.sigma:5.3f} (stop < {config.stop_sigma})"
+            r, h = state.rating, state.history[-1]
+            return (
+                f"μ={r.mu:6.2f} σ={r.sigma:5.3f} (stop < {config.stop_sigma})"
+                f" rank {h.rank} [{h.rank_low}–{h.rank_high}]"
+            )
 
         def on_start(state: Any, resumed: int) -> None:
             progress.update(task, completed=resumed, status=status(state))
@@ -309,6 +411,7 @@ def _run_with_progress(
             rules=rule_set,
             settings=settings,
             config=config,
+            judge=judge,
             out_dir=out_dir,
             journal_path=journal,
             resume=resume,

@@ -1,4 +1,8 @@
-"""An OpenAI-compatible chat-completions client for the judge, with retries and re-asking.
+"""The OpenAI-compatible chat-completions judge backend, with retries and re-asking.
+
+:class:`JudgeClient` is one :class:`~karena.judge.backends.JudgeBackend`: it turns a request's
+outputs into content parts (images as data URLs, videos as frames or whole clips), asks for a
+strict ranking and reads the reply.
 
 Works with any endpoint that takes ``image_url`` content parts: OpenAI, vLLM, Ollama's ``/v1``,
 DashScope's compatible mode. Two separate budgets guard one verdict:
@@ -19,13 +23,14 @@ import math
 import os
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
 import numpy as np
 
-from karena.errors import ConfigError, UpstreamError
+from karena.errors import ConfigError
+from karena.judge.backends import JudgeRequest, JudgeUnavailable, Verdict
+from karena.judge.media import DEFAULT_FRAMES, VideoMode, content_parts
 from karena.judge.parsing import UnparseableReply, format_example, parse_ranking
 from karena.settings import Settings
 
@@ -33,22 +38,6 @@ __all__ = ["MAX_RETRY_AFTER", "JudgeClient", "JudgeUnavailable", "Verdict"]
 
 #: The longest ``Retry-After`` we wait, in seconds; longer asks are cut to this.
 MAX_RETRY_AFTER = 60.0
-
-
-class JudgeUnavailable(UpstreamError):
-    """The judge endpoint kept failing (429/5xx/timeouts) or refused the request."""
-
-    code = "judge_unavailable"
-
-
-@dataclass(frozen=True, slots=True)
-class Verdict:
-    """One parsed judge answer: display positions best first, and how it was obtained."""
-
-    order: tuple[int, ...]
-    reply: str
-    requests: int
-    rejected_replies: tuple[str, ...] = field(default_factory=tuple)
 
 
 def _retry_after(value: str | None) -> float | None:
@@ -82,6 +71,8 @@ class JudgeClient:
         backoff_base: float = 0.5,
         backoff_cap: float = 30.0,
         temperature: float | None = 0.0,
+        video_mode: VideoMode = "auto",
+        frames: int = DEFAULT_FRAMES,
         rng: np.random.Generator | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
@@ -94,6 +85,8 @@ class JudgeClient:
         self.backoff_base = backoff_base
         self.backoff_cap = backoff_cap
         self.temperature = temperature
+        self.video_mode: VideoMode = video_mode
+        self.frames = frames
         self._rng = rng if rng is not None else np.random.default_rng()
         self._headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
         self._timeout = timeout
@@ -119,6 +112,10 @@ class JudgeClient:
         }
         kwargs.update(overrides)
         return cls(**kwargs)
+
+    @property
+    def name(self) -> str:
+        return self.model
 
     async def __aenter__(self) -> JudgeClient:
         self._client = httpx.AsyncClient(
@@ -167,7 +164,16 @@ class JudgeClient:
             f"the judge at {self.base_url} failed {self.max_retries + 1} times; last: {last}"
         )
 
-    async def rank(
+    async def rank(self, request: JudgeRequest) -> Verdict:
+        """Ask for a ranking of the request's outputs (in display order)."""
+        label = request.label
+        outputs = [
+            content_parts(m, f"{label} {pos + 1}", self.video_mode, self.frames)
+            for pos, m in enumerate(request.outputs)
+        ]
+        return await self.rank_parts(request.instruction, outputs, label)
+
+    async def rank_parts(
         self, instruction: str, outputs: Sequence[list[dict[str, object]]], label: str = "Image"
     ) -> Verdict:
         """Ask for a ranking of ``outputs`` (content parts per output, in display order)."""

@@ -1,4 +1,9 @@
-"""Run K-Sort Eval against a real VLM judge, journaling every finished run."""
+"""Run K-Sort Eval against a judge backend, journaling every finished run.
+
+The evaluator is the same for both methods (:mod:`karena.judge.methods`) and any backend
+(:mod:`karena.judge.backends`): pick instances, fetch the new model's output, show the K+1
+outputs in a swapped order, ask the judge, map its order back, let the method score it, journal.
+"""
 
 from __future__ import annotations
 
@@ -8,17 +13,16 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from karena.errors import ConfigError, KarenaError, UpstreamError
-from karena.judge.client import JudgeClient, JudgeUnavailable, Verdict
+from karena.errors import ConfigError, KarenaError, UnsupportedMedia, UpstreamError
+from karena.judge.backends import JudgeBackend, JudgeRequest, JudgeUnavailable, Verdict
 from karena.judge.journal import Journal
-from karena.judge.loop import LoopConfig, LoopState, RunOutcome, ranks_from_order, swap_permutation
-from karena.judge.matching import MatchingTable
-from karena.judge.media import DEFAULT_FRAMES, Media, VideoMode, content_parts
+from karena.judge.loop import ranks_from_order, swap_permutation
+from karena.judge.media import Media
+from karena.judge.methods import Placer
 from karena.judge.outputs import OutputSource
 from karena.judge.parsing import UnparseableReply
 from karena.judge.prompts import RuleSet, build_instruction
 from karena.judge.reference import ReferenceSet
-from karena.rating.models.thurstone import ThurstoneK
 
 __all__ = ["EvalOutcome", "Evaluator", "journal_header"]
 
@@ -32,7 +36,7 @@ DEFAULT_MAX_CONSECUTIVE_SKIPS = 10
 class EvalOutcome:
     """How an evaluation ended, with its state and journal entries."""
 
-    state: LoopState
+    state: Placer
     stop_reason: str
     entries: list[dict[str, Any]] = field(default_factory=list)
     skipped: int = 0
@@ -40,7 +44,12 @@ class EvalOutcome:
 
 
 def journal_header(
-    reference: ReferenceSet, model_name: str, config: LoopConfig, rules: RuleSet, judge_model: str
+    reference: ReferenceSet,
+    model_name: str,
+    method: str,
+    config: dict[str, Any],
+    rules: RuleSet,
+    judge_model: str,
 ) -> dict[str, Any]:
     """What a resumed evaluation must share with the one that wrote the journal."""
     return {
@@ -50,50 +59,36 @@ def journal_header(
         "modality": reference.modality,
         "judge_model": judge_model,
         "rules": rules.to_dict(),
-        "config": config.to_dict(),
+        "method": method,
+        "config": config,
     }
 
 
 class Evaluator:
-    """Place one new model: select, generate, judge (swapped), update, correct, journal."""
+    """Place one new model: select, generate, judge (swapped), score, journal."""
 
     def __init__(
         self,
         *,
         reference: ReferenceSet,
         outputs: OutputSource,
-        client: JudgeClient,
+        judge: JudgeBackend,
         rules: RuleSet,
-        config: LoopConfig,
+        placer: Placer,
         journal: Journal,
-        rating_model: ThurstoneK | None = None,
         batch: int = 1,
-        video_mode: VideoMode = "auto",
-        frames: int = DEFAULT_FRAMES,
         max_consecutive_skips: int = DEFAULT_MAX_CONSECUTIVE_SKIPS,
-        on_run: Callable[[dict[str, Any], LoopState], None] | None = None,
+        on_run: Callable[[dict[str, Any], Placer], None] | None = None,
     ) -> None:
         self.reference = reference
         self.outputs = outputs
-        self.client = client
+        self.judge = judge
         self.rules = rules
-        self.config = config
         self.journal = journal
         self.batch = max(1, batch)
-        self.video_mode = video_mode
-        self.frames = frames
         self.max_consecutive_skips = max_consecutive_skips
         self.on_run = on_run
-        instances = reference.instances
-        ratings = [reference.ratings(i) for i in instances]
-        table = MatchingTable.build(ratings, config.alpha, config.uncertainty)
-        self.state = LoopState(
-            table,
-            ratings,
-            [i.human_ranks for i in instances],
-            config,
-            rating_model if rating_model is not None else ThurstoneK(),
-        )
+        self.state = placer
         self.state.replay(journal.entries)
 
     def _consecutive_skips(self) -> int:
@@ -108,32 +103,34 @@ class Evaluator:
         """The verdict of one run, or the reason it must be skipped."""
         inst = self.reference.instances[index]
         k = inst.k
-        shown = swap_permutation(k + 1, self.config.seed, run, self.config.swapping)
+        shown = swap_permutation(k + 1, self.state.seed, run, self.state.swapping)
         try:
             new_media = await asyncio.to_thread(self.outputs.output_for, inst)
             media = [Media.from_path(p) for p in inst.media] + [new_media]
-            label = self.rules.label
-            parts = [
-                content_parts(media[i], f"{label} {pos + 1}", self.video_mode, self.frames)
-                for pos, i in enumerate(shown)
-            ]
         except (JudgeUnavailable, ConfigError):
             raise  # the judge is down or the setup is wrong: stop, resumably
         except KarenaError as exc:
             return f"output unavailable: {exc.message}"
-        instruction = build_instruction(self.rules, inst.prompt, k + 1)
+        request = JudgeRequest(
+            inst.prompt,
+            build_instruction(self.rules, inst.prompt, k + 1),
+            tuple(media[i] for i in shown),
+            self.rules.label,
+        )
         try:
-            return await self.client.rank(instruction, parts, self.rules.label)
+            return await self.judge.rank(request)
         except UnparseableReply as exc:
             return f"{exc.message}: {exc.detail}"
+        except UnsupportedMedia as exc:  # e.g. a clip the backend cannot decode into frames
+            return f"output unavailable: {exc.message}"
 
     async def run(self) -> EvalOutcome:
-        """Run until σ < stop_sigma, max runs, or no instance is left; resumable at any point."""
+        """Run until the method's stop rule, max runs, or no instance is left; resumable."""
         state = self.state
         skips = self._consecutive_skips()
         skipped = sum(1 for e in self.journal.entries if e["type"] == "skip")
         while (reason := state.stop_reason()) is None:
-            picks = state.select(min(self.batch, self.config.max_runs - state.runs))
+            picks = state.select(min(self.batch, state.max_runs - state.runs))
             base = state.runs
             tasks = [asyncio.create_task(self._judge(base + i, idx)) for i, idx in enumerate(picks)]
             try:
@@ -163,27 +160,19 @@ class Evaluator:
                         " fix the judge or generator and rerun with --resume"
                     )
         return EvalOutcome(
-            state, reason, list(self.journal.entries), skipped, self.client.requests_sent
+            state, reason, list(self.journal.entries), skipped, self.judge.requests_sent
         )
 
     def _record(self, run: int, index: int, result: Verdict | str) -> dict[str, Any]:
         """Apply one finished run to the state and return its journal entry."""
         state = self.state
         inst = self.reference.instances[index]
-        shown = swap_permutation(inst.k + 1, self.config.seed, run, self.config.swapping)
+        shown = swap_permutation(inst.k + 1, state.seed, run, state.swapping)
         base: dict[str, Any] = {"run": run, "instance_index": index, "instance": inst.id}
         if isinstance(result, str):
-            state.apply(index, None)
-            return {
-                **base,
-                "type": "skip",
-                "reason": result,
-                "mu": state.rating.mu,
-                "sigma": state.rating.sigma,
-            }
+            return {**base, "type": "skip", "reason": result, **state.record(index, None)}
         ranks = ranks_from_order(result.order, shown)
-        outcome: RunOutcome = state.score(index, ranks)
-        state.apply(index, outcome)
+        scored = state.record(index, ranks)
         return {
             **base,
             "type": "run",
@@ -191,13 +180,7 @@ class Evaluator:
             "judge_order": list(result.order),
             "ranks": list(ranks),
             "human_ranks": list(inst.human_ranks),
-            "rho": outcome.rho,
-            "lambda": outcome.lam,
-            "w": outcome.w,
-            "mu_hat": outcome.updated.mu,
-            "sigma_hat": outcome.updated.sigma,
-            "mu": outcome.rating.mu,
-            "sigma": outcome.rating.sigma,
+            **scored,
             "reply": result.reply[:500],
             "requests": result.requests,
             "rejected_replies": list(result.rejected_replies),

@@ -21,7 +21,7 @@ from karena.errors import Conflict, InvalidInput
 
 __all__ = ["JOURNAL_VERSION", "Journal"]
 
-JOURNAL_VERSION = 1
+JOURNAL_VERSION = 2  # 2: the header names the method; entries carry the rank interval
 
 
 def _fsync_dir(folder: Path) -> None:

@@ -23,6 +23,7 @@ from karena.errors import InvalidInput
 from karena.judge.correction import DEFAULT_KAPPA, correct, spearman
 from karena.judge.matching import DEFAULT_ALPHA, MatchingTable, UncertaintyKind
 from karena.judge.update import UpdateKind, update_new_model
+from karena.rating.base import OnlineRatingModel
 from karena.rating.models.thurstone import DEFAULT_MU, DEFAULT_SIGMA, ThurstoneK
 from karena.rating.types import Rating
 
@@ -107,7 +108,7 @@ class LoopState:
     instance_ratings: Sequence[Sequence[Rating]]
     human_ranks: Sequence[Sequence[float]]
     config: LoopConfig
-    rating_model: ThurstoneK = field(default_factory=ThurstoneK)
+    rating_model: OnlineRatingModel = field(default_factory=ThurstoneK)
     rating: Rating = field(init=False)
     used: set[int] = field(default_factory=set)
     runs: int = 0
@@ -120,7 +121,7 @@ class LoopState:
         if not self.history:  # run 0: the prior, so plots start where the evaluation started
             self.history.append((0, self.rating.mu, self.rating.sigma))
         if self.config.beta is not None:
-            self.rating_model = replace(self.rating_model, beta=self.config.beta)
+            self.rating_model = replace(self.rating_model, beta=self.config.beta)  # type: ignore[type-var]
         if len(self.instance_ratings) != len(self.human_ranks):
             raise InvalidInput("instance ratings and human ranks differ in length")
 

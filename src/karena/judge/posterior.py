@@ -308,20 +308,3 @@ class GridPosterior:
         mean = float(p @ self.theta)
         var = float(p @ (self.theta - mean) ** 2)
         return mean, math.sqrt(max(var, 0.0))
-
-    def rank_confidence(
-        self, board_scores: Sequence[float], offset: float, window: int = 1
-    ) -> float:
-        """P(|rank(θ) − rank(posterior mean)| ≤ window): the chance the reported rank is right.
-
-        ``rank(θ) = 1 + #{board scores > θ − offset}`` (the paper's score uses offset = 3·mean σ).
-        """
-        scores = np.sort(np.asarray(board_scores, dtype=float))
-
-        def rank(t: np.ndarray) -> np.ndarray:
-            return 1 + scores.size - np.searchsorted(scores, t - offset, side="right")
-
-        mean, _ = self.moments()
-        centre = int(rank(np.array([mean]))[0])
-        p = self.theta_weights()
-        return float(p[np.abs(rank(self.theta) - centre) <= window].sum())

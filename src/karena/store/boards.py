@@ -1,5 +1,8 @@
 """Boards: the leaderboard, the exact rebuild, model pages and what the judge and rewards read.
 
+Judge placements (``karena eval --place``) live here too: written in their own table, joined into
+the leaderboard read, never into votes or ratings.
+
 The rating arithmetic (rebuild, leaderboard rows) is :mod:`karena.store.ratings`; this service
 opens the transactions around it and shapes its answers.
 """
@@ -8,14 +11,21 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 
-from karena.rating.leaderboard import LeaderboardRow
+from karena.rating.leaderboard import JudgePlacement, LeaderboardRow
 from karena.store import reads
 from karena.store.context import StoreContext
 from karena.store.lookups import find_arena, find_model, lock_arena, page_bounds
-from karena.store.models import Model
-from karena.store.ratings import leaderboard_rows, load_ratings, model_for_arena, rebuild
+from karena.store.models import JudgePlacementRow, Model
+from karena.store.ratings import (
+    leaderboard_rows,
+    load_placements,
+    load_ratings,
+    model_for_arena,
+    rebuild,
+    save_placement,
+)
 from karena.store.types import ModelPage, PairVote, ReferenceBattle
 
 __all__ = ["Boards"]
@@ -40,7 +50,41 @@ class Boards:
                 prior=model_for_arena(a).initial(),
                 provisional_sigma=self.ctx.settings.provisional_sigma,
                 include_disabled=include_disabled,
+                placements=load_placements(s, a.id),
             )
+
+    def place_model(self, *, arena: str, model: str, placement: JudgePlacement) -> LeaderboardRow:
+        """Record a judge's placement of ``model`` (K-Sort Eval) and return its board row.
+
+        The placement replaces any earlier one of the model and is stored apart from votes and
+        ratings; the row shows it, marked, until the human rating is at least as certain
+        (:func:`karena.rating.leaderboard.judge_gives_way`).
+        """
+        with self.ctx.db.write() as s:
+            a = find_arena(s, arena)
+            m = find_model(s, a, model)
+            save_placement(s, arena_id=a.id, model_id=m.id, placement=placement, now=self.ctx.now())
+            model_id = m.id
+        return next(r for r in self.leaderboard(arena=arena) if r.model_id == model_id)
+
+    def placements(self, *, arena: str) -> dict[str, JudgePlacement]:
+        """The arena's judge placements by model name, whether they stand or have given way."""
+        with self.ctx.db.read() as s:
+            a = find_arena(s, arena)
+            names = {m.id: m.name for m in s.scalars(select(Model).where(Model.arena_id == a.id))}
+            return {names[mid]: p for mid, p in load_placements(s, a.id).items()}
+
+    def remove_placement(self, *, arena: str, model: str) -> bool:
+        """Drop a model's judge placement; True if there was one."""
+        with self.ctx.db.write() as s:
+            a = find_arena(s, arena)
+            m = find_model(s, a, model)
+            result = s.execute(
+                delete(JudgePlacementRow).where(
+                    JudgePlacementRow.arena_id == a.id, JudgePlacementRow.model_id == m.id
+                )
+            )
+            return bool(getattr(result, "rowcount", 0))
 
     def recompute(self, *, arena: str) -> int:
         """Rebuild ratings and pair counts from the counted vote log; returns votes replayed."""

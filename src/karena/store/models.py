@@ -218,6 +218,33 @@ class PairCount(Base):
     n: Mapped[int] = mapped_column(Integer, default=0)
 
 
+class JudgePlacementRow(Base):
+    """A judge's placement of a model on an arena's board (``karena eval --place``).
+
+    Kept apart from votes and ratings: nothing here is replayed, and the leaderboard read joins
+    it in (rating.leaderboard.build_leaderboard). One placement per model; placing again
+    replaces it. ``skill_quantiles`` are 99 quantiles of the judge's posterior over the skill.
+    """
+
+    __tablename__ = "judge_placements"
+    arena_id: Mapped[int] = mapped_column(
+        ForeignKey("arenas.id", ondelete="CASCADE"), primary_key=True
+    )
+    model_id: Mapped[int] = mapped_column(
+        ForeignKey("models.id", ondelete="CASCADE"), primary_key=True
+    )
+    mu: Mapped[float] = mapped_column(Double)
+    sigma: Mapped[float] = mapped_column(Double)
+    skill_quantiles: Mapped[list[float]] = mapped_column(JSON)
+    rank: Mapped[int] = mapped_column(Integer)
+    rank_low: Mapped[int] = mapped_column(Integer)
+    rank_high: Mapped[int] = mapped_column(Integer)
+    method: Mapped[str] = mapped_column(String(16))
+    judge: Mapped[str] = mapped_column(String(200))
+    runs: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
 class RatingSnapshot(Base):
     """All ratings of an arena as they stood after vote ``seq``."""
 

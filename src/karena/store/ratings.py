@@ -11,12 +11,27 @@ from sqlalchemy import Connection, delete, insert, select
 from sqlalchemy.orm import Session
 
 from karena.rating.base import OnlineRatingModel
-from karena.rating.leaderboard import LeaderboardRow, build_leaderboard
+from karena.rating.leaderboard import JudgePlacement, LeaderboardRow, build_leaderboard
 from karena.rating.registry import rating_model
 from karena.rating.types import Rating, stored_outcome
-from karena.store.models import Arena, Model, PairCount, RatingRow, RatingSnapshot, VoteRow
+from karena.store.models import (
+    Arena,
+    JudgePlacementRow,
+    Model,
+    PairCount,
+    RatingRow,
+    RatingSnapshot,
+    VoteRow,
+)
 
-__all__ = ["leaderboard_rows", "load_ratings", "rebuild", "write_snapshot"]
+__all__ = [
+    "leaderboard_rows",
+    "load_placements",
+    "load_ratings",
+    "rebuild",
+    "save_placement",
+    "write_snapshot",
+]
 
 
 def model_for_arena(arena: Arena) -> OnlineRatingModel:
@@ -30,6 +45,56 @@ def load_ratings(session: Session, arena_id: int) -> dict[int, RatingRow]:
         row.model_id: row
         for row in session.scalars(select(RatingRow).where(RatingRow.arena_id == arena_id))
     }
+
+
+def load_placements(session: Session, arena_id: int) -> dict[int, JudgePlacement]:
+    """Judge placements by model id (they are never votes: see save_placement)."""
+    return {
+        row.model_id: JudgePlacement(
+            mu=row.mu,
+            sigma=row.sigma,
+            skill_quantiles=tuple(float(q) for q in row.skill_quantiles),
+            rank=row.rank,
+            rank_low=row.rank_low,
+            rank_high=row.rank_high,
+            method=row.method,
+            judge=row.judge,
+            runs=row.runs,
+            created_at=row.created_at,
+        )
+        for row in session.scalars(
+            select(JudgePlacementRow).where(JudgePlacementRow.arena_id == arena_id)
+        )
+    }
+
+
+def save_placement(
+    session: Session, *, arena_id: int, model_id: int, placement: JudgePlacement, now: datetime
+) -> None:
+    """Insert or replace a model's judge placement. Votes, ratings and pair counts are untouched:
+    a placement lives in its own table, and the rebuild never reads it."""
+    session.execute(
+        delete(JudgePlacementRow).where(
+            JudgePlacementRow.arena_id == arena_id, JudgePlacementRow.model_id == model_id
+        )
+    )
+    session.add(
+        JudgePlacementRow(
+            arena_id=arena_id,
+            model_id=model_id,
+            mu=placement.mu,
+            sigma=placement.sigma,
+            skill_quantiles=list(placement.skill_quantiles),
+            rank=placement.rank,
+            rank_low=placement.rank_low,
+            rank_high=placement.rank_high,
+            method=placement.method[:16],
+            judge=placement.judge[:200],
+            runs=placement.runs,
+            created_at=now,
+        )
+    )
+    session.flush()
 
 
 def write_snapshot(
@@ -113,10 +178,12 @@ def leaderboard_rows(
     prior: Rating,
     provisional_sigma: float,
     include_disabled: bool = True,
+    placements: dict[int, JudgePlacement] | None = None,
 ) -> tuple[LeaderboardRow, ...]:
     """Rank models by μ − 3σ (K-Sort Arena Eq. 6) with ``rating.leaderboard.build_leaderboard``.
 
-    Unrated models sit at the prior and are provisional; equal scores share a rank.
+    Unrated models sit at the prior and are provisional; equal scores share a rank. Judge
+    placements are joined in there (marked, and giving way to human votes by its rule).
     """
     by_id = {m.id: m for m in models if m.enabled or include_disabled}
     beliefs: dict[Hashable, Rating] = {
@@ -127,7 +194,12 @@ def leaderboard_rows(
         mid: ratings[mid].votes if mid in ratings else 0 for mid in by_id
     }
     names: dict[Hashable, str] = {mid: m.name for mid, m in by_id.items()}
-    rows = build_leaderboard(beliefs, counts, names=names, provisional_sigma=provisional_sigma)
+    placed: dict[Hashable, JudgePlacement] = {
+        mid: p for mid, p in (placements or {}).items() if mid in by_id
+    }
+    rows = build_leaderboard(
+        beliefs, counts, names=names, provisional_sigma=provisional_sigma, placements=placed
+    )
     return tuple(
         replace(
             row,

@@ -54,7 +54,8 @@ _EXPORT_TYPES = {
 }
 _LEADERBOARD_COLUMNS = (
     "rank", "model", "organization", "score", "mu", "sigma", "ci_low", "ci_high", "votes",
-    "provisional", "enabled", "last_updated",
+    "provisional", "enabled", "last_updated", "placed_by_judge", "judge_rank_low",
+    "judge_rank_high",
 )  # fmt: skip
 
 
@@ -178,6 +179,8 @@ def leaderboard_csv(board: LeaderboardOut) -> str:
         data = row.model_dump()
         stamp = data["last_updated"]
         data["last_updated"] = stamp.isoformat() if stamp is not None else ""
+        for key in ("judge_rank_low", "judge_rank_high"):
+            data[key] = "" if data[key] is None else data[key]
         writer.writerow([data[c] for c in _LEADERBOARD_COLUMNS])
     return out.getvalue()
 

@@ -47,6 +47,8 @@ def _bounds(rows: list[LeaderboardRowOut]) -> tuple[float, float]:
 def _row_marks(row: LeaderboardRowOut, cy: float, x: Callable[[float], float]) -> str:
     """The interval line, the dot at μ and the tick at the score, centred on ``cy``."""
     cls = "interval provisional" if row.provisional else "interval"
+    if row.placed_by_judge:
+        cls = "interval judge"
     return (
         f'<line x1="{x(row.ci_low):.1f}" y1="{cy:.1f}" x2="{x(row.ci_high):.1f}" '
         f'y2="{cy:.1f}" class="{cls}"/>'

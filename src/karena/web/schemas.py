@@ -230,9 +230,15 @@ class LeaderboardRowOut(BaseModel):
     provisional: bool
     enabled: bool
     last_updated: datetime | None
+    #: The row stands by a VLM judge's placement (karena eval --place), not by human votes.
+    placed_by_judge: bool = False
+    #: That placement's 90% rank interval on this board (null for human-rated rows).
+    judge_rank_low: int | None = None
+    judge_rank_high: int | None = None
 
     @classmethod
     def of(cls, row: LeaderboardRow) -> LeaderboardRowOut:
+        interval = row.judge_rank_interval
         return cls(
             rank=row.rank,
             model_id=int(row.model_id),  # type: ignore[call-overload]
@@ -248,6 +254,9 @@ class LeaderboardRowOut(BaseModel):
             provisional=row.provisional,
             enabled=row.enabled,
             last_updated=row.last_updated,
+            placed_by_judge=row.placed_by_judge,
+            judge_rank_low=interval[0] if interval else None,
+            judge_rank_high=interval[1] if interval else None,
         )
 
 
