@@ -81,7 +81,7 @@ def study(args: argparse.Namespace) -> tuple[dict[str, list[MethodResult]], str]
                 "window-ts",
                 "ucb-cal",
                 "window-ts-cal",
-            ]  # fmt: skip
+            ]
         )
         for i, key in enumerate(noise_keys):
             method = catalog[key]
