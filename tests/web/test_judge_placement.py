@@ -35,6 +35,7 @@ def test_a_judge_placed_row_is_marked_with_its_interval_in_json_csv_and_html(
     assert all(r["judge_rank_low"] == "" for n, r in by_name.items() if n != "judged-newcomer")
     html = arena_app.client.get("/leaderboard", params={"arena": "demo"}).text
     badge = f"placed by judge · 90% rank {placed['judge_rank_low']}–{placed['judge_rank_high']}"
-    assert html.count(badge) == 1 and html.count('class="interval judge"') == 1
+    # One badge; the dotted interval in both plots (wide, and compact for phones).
+    assert html.count(badge) == 1 and html.count('class="interval judge"') == 2
     page = arena_app.client.get("/api/models/judged-newcomer", params={"arena": "demo"}).json()
     assert page["leaderboard"]["placed_by_judge"] is True
