@@ -1,0 +1,152 @@
+"""Plackett–Luce rankings as padded arrays: per-ranking log-likelihoods and a weighted refit.
+
+:func:`~karena.rating.plackett_luce.fit_plackett_luce` is the reference fit; it reads the
+rankings anew on every call. Estimators that refit the same rankings many times with new
+weights (voter reliability's EM, :mod:`karena.rating.voters`) lay them out once here, as two
+(V, K) arrays, and evaluate every ranking's log-likelihood at once. The likelihood is the same:
+a place G chosen from the models R not yet placed contributes
+Σ_{j∈G} θ_j − |G|·log Σ_{j∈R} exp θ_j (Breslow's ties), and the unplaced rest of a ranking
+(:class:`~karena.rating.plackett_luce.Rest`, the losers of a best-of-K vote) is in every R
+and never chosen.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+from karena.errors import InvalidInput
+from karena.rating.plackett_luce import Rest
+
+__all__ = ["PaddedRankings", "pad_rankings", "ranking_log_likelihoods"]
+
+FloatArray = npt.NDArray[np.float64]
+IntArray = npt.NDArray[np.int64]
+
+#: Level of a model shown but not placed (a ranking's :class:`Rest`): never chosen.
+UNPLACED = 1 << 20
+
+
+@dataclass(frozen=True, slots=True, eq=False)  # arrays: compare by identity
+class PaddedRankings:
+    """V rankings of at most K models: ``order[i, c]`` a model, ``level[i, c]`` its place
+    (0 = first; :data:`UNPLACED` for the rest; −1 pads a shorter ranking)."""
+
+    order: IntArray
+    level: IntArray
+    n_models: int
+
+    @property
+    def shown(self) -> npt.NDArray[np.bool_]:
+        return np.asarray(self.level >= 0)
+
+    def log_likelihoods(self, values: FloatArray) -> FloatArray:
+        """Each ranking's log-likelihood when its cell (i, c) has strength ``values[i, c]``."""
+        return _terms(self, values, None, 0.0)[0]
+
+    def at(self, theta: FloatArray) -> FloatArray:
+        """θ of each cell (the strengths a ranking's models have)."""
+        return np.asarray(theta[self.order], dtype=np.float64)
+
+    def fit(
+        self,
+        weights: FloatArray,
+        ridge: float,
+        start: FloatArray | None = None,
+        tol: float = 1e-9,
+        max_iter: int = 50,
+    ) -> FloatArray:
+        """MAP strengths of Σ w_i ℓ_i(θ) − λ/2·|θ|² by damped Newton (λ = ``ridge`` > 0).
+
+        The estimate :func:`~karena.rating.plackett_luce.fit_plackett_luce` returns for these
+        weights and ridge (before its mean-zero shift, which the ridge makes unnecessary).
+        """
+        if not ridge > 0.0:
+            raise InvalidInput(f"the padded refit needs ridge > 0, got {ridge!r}")
+        theta = np.zeros(self.n_models) if start is None else np.array(start, dtype=np.float64)
+
+        def objective(t: FloatArray) -> float:
+            return float(weights @ self.log_likelihoods(self.at(t))) - 0.5 * ridge * float(t @ t)
+
+        value = objective(theta)
+        for _ in range(max_iter):
+            _, grad, neg_hess = _terms(self, self.at(theta), weights, ridge)
+            step = np.linalg.solve(neg_hess, grad - ridge * theta)
+            t = 1.0
+            while True:
+                trial = theta + t * step
+                new = objective(trial)
+                if new >= value - 1e-12 * abs(value) or t < 1e-6:
+                    break
+                t *= 0.5
+            theta, value = trial, new
+            if float(np.max(np.abs(t * step))) < tol:
+                break
+        return theta
+
+
+def pad_rankings(rankings: Sequence[Sequence[object]], n_models: int) -> PaddedRankings:
+    """Lay out rankings of :func:`~karena.rating.plackett_luce.rankings_from_votes` as arrays."""
+    width = max((sum(len(p) for p in r) for r in rankings), default=2)  # type: ignore[arg-type]
+    order = np.zeros((len(rankings), width), dtype=np.int64)
+    level = np.full((len(rankings), width), -1, dtype=np.int64)
+    for i, ranking in enumerate(rankings):
+        col = 0
+        for p, place in enumerate(ranking):
+            lv = UNPLACED if isinstance(place, Rest) else p
+            for model in place:  # type: ignore[attr-defined]
+                if not 0 <= int(model) < n_models:
+                    raise InvalidInput(f"ranking {i}: model index {model} not in 0..{n_models - 1}")
+                order[i, col], level[i, col] = model, lv
+                col += 1
+    return PaddedRankings(order, level, n_models)
+
+
+def ranking_log_likelihoods(
+    rankings: Sequence[Sequence[object]], theta: npt.ArrayLike
+) -> FloatArray:
+    """Each ranking's Plackett–Luce log-likelihood at strengths θ: the terms
+    :func:`~karena.rating.plackett_luce.fit_plackett_luce` sums. At θ = 0 it is the probability
+    of the outcome when every model is equal (1/K! for a strict ranking of K)."""
+    th = np.asarray(theta, dtype=np.float64)
+    padded = pad_rankings(rankings, len(th))
+    return padded.log_likelihoods(padded.at(th))
+
+
+def _terms(
+    r: PaddedRankings, values: FloatArray, weights: FloatArray | None, ridge: float
+) -> tuple[FloatArray, FloatArray, FloatArray]:
+    """Per-ranking log-likelihoods; with ``weights`` also the gradient (without the ridge) and
+    the negative Hessian (with it) of Σ w_i ℓ_i: each stage's softmax covariance, into n × n."""
+    n, (v, k) = r.n_models, r.order.shape
+    shown = r.shown
+    th = np.where(shown, values, 0.0)
+    shift = th.max(axis=1, keepdims=True) if k else np.zeros((v, 1))
+    worth = np.where(shown, np.exp(th - shift), 0.0)
+    loglik = np.zeros(v)
+    grad = np.zeros(n)
+    neg_hess = ridge * np.eye(n) if weights is not None else np.zeros((0, 0))
+    placed = r.level[shown & (r.level < UNPLACED)]
+    flat = r.order.ravel()
+    pair = (r.order[:, :, None] * n + r.order[:, None, :]).ravel()
+    for p in range(int(placed.max()) + 1 if placed.size else 0):
+        chosen = r.level == p
+        count = chosen.sum(axis=1)
+        live = count > 0
+        in_play = np.where(r.level >= p, worth, 0.0)
+        remaining = np.where(live, in_play.sum(axis=1), 1.0)
+        loglik += np.where(
+            live, (th * chosen).sum(axis=1) - count * (np.log(remaining) + shift[:, 0]), 0.0
+        )
+        if weights is None:
+            continue
+        share = in_play / remaining[:, None]
+        scale = np.where(live, weights * count, 0.0)
+        grad += np.bincount(flat, (weights[:, None] * chosen - scale[:, None] * share).ravel(), n)
+        neg_hess += np.diag(np.bincount(flat, (scale[:, None] * share).ravel(), n))
+        outer = scale[:, None, None] * share[:, :, None] * share[:, None, :]
+        neg_hess -= np.bincount(pair, outer.ravel(), n * n).reshape(n, n)
+    return loglik, grad, neg_hess
