@@ -88,16 +88,19 @@ class PaddedRankings:
         return theta
 
 
-def pad_rankings(rankings: Sequence[Sequence[object]], n_models: int) -> PaddedRankings:
+Places = Sequence[Sequence[int]]  # a ranking: its places best first (a Rest last, maybe)
+
+
+def pad_rankings(rankings: Sequence[Places], n_models: int) -> PaddedRankings:
     """Lay out rankings of :func:`~karena.rating.plackett_luce.rankings_from_votes` as arrays."""
-    width = max((sum(len(p) for p in r) for r in rankings), default=2)  # type: ignore[arg-type]
+    width = max((sum(len(place) for place in ranking) for ranking in rankings), default=2)
     order = np.zeros((len(rankings), width), dtype=np.int64)
     level = np.full((len(rankings), width), -1, dtype=np.int64)
     for i, ranking in enumerate(rankings):
         col = 0
         for p, place in enumerate(ranking):
             lv = UNPLACED if isinstance(place, Rest) else p
-            for model in place:  # type: ignore[attr-defined]
+            for model in place:
                 if not 0 <= int(model) < n_models:
                     raise InvalidInput(f"ranking {i}: model index {model} not in 0..{n_models - 1}")
                 order[i, col], level[i, col] = model, lv
@@ -105,9 +108,7 @@ def pad_rankings(rankings: Sequence[Sequence[object]], n_models: int) -> PaddedR
     return PaddedRankings(order, level, n_models)
 
 
-def ranking_log_likelihoods(
-    rankings: Sequence[Sequence[object]], theta: npt.ArrayLike
-) -> FloatArray:
+def ranking_log_likelihoods(rankings: Sequence[Places], theta: npt.ArrayLike) -> FloatArray:
     """Each ranking's Plackett–Luce log-likelihood at strengths θ: the terms
     :func:`~karena.rating.plackett_luce.fit_plackett_luce` sums. At θ = 0 it is the probability
     of the outcome when every model is equal (1/K! for a strict ranking of K)."""

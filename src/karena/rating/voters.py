@@ -151,7 +151,7 @@ class _Data:
         return cls(
             padded, voter_index, n_voters, bias, rows, cols, cell_key.ravel(), keys // n,
             keys % n, np.bincount(keys // n, minlength=n_voters),
-            np.bincount(voter_index, blind, n_voters),
+            np.asarray(np.bincount(voter_index, blind, n_voters), dtype=np.float64),
         )  # fmt: skip
 
 
