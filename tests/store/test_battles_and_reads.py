@@ -241,7 +241,7 @@ def test_admin_validation(store: Store, seeded: SeededArena) -> None:
 
 def test_migration_is_idempotent_and_at_head(store: Store) -> None:
     store.db.migrate()
-    assert store.db.current_revision() == "0004"
+    assert store.db.current_revision() == "0005"
 
 
 def test_k2_arena_with_elo(store: Store, clock: TestClock) -> None:

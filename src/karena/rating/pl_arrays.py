@@ -32,12 +32,21 @@ UNPLACED = 1 << 20
 
 @dataclass(frozen=True, slots=True, eq=False)  # arrays: compare by identity
 class PaddedRankings:
-    """V rankings of at most K models: ``order[i, c]`` a model, ``level[i, c]`` its place
-    (0 = first; :data:`UNPLACED` for the rest; −1 pads a shorter ranking)."""
+    """V rankings of at most K models, best first: ``order[i, c]`` a model, ``level[i, c]`` its
+    place (0 = first; :data:`UNPLACED` for the rest; −1 pads a shorter ranking, at the end).
+
+    Cells are in place order, so the models not yet placed when place G is chosen are the cells
+    from G's first column on, and one right-to-left cumulative sum gives every stage's
+    denominator: ``start[i, c]`` is the first column of cell c's place (−1 for the rest and
+    pads), ``size`` the place's size at that column (0 elsewhere).
+    """
 
     order: IntArray
     level: IntArray
     n_models: int
+    placed: npt.NDArray[np.bool_]
+    start: IntArray
+    size: FloatArray
 
     @property
     def shown(self) -> npt.NDArray[np.bool_]:
@@ -105,7 +114,15 @@ def pad_rankings(rankings: Sequence[Places], n_models: int) -> PaddedRankings:
                     raise InvalidInput(f"ranking {i}: model index {model} not in 0..{n_models - 1}")
                 order[i, col], level[i, col] = model, lv
                 col += 1
-    return PaddedRankings(order, level, n_models)
+    placed = (level >= 0) & (level < UNPLACED)
+    before = np.concatenate([np.full((len(rankings), 1), -2), level[:, :-1]], axis=1)
+    first = placed & (level != before)
+    cols = np.broadcast_to(np.arange(width), level.shape)
+    start = np.where(placed, np.maximum.accumulate(np.where(first, cols, 0), axis=1), -1)
+    size = np.zeros(level.shape)
+    rows = np.nonzero(placed)[0]
+    np.add.at(size, (rows, start[placed]), 1.0)
+    return PaddedRankings(order, level, n_models, placed, start.astype(np.int64), size)
 
 
 def ranking_log_likelihoods(rankings: Sequence[Places], theta: npt.ArrayLike) -> FloatArray:
@@ -121,33 +138,35 @@ def _terms(
     r: PaddedRankings, values: FloatArray, weights: FloatArray | None, ridge: float
 ) -> tuple[FloatArray, FloatArray, FloatArray]:
     """Per-ranking log-likelihoods; with ``weights`` also the gradient (without the ridge) and
-    the negative Hessian (with it) of Σ w_i ℓ_i: each stage's softmax covariance, into n × n."""
-    n, (v, k) = r.n_models, r.order.shape
+    the negative Hessian (with it) of Σ w_i ℓ_i.
+
+    With R_c = Σ_{c' ≥ c} exp θ_{c'} (the models not placed before column c), a placed cell c
+    adds θ_c − log R_{start(c)}. A cell's expected number of choices is exp θ_c · A_c with
+    A_c = Σ_{places G starting at or before c} |G| / R_G, and two cells a, b of one ranking
+    share the stages before both, so the Hessian's off-diagonal is Σ exp θ_a exp θ_b B_min(a,b)
+    with B the same sum of |G| / R_G².
+    """
+    n, k = r.n_models, r.order.shape[1]
     shown = r.shown
     th = np.where(shown, values, 0.0)
-    shift = th.max(axis=1, keepdims=True) if k else np.zeros((v, 1))
+    shift = th.max(axis=1, keepdims=True)
     worth = np.where(shown, np.exp(th - shift), 0.0)
-    loglik = np.zeros(v)
-    grad = np.zeros(n)
-    neg_hess = ridge * np.eye(n) if weights is not None else np.zeros((0, 0))
-    placed = r.level[shown & (r.level < UNPLACED)]
+    rest = np.cumsum(worth[:, ::-1], axis=1)[:, ::-1]
+    denom = np.take_along_axis(rest, np.maximum(r.start, 0), axis=1)
+    loglik = np.where(r.placed, th - shift - np.log(np.where(r.placed, denom, 1.0)), 0.0)
+    loglik = loglik.sum(axis=1)
+    if weights is None:
+        return loglik, np.zeros(n), np.zeros((0, 0))
+    starts = r.size > 0
+    safe = np.where(starts, rest, 1.0)
+    exposure = worth * np.cumsum(np.where(starts, r.size / safe, 0.0), axis=1)
+    second = np.cumsum(np.where(starts, r.size / (safe * safe), 0.0), axis=1)
     flat = r.order.ravel()
+    w = weights[:, None]
+    grad = np.bincount(flat, (w * (r.placed - exposure)).ravel(), n)
+    neg_hess = ridge * np.eye(n) + np.diag(np.bincount(flat, (w * exposure).ravel(), n))
+    nearer = np.minimum.outer(np.arange(k), np.arange(k))
+    outer = weights[:, None, None] * worth[:, :, None] * worth[:, None, :] * second[:, nearer]
     pair = (r.order[:, :, None] * n + r.order[:, None, :]).ravel()
-    for p in range(int(placed.max()) + 1 if placed.size else 0):
-        chosen = r.level == p
-        count = chosen.sum(axis=1)
-        live = count > 0
-        in_play = np.where(r.level >= p, worth, 0.0)
-        remaining = np.where(live, in_play.sum(axis=1), 1.0)
-        loglik += np.where(
-            live, (th * chosen).sum(axis=1) - count * (np.log(remaining) + shift[:, 0]), 0.0
-        )
-        if weights is None:
-            continue
-        share = in_play / remaining[:, None]
-        scale = np.where(live, weights * count, 0.0)
-        grad += np.bincount(flat, (weights[:, None] * chosen - scale[:, None] * share).ravel(), n)
-        neg_hess += np.diag(np.bincount(flat, (scale[:, None] * share).ravel(), n))
-        outer = scale[:, None, None] * share[:, :, None] * share[:, None, :]
-        neg_hess -= np.bincount(pair, outer.ravel(), n * n).reshape(n, n)
+    neg_hess -= np.bincount(pair, outer.ravel(), n * n).reshape(n, n)
     return loglik, grad, neg_hess

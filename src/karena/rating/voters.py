@@ -227,7 +227,7 @@ def fit_voter_reliability(
     bias: float = PARTISAN_BIAS,
     prior: tuple[float, float, float] = CLASS_PRIOR,
     ridge: float | None = None,
-    tol: float = 1e-4,
+    tol: float = 1e-3,
     max_iter: int = 100,
 ) -> VoterFit:
     """Estimate each voter's class and reliability by EM (see the module docstring).
@@ -245,7 +245,8 @@ def fit_voter_reliability(
     ridge :
         λ on θ (default: the batch board's, :func:`board_ridge`).
     tol, max_iter :
-        Stop when no vote's weight moves by more than ``tol``, or after ``max_iter`` steps.
+        Stop when no vote's weight moves by more than ``tol`` (weights are probabilities: a
+        thousandth is plenty), or after ``max_iter`` steps.
     """
     vote_list = list(votes)
     who = list(voters)
