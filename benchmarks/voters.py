@@ -1,11 +1,11 @@
 """Voter reliability: how much of the Kendall τ that spammers cost does down-weighting win back?
 
 Each world has 20 models whose true Plackett–Luce strengths are 0.1 logits apart (neighbours
-≈ 17 Elo points, a crowded board), shuffled. A crowd of 500 voters casts votes on uniformly
+≈ 17 Elo points, a crowded board), shuffled. A crowd of 100 voters casts votes on uniformly
 random K = 4 sets of models (honest voters rank by strength + Gumbel noise: every ranking is
 Plackett–Luce in the truth; karena.sim.crowd):
 
-- **clean**: all 500 voters honest (the baseline: what the board would be without spammers);
+- **clean**: all 100 voters honest (the baseline: what the board would be without spammers);
 - **spammed**: 20 % of the voters rank at random and 5 % rank the weakest model first whenever
   it is shown (and the rest honestly, so they look honest elsewhere); the same battles and the
   same honest perceptions as the clean crowd;
@@ -15,12 +15,20 @@ Plackett–Luce in the truth; karena.sim.crowd):
 
 The board is the batch board's point estimate (its Plackett–Luce MAP fit, its ridge), fitted on
 the first V votes for a grid of V; τ is Kendall's τ of its order against the truth. Reported:
-median τ over worlds at each V, the votes until τ ≥ 0.9 for good (per world, then the median),
-and the share of the spammers' cost that weighting recovers at the final budget,
-(τ_weighted − τ_unweighted) / (τ_clean − τ_unweighted), of the median τ. Goal: ≥ 0.8.
+mean τ over worlds at each V (τ moves in steps of 1/95 with 20 models, so a median over a dozen
+worlds sits on those steps; the JSON has the medians too), the votes until τ ≥ 0.9 for good
+(per world, then the median), and the share of the spammers' cost that weighting recovers,
+
+    recovered = Σ (τ_weighted − τ_unweighted) / Σ (τ_clean − τ_unweighted),
+
+summed over worlds: at the final budget (the headline: the lasting damage, once each voter has
+cast enough votes to be judged; goal ≥ 0.8), at each budget, and over every budget of the grid
+at once (the area won back between the curves, with a 95 % percentile bootstrap over worlds),
+which counts the early votes too, when a voter has cast too few to be judged by. A crowd-size
+sweep (full mode) spreads the same votes over more voters, fewer votes each.
 
     python benchmarks/voters.py --quick   # < 1 minute: 4 worlds, up to 4,000 votes
-    python benchmarks/voters.py           # 10 worlds, up to 32,000 votes (a few minutes)
+    python benchmarks/voters.py           # 12 worlds, up to 32,000 votes (~15 min on 2 cores)
 """
 
 from __future__ import annotations
@@ -128,6 +136,26 @@ def world(seed: int, grid: list[int]) -> dict[str, Any]:
     }
 
 
+def recovery(
+    taus: dict[str, np.ndarray], rng: np.random.Generator | None, rounds: int = 2000
+) -> tuple[float, list[float]]:
+    """Σ(τ_weighted − τ_unweighted) / Σ(τ_clean − τ_unweighted) over worlds and budgets (the
+    area won back between the curves), with a percentile bootstrap over worlds if ``rng``."""
+
+    def share(rows: np.ndarray) -> float:
+        cost = float((taus["clean"][rows] - taus["unweighted"][rows]).sum())
+        won = float((taus["weighted"][rows] - taus["unweighted"][rows]).sum())
+        return won / cost if cost > 0 else float("nan")
+
+    worlds = taus["clean"].shape[0]
+    point = share(np.arange(worlds))
+    if rng is None:
+        return point, []
+    boot = [share(rng.integers(0, worlds, worlds)) for _ in range(rounds)]
+    lo, hi = np.nanquantile(boot, [0.025, 0.975])
+    return point, [float(lo), float(hi)]
+
+
 def fmt_votes(x: float, budget: int) -> str:
     return f"{x:,.0f}" if np.isfinite(x) else f">{budget:,}"
 
@@ -170,7 +198,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--sizes-budget", type=int, default=8_000, help="crowd-size sweep votes")
     args = parser.parse_args(argv)
     quick = args.quick
-    worlds = args.worlds if args.worlds is not None else (4 if quick else 10)
+    worlds = args.worlds if args.worlds is not None else (4 if quick else 12)
     top = 4_000 if quick else 32_000
     grid = [v for v in (250, 350, 500, 700, 1000, 1400, 2000, 2800, 4000) if v <= top]
     if not quick:
@@ -182,29 +210,23 @@ def main(argv: list[str] | None = None) -> None:
     sweeps = [] if quick else [crowd_sizes(seed, sweep_budget, sizes) for seed in range(worlds)]
     sweep = (
         {
-            arm: [statistics.median(s[arm][i] for s in sweeps) for i in range(len(sizes))]
+            arm: [statistics.mean(s[arm][i] for s in sweeps) for i in range(len(sizes))]
             for arm in ("clean", "unweighted", "weighted")
         }
         if sweeps
         else {}
     )
     steps = np.asarray(grid, dtype=np.int64)
-    median_tau = {arm: [statistics.median(r["tau"][arm][i] for r in runs) for i in range(len(grid))]
-                  for arm in ARMS}  # fmt: skip
-    reach = {
-        arm: settle_point(np.array([np.asarray(r["tau"][arm]) >= 0.9 for r in runs]), steps)
-        for arm in ARMS
-    }
+    taus = {arm: np.array([r["tau"][arm] for r in runs]) for arm in ARMS}  # (worlds, grid)
+    mean_tau = {arm: taus[arm].mean(axis=0).tolist() for arm in ARMS}
+    median_tau = {arm: np.median(taus[arm], axis=0).tolist() for arm in ARMS}
+    reach = {arm: settle_point(taus[arm] >= 0.9, steps) for arm in ARMS}
     reach_median = {arm: float(np.median(reach[arm])) for arm in ARMS}
-    final = {arm: median_tau[arm][-1] for arm in ARMS}
-    cost = final["clean"] - final["unweighted"]
-    recovered = (final["weighted"] - final["unweighted"]) / cost if cost > 0 else float("nan")
+    final = {arm: mean_tau[arm][-1] for arm in ARMS}
+    recovered_all, interval = recovery(taus, np.random.default_rng(0))
+    recovered, _ = recovery({a: t[:, -1:] for a, t in taus.items()}, None)
     per_v = [
-        (median_tau["weighted"][i] - median_tau["unweighted"][i])
-        / (median_tau["clean"][i] - median_tau["unweighted"][i])
-        if median_tau["clean"][i] > median_tau["unweighted"][i]
-        else float("nan")
-        for i in range(len(grid))
+        recovery({a: t[:, i : i + 1] for a, t in taus.items()}, None)[0] for i in range(len(grid))
     ]
     payload: dict[str, Any] = {
         "mode": "quick" if quick else "full",
@@ -215,8 +237,11 @@ def main(argv: list[str] | None = None) -> None:
         "crowd": {"random": 0.2, "adversarial": 0.05, "target": "weakest model"},
         "worlds": worlds,
         "grid": grid,
+        "mean_tau": mean_tau,
         "median_tau": median_tau,
         "recovered_by_votes": per_v,
+        "recovered_all_budgets": recovered_all,
+        "recovered_all_budgets_interval_95": interval,
         "votes_to_tau_0_9": {arm: [float(x) for x in reach[arm]] for arm in ARMS},
         "votes_to_tau_0_9_median": reach_median,
         "final": final,
@@ -228,7 +253,7 @@ def main(argv: list[str] | None = None) -> None:
         "reliability_final_by_world": [r["reliability_final"] for r in runs],
         "adversaries_named_by_world": [r["adversaries_named"] for r in runs],
         "mix_final_by_world": [r["mix_final"] for r in runs],
-        "crowd_sizes": {"budget": sweep_budget, "voters": list(sizes), "median_tau": sweep},
+        "crowd_sizes": {"budget": sweep_budget, "voters": list(sizes), "mean_tau": sweep},
         "seconds": time.perf_counter() - started,
     }
     name = "voters_quick" if quick else "voters"
@@ -242,7 +267,7 @@ def main(argv: list[str] | None = None) -> None:
     print(head)
     print("-" * len(head))
     for i, v in enumerate(grid):
-        cells = " ".join(f"{median_tau[arm][i]:>15.3f}" for arm in ARMS)
+        cells = " ".join(f"{mean_tau[arm][i]:>15.3f}" for arm in ARMS)
         print(f"{v:>7,} {cells} {per_v[i]:>10.2f}")
     print(
         f"{'τ≥0.9 at':>7} " + " ".join(f"{fmt_votes(reach_median[a], grid[-1]):>15}" for a in ARMS)
@@ -255,17 +280,23 @@ def main(argv: list[str] | None = None) -> None:
         f"{statistics.median(payload['adversaries_named_by_world']):.0%}"
     )
     if sweep:
-        print(f"crowd size at {sweep_budget:,} votes (median τ clean / unweighted / weighted):")
+        print(f"crowd size at {sweep_budget:,} votes (mean τ clean / unweighted / weighted):")
         for i, size in enumerate(sizes):
             c, u, w = (sweep[a][i] for a in ("clean", "unweighted", "weighted"))
             share = (w - u) / (c - u) if c > u else float("nan")
             print(f"  {size:>5} voters ({sweep_budget // size:>3} votes each): "
                   f"{c:.3f} / {u:.3f} / {w:.3f}  recovered {share:.2f}")  # fmt: skip
+    lo, hi = interval
+    print(
+        f"recovered at the final budget: {recovered:.2f} (goal ≥ {GOAL}); over all budgets: "
+        f"{recovered_all:.2f} [{lo:.2f}–{hi:.2f}] (95% bootstrap over worlds)"
+    )
     print(f"EM seconds per world (all budgets): {payload['em_seconds_median_per_world']:.1f}")
     print(f"\nwrote {RESULTS / (name + '.json')} and {RESULTS / (name + '.png')}")
     print(
         f"RESULT tau_clean={final['clean']:.3f} tau_unweighted={final['unweighted']:.3f} "
         f"tau_weighted={final['weighted']:.3f} recovered={recovered:.2f} "
+        f"recovered_all_budgets={recovered_all:.2f} "
         f"votes_tau90_clean={fmt_votes(reach_median['clean'], grid[-1])} "
         f"votes_tau90_unweighted={fmt_votes(reach_median['unweighted'], grid[-1])} "
         f"votes_tau90_weighted={fmt_votes(reach_median['weighted'], grid[-1])} "

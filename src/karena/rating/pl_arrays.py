@@ -163,10 +163,10 @@ def _terms(
     second = np.cumsum(np.where(starts, r.size / (safe * safe), 0.0), axis=1)
     flat = r.order.ravel()
     w = weights[:, None]
-    grad = np.bincount(flat, (w * (r.placed - exposure)).ravel(), n)
+    grad = np.asarray(np.bincount(flat, (w * (r.placed - exposure)).ravel(), n), np.float64)
     neg_hess = ridge * np.eye(n) + np.diag(np.bincount(flat, (w * exposure).ravel(), n))
     nearer = np.minimum.outer(np.arange(k), np.arange(k))
     outer = weights[:, None, None] * worth[:, :, None] * worth[:, None, :] * second[:, nearer]
     pair = (r.order[:, :, None] * n + r.order[:, None, :]).ravel()
     neg_hess -= np.bincount(pair, outer.ravel(), n * n).reshape(n, n)
-    return loglik, grad, neg_hess
+    return np.asarray(loglik, np.float64), grad, neg_hess
