@@ -111,7 +111,8 @@ def run(board: str, mode: str, gap: float, arenas: int, budget: int, seed: int) 
 
 
 def fmt(x: float, budget: int) -> str:
-    return f"{x:,.0f}" if math.isfinite(x) else f">{budget:,}"
+    """Votes for the RESULT line: a plain integer, or >budget when censored."""
+    return f"{x:.0f}" if math.isfinite(x) else f">{budget}"
 
 
 def ratio(paired: float, default: float, budget: int) -> tuple[str, float]:

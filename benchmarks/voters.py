@@ -81,14 +81,15 @@ def casts(seed: int, voters: int, budget: int) -> tuple[np.ndarray, Crowd, Crowd
     return truth, spam, clean_cast, spam_cast
 
 
-def crowd_sizes(seed: int, budget: int, sizes: tuple[int, ...]) -> dict[str, list[float]]:
-    """τ of the clean, unweighted and weighted boards at one budget, for several crowd sizes
-    (the same votes spread over more voters: fewer votes each to judge a voter by)."""
+def crowd_sizes(seed: int, budget: int, sizes: tuple[int, ...], top: int) -> dict[str, list[float]]:
+    """τ of the clean, unweighted and weighted boards after ``budget`` votes, for several crowd
+    sizes (the same battles spread over more voters: fewer votes each to judge a voter by).
+    Votes are cast as in :func:`world` (``top`` of them), so the first size repeats its figures."""
     out: dict[str, list[float]] = {"clean": [], "unweighted": [], "weighted": []}
     for size in sizes:
-        truth, _, clean_cast, spam_cast = casts(seed, size, budget)
+        truth, _, clean_cast, spam_cast = casts(seed, size, top)
         fit = fit_voter_reliability(
-            spam_cast.votes(), spam_cast.voters.tolist(), models=range(MODELS)
+            spam_cast.votes(budget), spam_cast.voters[:budget].tolist(), models=range(MODELS)
         )
         out["clean"].append(tau(board(clean_cast, budget), truth))
         out["unweighted"].append(tau(board(spam_cast, budget), truth))
@@ -156,8 +157,10 @@ def recovery(
     return point, [float(lo), float(hi)]
 
 
-def fmt_votes(x: float, budget: int) -> str:
-    return f"{x:,.0f}" if np.isfinite(x) else f">{budget:,}"
+def fmt_votes(x: float, budget: int, sep: str = ",") -> str:
+    """Votes for the table (``sep`` "," groups thousands) or the RESULT line (``sep`` "")."""
+    text = f"{x:,.0f}" if np.isfinite(x) else f">{budget:,}"
+    return text.replace(",", sep)
 
 
 def plot(payload: dict[str, Any], path: Path) -> None:
@@ -207,7 +210,11 @@ def main(argv: list[str] | None = None) -> None:
     runs = [world(seed, grid) for seed in range(worlds)]
     sizes = (VOTERS,) if quick else (VOTERS, 400, 1_600)
     sweep_budget = min(args.sizes_budget, grid[-1])
-    sweeps = [] if quick else [crowd_sizes(seed, sweep_budget, sizes) for seed in range(worlds)]
+    sweeps = (
+        []
+        if quick
+        else [crowd_sizes(seed, sweep_budget, sizes, grid[-1]) for seed in range(worlds)]
+    )
     sweep = (
         {
             arm: [statistics.mean(s[arm][i] for s in sweeps) for i in range(len(sizes))]
@@ -297,9 +304,9 @@ def main(argv: list[str] | None = None) -> None:
         f"RESULT tau_clean={final['clean']:.3f} tau_unweighted={final['unweighted']:.3f} "
         f"tau_weighted={final['weighted']:.3f} recovered={recovered:.2f} "
         f"recovered_all_budgets={recovered_all:.2f} "
-        f"votes_tau90_clean={fmt_votes(reach_median['clean'], grid[-1])} "
-        f"votes_tau90_unweighted={fmt_votes(reach_median['unweighted'], grid[-1])} "
-        f"votes_tau90_weighted={fmt_votes(reach_median['weighted'], grid[-1])} "
+        f"votes_tau90_clean={fmt_votes(reach_median['clean'], grid[-1], '')} "
+        f"votes_tau90_unweighted={fmt_votes(reach_median['unweighted'], grid[-1], '')} "
+        f"votes_tau90_weighted={fmt_votes(reach_median['weighted'], grid[-1], '')} "
         f"goal_met={payload['goal_met']}"
     )
 

@@ -1,4 +1,5 @@
-"""Helpers of the store tests: relaxed abuse limits, and a peek at a battle's models."""
+"""Helpers of the store tests: relaxed abuse limits, a peek at a battle's models, and an Alembic
+downgrade (to test a migration on the schema it upgrades)."""
 
 from __future__ import annotations
 
@@ -31,3 +32,20 @@ def shown_models(store: Store, token: str) -> list[str]:
             {"t": token},
         ).all()
     return [r[0] for r in rows]
+
+
+def downgrade(store: Store, revision: str) -> None:
+    """Run the shipped migrations down to ``revision`` on the store's database."""
+    from pathlib import Path
+
+    from alembic import command
+    from alembic.config import Config
+
+    import karena.store.db
+
+    config = Config()
+    migrations = Path(karena.store.db.__file__).parent / "migrations"
+    config.set_main_option("script_location", str(migrations))
+    with store.db.write_engine.begin() as conn:
+        config.attributes["connection"] = conn
+        command.downgrade(config, revision)

@@ -10,7 +10,7 @@ from karena.rating.variants import head_to_head
 from karena.store import Store
 from karena.store.arena_cache import load_catalog, load_match_state
 from tests.conftest import SeededArena, TestClock, seed_arena
-from tests.store.helpers import relax, shown_models
+from tests.store.helpers import downgrade, relax, shown_models
 
 
 def _vote(store: Store, slug: str, seed: int, ranks: list[int] | None = None) -> list[str]:
@@ -133,28 +133,36 @@ def test_paired_share_off_and_bad_shares(store: Store, seeded: SeededArena) -> N
         store.catalog.create_arena(slug="bad", matchmaker_params={"paired": 2})
 
 
-def test_migration_0005_adds_and_removes_the_parent_column(
-    store: Store, seeded: SeededArena
-) -> None:
-    """Downgrading to 0004 drops parent_id with its data; upgrading brings the column back."""
-    from pathlib import Path
+def _row_counts(store: Store) -> dict[str, int]:
+    tables = ("models", "outputs", "battles", "battle_slots", "votes", "ratings", "pair_counts")
+    with store.db.read_conn() as conn:
+        return {t: conn.execute(text(f"SELECT COUNT(*) FROM {t}")).scalar_one() for t in tables}
 
-    from alembic import command
-    from alembic.config import Config
 
-    import karena.store.db
+def test_migration_0005_loses_no_rows_either_way(store: Store, seeded: SeededArena) -> None:
+    """Regression: a rebuild of ``models`` on SQLite cascade-deleted outputs, slots and ratings.
 
+    Down to 0004 and up again keeps every row; the parents themselves do not survive a downgrade
+    (PostgreSQL drops the column; SQLite, which cannot drop it, empties it).
+    """
+    relax(store)
+    for seed in range(5):
+        _vote(store, seeded.slug, seed)
     store.catalog.set_model_parent(arena=seeded.slug, name="model-1", parent="model-0")
-    config = Config()
-    migrations = Path(karena.store.db.__file__).parent / "migrations"
-    config.set_main_option("script_location", str(migrations))
-    with store.db.write_engine.begin() as conn:
-        config.attributes["connection"] = conn
-        command.downgrade(config, "0004")
+    before = _row_counts(store)
+    assert before["outputs"] > 0 and before["ratings"] > 0 and before["votes"] == 5
+    downgrade(store, "0004")
+    assert _row_counts(store) == before
     with store.db.read_conn() as conn:
-        assert "parent_id" not in {c["name"] for c in inspect(conn).get_columns("models")}
+        columns = {c["name"] for c in inspect(conn).get_columns("models")}
+        indexes = {i["name"] for i in inspect(conn).get_indexes("models")}
+        if "parent_id" in columns:
+            assert store.db.is_sqlite
+            assert conn.execute(text("SELECT COUNT(parent_id) FROM models")).scalar_one() == 0
+    assert "ix_models_parent_id" not in indexes
+    assert ("parent_id" in columns) == store.db.is_sqlite
     store.db.migrate()
-    with store.db.read_conn() as conn:
-        rows = conn.execute(text("SELECT parent_id FROM models")).all()
-    assert all(r[0] is None for r in rows)
+    assert _row_counts(store) == before
     assert store.catalog.get_model(arena=seeded.slug, name="model-1").parent is None
+    store.catalog.set_model_parent(arena=seeded.slug, name="model-1", parent="model-0")
+    assert store.catalog.get_model(arena=seeded.slug, name="model-1").parent == "model-0"
