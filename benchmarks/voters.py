@@ -164,6 +164,7 @@ def fmt_votes(x: float, budget: int, sep: str = ",") -> str:
 
 
 def plot(payload: dict[str, Any], path: Path) -> None:
+    """Mean τ against votes for every arm; the share of the spammers' cost won back per budget."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -174,20 +175,23 @@ def plot(payload: dict[str, Any], path: Path) -> None:
     ax = axes[0]
     styles = {"clean": "k-", "clean_weighted": "k:", "unweighted": "r-", "weighted": "b-"}
     for arm in ARMS:
-        ax.plot(grid, payload["median_tau"][arm], styles[arm], label=arm.replace("_", " "))
+        ax.plot(grid, payload["mean_tau"][arm], styles[arm], label=arm.replace("_", " "))
     ax.axhline(0.9, color="grey", linewidth=0.8)
     ax.set_xscale("log")
     ax.set_xlabel("votes")
-    ax.set_ylabel("Kendall τ to the truth (median over worlds)")
-    ax.set_title("20 % random + 5 % adversarial voters")
+    ax.set_ylabel(f"Kendall τ to the truth (mean over {payload['worlds']} worlds)")
+    ax.set_title(f"{payload['voters']} voters: 20 % random + 5 % adversarial")
     ax.legend()
     ax.grid(alpha=0.3)
     ax = axes[1]
-    rel = payload["reliability_final_by_world"]
-    kinds = ["honest", "random", "adversarial"]
-    ax.boxplot([[w[k] for w in rel] for k in kinds], tick_labels=kinds)
-    ax.set_ylabel("median reliability r_v at the final budget")
-    ax.set_ylim(0, 1)
+    ax.plot(grid, payload["recovered_by_votes"], "bo-")
+    ax.axhline(GOAL, color="grey", linestyle="--", label=f"goal {GOAL}")
+    ax.set_xscale("log")
+    ax.set_ylim(-0.2, 1.2)
+    ax.set_xlabel("votes")
+    ax.set_ylabel("share of the spammers' τ cost won back")
+    ax.set_title(f"{payload['voters']} voters: votes per voter = votes / {payload['voters']}")
+    ax.legend()
     ax.grid(alpha=0.3)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
