@@ -44,6 +44,10 @@ class Settings(BaseSettings):
     match_state_max_age_seconds: float = Field(default=1.0, ge=0)
     provisional_sigma: float = Field(default=2.0, gt=0)
 
+    # Variant families and voter reliability
+    variant_margin: float = Field(default=1.0, gt=0, le=25)
+    batch_board_weight_voters: bool = False
+
     # Abuse controls
     rate_limit_per_minute: int = Field(default=30, ge=0)
     rate_limit_per_address_per_minute: int = Field(default=120, ge=0)

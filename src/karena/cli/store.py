@@ -164,7 +164,7 @@ def leaderboard(arena: ArenaOpt, database_url: DbOpt = None) -> None:
 arena_app = command_group("Create and list arenas.")
 model_app = command_group("Add, enable and disable models.")
 prompt_app = command_group("Add prompts.")
-voter_app = command_group("Ban and unban voters.")
+voter_app = command_group("Ban and unban voters; list the least reliable ones.")
 
 
 @arena_app.command("add")
@@ -189,6 +189,22 @@ def arena_add(
     typer.echo(f"created arena {a.slug} (K={a.k}, {a.rating_model}, {a.matchmaker})")
 
 
+@arena_app.command("paired")
+def arena_paired(
+    slug: Annotated[str, typer.Argument(help="Arena slug.")],
+    share: Annotated[float, typer.Argument(help="Share of battles in [0, 1]; 0 turns it off.")],
+    database_url: DbOpt = None,
+) -> None:
+    """Paired evaluation: seat undecided variants with their parents in this share of battles."""
+    store = _open(database_url)
+    try:
+        store.catalog.set_paired_share(arena=slug, share=share)
+    finally:
+        store.close()
+    state = f"{share:g} of battles" if share > 0 else "off"
+    typer.echo(f"paired evaluation in {slug}: {state}")
+
+
 @arena_app.command("list")
 def arena_list(database_url: DbOpt = None) -> None:
     """List arenas."""
@@ -206,15 +222,37 @@ def model_add(
     name: Annotated[str, typer.Argument(help="Model name.")],
     organization: Annotated[str, typer.Option(help="Who made it.")] = "",
     link: Annotated[str, typer.Option(help="http(s) link to the model.")] = "",
+    parent: Annotated[
+        str | None, typer.Option(help="The model of this arena it is a variant of.")
+    ] = None,
     database_url: DbOpt = None,
 ) -> None:
     """Add a model to an arena."""
     store = _open(database_url)
     try:
-        m = store.catalog.add_model(arena=arena, name=name, organization=organization, link=link)
+        m = store.catalog.add_model(
+            arena=arena, name=name, organization=organization, link=link, parent=parent
+        )
     finally:
         store.close()
-    typer.echo(f"added model {m.name} to {arena}")
+    family = f" (a variant of {m.parent})" if m.parent else ""
+    typer.echo(f"added model {m.name} to {arena}{family}")
+
+
+@model_app.command("parent")
+def model_parent(
+    arena: Annotated[str, typer.Argument(help="Arena slug.")],
+    name: Annotated[str, typer.Argument(help="The variant.")],
+    parent: Annotated[str | None, typer.Argument(help="Its parent; omit to clear.")] = None,
+    database_url: DbOpt = None,
+) -> None:
+    """Declare a model a variant of another (its page then shows the verdict against it)."""
+    store = _open(database_url)
+    try:
+        m = store.catalog.set_model_parent(arena=arena, name=name, parent=parent)
+    finally:
+        store.close()
+    typer.echo(f"{m.name} is a variant of {m.parent}" if m.parent else f"{m.name} has no parent")
 
 
 def _set_enabled(arena: str, name: str, enabled: bool, database_url: str | None) -> None:
@@ -302,6 +340,39 @@ def voter_unban(
         typer.echo("unbanned; the votes the ban discounted stay discounted")
     else:
         typer.echo(f"unbanned; {n} discounted votes count again and ratings rebuilt")
+
+
+@voter_app.command("list")
+def voter_list(
+    arena: ArenaOpt,
+    limit: Annotated[int, typer.Option(help="How many voters to show.")] = 20,
+    recent: Annotated[
+        int | None, typer.Option(help="Fit only the last N counted votes (default: all).")
+    ] = None,
+    database_url: DbOpt = None,
+) -> None:
+    """The least reliable voters of an arena: blind clickers and partisans first."""
+    from rich.console import Console
+    from rich.table import Table
+
+    store = _open(database_url)
+    try:
+        report = store.voters.reliability(arena=arena, limit=limit, recent=recent)
+    finally:
+        store.close()
+    honest, blind, partisan = report.mix
+    table = Table(
+        "voter hash", "votes", "reliability", "P(blind)", "likeliest partisan", "banned",
+        title=f"{arena}: {report.voters_total} voters, {report.votes} counted votes "
+        f"(honest {honest:.0%}, blind {blind:.0%}, partisan {partisan:.0%})",
+    )  # fmt: skip
+    for v in report.voters:
+        push = f"{v.suspect} {v.direction} ({v.suspect_probability:.0%})" if v.suspect else "-"
+        table.add_row(
+            v.voter_hash, str(v.votes), f"{v.reliability:.2f}", f"{v.blind:.2f}", push,
+            "yes" if v.banned else "",
+        )  # fmt: skip
+    Console(width=200).print(table)
 
 
 def register(app: typer.Typer) -> None:

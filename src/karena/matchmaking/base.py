@@ -108,6 +108,9 @@ class MatchState:
         Models currently in a running (shown, not yet voted) battle; never chosen as pivot.
     disabled :
         Models that must not be chosen at all.
+    paired :
+        (variant, parent) pairs still waiting for a verdict, which a paired-mode matchmaker
+        (:class:`~karena.matchmaking.paired.PairedMatchmaker`) seats together; others ignore it.
     mu, sigma, busy_mask, disabled_mask :
         The same as (n,) read-only arrays, derived on construction.
     """
@@ -116,6 +119,7 @@ class MatchState:
     pair_counts: PairCounts
     busy: frozenset[int] = field(default_factory=frozenset)
     disabled: frozenset[int] = field(default_factory=frozenset)
+    paired: tuple[tuple[int, int], ...] = ()
     mu: FloatArray = field(init=False, repr=False, compare=False)
     sigma: FloatArray = field(init=False, repr=False, compare=False)
     busy_mask: BoolArray = field(init=False, repr=False, compare=False)
@@ -146,6 +150,9 @@ class MatchState:
             mask = np.zeros(n, dtype=np.bool_)
             mask[idx] = True
             object.__setattr__(self, f"{what}_mask", _frozen(mask))
+        for pair in self.paired:
+            if len(pair) != 2 or not all(0 <= int(m) < n for m in pair) or pair[0] == pair[1]:
+                raise InvalidInput(f"paired models {pair!r} are not two distinct indices < {n}")
 
     @property
     def n(self) -> int:
@@ -169,6 +176,7 @@ class MatchState:
             pair_counts=self.pair_counts,
             busy=self.busy_mask[None, :],
             disabled=self.disabled_mask[None, :],
+            paired=np.asarray(self.paired, dtype=np.int64).reshape(1, -1, 2),
         )
 
 
@@ -185,6 +193,9 @@ class MatchArrays:
         an (S, n, n) symmetric matrix is accepted and wrapped as a ``DensePairCounts``.
     busy, disabled :
         (S, n) boolean masks, with the meaning of :class:`MatchState`.
+    paired :
+        (S, P, 2) (variant, parent) pairs waiting for a verdict; rows with fewer pad with −1.
+        Default: none (shape (S, 0, 2)).
 
     Matchmakers only read these arrays.
     """
@@ -194,11 +205,14 @@ class MatchArrays:
     pair_counts: PairCounts
     busy: BoolArray
     disabled: BoolArray
+    paired: IntArray | None = None
 
     def __post_init__(self) -> None:
         counts: object = self.pair_counts
         if not isinstance(counts, PairCounts):
             object.__setattr__(self, "pair_counts", DensePairCounts(np.asarray(counts)))
+        if self.paired is None:
+            object.__setattr__(self, "paired", np.zeros((self.mu.shape[0], 0, 2), np.int64))
 
     @property
     def shape(self) -> tuple[int, int]:

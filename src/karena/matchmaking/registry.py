@@ -9,6 +9,7 @@ from typing import Any
 
 from karena.errors import ConfigError
 from karena.matchmaking.base import ArrayMatchmaker
+from karena.matchmaking.paired import PairedMatchmaker
 from karena.matchmaking.ucb import SkillOnlyMatchmaker, UCBMatchmaker
 from karena.matchmaking.uncertainty import UncertainWindowMatchmaker
 from karena.matchmaking.uniform import RandomMatchmaker
@@ -30,6 +31,10 @@ MATCHMAKERS: dict[str, Callable[..., ArrayMatchmaker]] = {
 def make_matchmaker(name: str, **params: Any) -> ArrayMatchmaker:
     """The matchmaker called ``name``, configured with ``params``.
 
+    Every matchmaker takes one more parameter, ``paired`` (a share in [0, 1]): paired
+    evaluation of variant families, the matchmaker wrapped in a
+    :class:`~karena.matchmaking.paired.PairedMatchmaker` with that share.
+
     Raises
     ------
     ConfigError
@@ -40,10 +45,16 @@ def make_matchmaker(name: str, **params: Any) -> ArrayMatchmaker:
         raise ConfigError(
             f"unknown matchmaker {name!r}; choose one of {', '.join(sorted(MATCHMAKERS))}"
         )
+    share = params.pop("paired", None)
+    if share is not None and (
+        isinstance(share, bool) or not isinstance(share, int | float) or not 0 <= share <= 1
+    ):
+        raise ConfigError(f"matchmaker option 'paired' must be a share in [0, 1], got {share!r}")
     try:
-        return factory(**params)
+        chosen = factory(**params)
     except TypeError as exc:
         raise ConfigError(f"bad parameters for matchmaker {name!r}: {exc}") from exc
+    return chosen if share is None else PairedMatchmaker(chosen, share=float(share))
 
 
 @functools.lru_cache(maxsize=64)

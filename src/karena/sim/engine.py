@@ -122,6 +122,11 @@ class SimArena:
         )
         self.busy = np.zeros((s, n), dtype=np.bool_)
         self.counts = np.zeros((s, n, n), dtype=np.int64)
+        # (S, P, 2) (variant, parent) pairs a paired matchmaker should seat; −1 pads. A study
+        # of variant families sets it between steps (benchmarks/variants.py).
+        self.paired = np.zeros((s, 0, 2), dtype=np.int64)
+        # The last step's (S, K) rank rows, for studies that read the votes themselves.
+        self.last_ranks = np.zeros((s, method.k), dtype=np.int32)
         self.votes = 0
         self.mu = np.empty((s, n), dtype=np.float64)
         self.sigma = np.empty((s, n), dtype=np.float64)
@@ -132,7 +137,7 @@ class SimArena:
 
     def _arrays(self) -> MatchArrays:
         counts = DensePairCounts(self.counts)
-        return MatchArrays(self.mu, self.sigma, counts, self.busy, self.disabled)
+        return MatchArrays(self.mu, self.sigma, counts, self.busy, self.disabled, self.paired)
 
     def scores(self) -> FloatArray:
         """The leaderboard score of every model in every arena."""
@@ -162,6 +167,7 @@ class SimArena:
         chosen = m.matchmaker._select_batch(self._arrays(), m.k, self.rng)
         codes = self.noise.pair_codes(self.strengths[rows[:, None], chosen], self.rng)
         ranks = batch_votes(codes, m.k, m.mode, self.rng)
+        self.last_ranks = ranks
         for model, sl in zip(self.models, self._slices, strict=True):
             model.update_arenas(self.mu[sl], self.sigma[sl], chosen[sl], ranks[sl])
         pa, pb = pair_index(m.k)

@@ -38,7 +38,9 @@ from karena.matchmaking.base import MatchState, RatingArrays
 from karena.matchmaking.pairs import PairCounts, SparsePairCounts
 from karena.rating.registry import rating_model
 from karena.rating.types import Rating
+from karena.rating.variants import DEFAULT_MARGIN
 from karena.store.db import Database
+from karena.store.families import arena_beta, paired_share, pending_pairs
 from karena.store.models import (
     Arena,
     Battle,
@@ -61,6 +63,7 @@ class ModelRow(NamedTuple):
     name: str
     enabled: bool
     generator: dict[str, object] | None
+    parent_id: int | None = None
 
 
 class OutputRef(NamedTuple):
@@ -160,9 +163,9 @@ def load_catalog(conn: Connection, arena_id: int) -> ArenaCatalog:
     """Read an arena's catalog (a handful of statements; only when its version moved)."""
     a = conn.execute(select(Arena).where(Arena.id == arena_id)).one()
     models = tuple(
-        ModelRow(int(i), str(n), bool(e), g)
-        for i, n, e, g in conn.execute(
-            select(Model.id, Model.name, Model.enabled, Model.generator)
+        ModelRow(int(i), str(n), bool(e), g, int(p) if p is not None else None)
+        for i, n, e, g, p in conn.execute(
+            select(Model.id, Model.name, Model.enabled, Model.generator, Model.parent_id)
             .where(Model.arena_id == arena_id)
             .order_by(Model.id)
         )
@@ -246,19 +249,40 @@ def _indices(
     return found, ids[found] == wanted
 
 
+def _paired(conn: Connection, catalog: ArenaCatalog, margin: float) -> tuple[tuple[int, int], ...]:
+    """Paired mode's waiting (variant, parent) pairs: enabled families without a verdict."""
+    if paired_share(catalog.matchmaker_params) <= 0:
+        return ()
+    families = [
+        (j, catalog.index[m.parent_id], m.id, m.parent_id)
+        for j, m in enumerate(catalog.models)
+        if m.parent_id is not None
+        and m.parent_id in catalog.index
+        and m.enabled
+        and catalog.models[catalog.index[m.parent_id]].enabled
+    ]
+    if not families:
+        return ()
+    beta = arena_beta(catalog.rating_model, catalog.rating_params)
+    return pending_pairs(conn, catalog.id, families, margin=margin, beta=beta)
+
+
 def load_match_state(
     conn: Connection,
     catalog: ArenaCatalog,
     now: datetime,
     *,
     pair_counts: PairCounts | None = None,
+    paired: tuple[tuple[int, int], ...] | None = None,
+    margin: float = DEFAULT_MARGIN,
 ) -> MatchState:
-    """Ratings, pair counts and busy models of an arena, read from the database.
+    """Ratings, pair counts, busy models and waiting variant families of an arena.
 
     Vectorised: ratings and pair rows go from the cursor into numpy arrays, the pair counts are
     kept sparse (:class:`SparsePairCounts`, with per-model totals), so reading costs O(rows) in C
     and never O(n²) memory. ``pair_counts`` given (a previous read of this catalog's arena) is
-    reused instead of reading the pair rows again.
+    reused instead of reading the pair rows again, and so is ``paired`` (the families whose
+    verdict paired mode still waits for: one statement per family, see :mod:`.families`).
     """
     n = len(catalog.models)
     ids = np.fromiter((m.id for m in catalog.models), np.int64, n)
@@ -275,6 +299,8 @@ def load_match_state(
         b, known_b = _indices(ids, pairs[:, 1])
         known = known_a & known_b
         pair_counts = SparsePairCounts.from_pairs(n, a[known], b[known], pairs[known, 2])
+    if paired is None:
+        paired = _paired(conn, catalog, margin)
     busy = {
         catalog.index[int(mid)]
         for mid in conn.scalars(_busy_query(), {"arena": catalog.id, "now": now})
@@ -285,6 +311,7 @@ def load_match_state(
         pair_counts=pair_counts,
         busy=frozenset(busy),
         disabled=frozenset(j for j, m in enumerate(catalog.models) if not m.enabled),
+        paired=paired,
     )
 
 
@@ -297,10 +324,18 @@ class ArenaCache:
         Seconds a match state is reused before it is read again; 0 reads it for every battle.
     clock :
         Monotonic seconds (tests pass a fake one).
+    margin :
+        δ of the variant verdicts paired mode waits for (``Settings.variant_margin``).
     """
 
-    def __init__(self, max_age: float, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        max_age: float,
+        clock: Callable[[], float] = time.monotonic,
+        margin: float = DEFAULT_MARGIN,
+    ) -> None:
         self._max_age = max_age
+        self._margin = margin
         self._clock = clock
         self._entries: dict[str, _Entry] = {}
         self._lock = threading.Lock()
@@ -347,12 +382,14 @@ class ArenaCache:
             t = self._clock()
             if entry.state is None or t - entry.loaded_at >= self._max_age:
                 fresh = t - entry.pairs_loaded_at < PAIR_RELOAD_FACTOR * entry.pairs_read_seconds
-                reuse = None
+                reuse, paired = None, None
                 if entry.state is not None and self._max_age > 0 and fresh:
-                    reuse = entry.state.pair_counts
+                    reuse, paired = entry.state.pair_counts, entry.state.paired
                 started = time.perf_counter()
                 with db.read_conn() as conn:
-                    entry.state = load_match_state(conn, catalog, now, pair_counts=reuse)
+                    entry.state = load_match_state(
+                        conn, catalog, now, pair_counts=reuse, paired=paired, margin=self._margin
+                    )
                 if reuse is None:
                     entry.pairs_loaded_at = t
                     entry.pairs_read_seconds = time.perf_counter() - started
@@ -362,7 +399,11 @@ class ArenaCache:
             if not entry.recent_busy:
                 return state
             return MatchState(
-                state.ratings, state.pair_counts, state.busy | entry.recent_busy, state.disabled
+                state.ratings,
+                state.pair_counts,
+                state.busy | entry.recent_busy,
+                state.disabled,
+                state.paired,
             )
 
     def note_battle(self, catalog: ArenaCatalog, model_ids: Iterable[int]) -> None:

@@ -10,12 +10,14 @@ opens the transactions around it and shapes its answers.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 
 from sqlalchemy import delete, select
 
 from karena.rating.leaderboard import JudgePlacement, LeaderboardRow
 from karena.store import reads
 from karena.store.context import StoreContext
+from karena.store.families import arena_beta, model_family
 from karena.store.lookups import find_arena, find_model, lock_arena, page_bounds
 from karena.store.models import JudgePlacementRow, Model
 from karena.store.ratings import (
@@ -94,13 +96,22 @@ class Boards:
             return rebuild(s, arena=a, now=self.ctx.now())
 
     def model_page(self, *, arena: str, name: str, offset: int = 0, limit: int = 50) -> ModelPage:
-        """A model's battles (newest first) and head-to-head records."""
+        """A model's battles (newest first), head-to-head records and variant family."""
         offset, limit = page_bounds(offset, limit)
         board = {row.model_id: row for row in self.leaderboard(arena=arena)}
         with self.ctx.db.read() as s:
             a = find_arena(s, arena)
             m = find_model(s, a, name)
-            return reads.model_page(s, a, m, board.get(m.id), offset=offset, limit=limit)
+            page = reads.model_page(s, a, m, board.get(m.id), offset=offset, limit=limit)
+            family = model_family(
+                s,
+                m,
+                page.opponents,
+                margin=self.ctx.settings.variant_margin,
+                beta=arena_beta(a.rating_model, a.rating_params),
+            )
+            parent = family.parent.parent if family is not None and family.parent else None
+            return replace(page, model=replace(page.model, parent=parent), family=family)
 
     def reference_battles(
         self, *, arena: str, limit: int | None = None, modes: Sequence[str] = ("rank",)

@@ -13,6 +13,7 @@ from karena.matchmaking.registry import matchmaker as load_matchmaker
 from karena.rating.registry import rating_model as load_rating_model
 from karena.store import convert
 from karena.store.context import StoreContext
+from karena.store.families import check_parent
 from karena.store.lookups import find_arena, find_model, page_bounds, prompt_key_for, row_id
 from karena.store.models import Arena, Model, Output, Prompt
 from karena.store.text import clean_name, clean_prompt, clean_slug, text_key
@@ -26,6 +27,14 @@ from karena.store.types import (
 )
 
 __all__ = ["MODALITY_KINDS", "Catalog"]
+
+
+def _parent_name(s: Session, model: Model) -> str | None:
+    if model.parent_id is None:
+        return None
+    parent = s.get(Model, model.parent_id)
+    return parent.name if parent is not None else None
+
 
 MODALITY_KINDS: dict[str, Literal["image", "video", "text"]] = {
     "image": "image",
@@ -112,8 +121,9 @@ class Catalog:
         enabled: bool = True,
         generator: Mapping[str, object] | None = None,
         exist_ok: bool = False,
+        parent: str | None = None,
     ) -> ModelInfo:
-        """Add a contestant model.
+        """Add a contestant model; ``parent`` names the model of the arena it is a variant of.
 
         ``generator`` is a live-generator config, stored as given: the service layer
         (:class:`karena.services.live.LiveGenerators`) checks it before it calls this.
@@ -128,8 +138,9 @@ class Catalog:
             existing = s.scalar(select(Model).where(Model.arena_id == a.id, Model.name == name))
             if existing is not None:
                 if exist_ok:
-                    return convert.model_info(existing)
+                    return convert.model_info(existing, _parent_name(s, existing))
                 raise Conflict(f"model {name!r} already exists in arena {arena!r}")
+            parent_row = find_model(s, a, parent) if parent is not None else None
             model = Model(
                 arena_id=a.id,
                 name=name,
@@ -138,10 +149,11 @@ class Catalog:
                 enabled=bool(enabled),
                 generator=dict(generator) if generator is not None else None,
                 created_at=self.ctx.now(),
+                parent_id=parent_row.id if parent_row is not None else None,
             )
             s.add(model)
             s.flush()
-            return convert.model_info(model)
+            return convert.model_info(model, _parent_name(s, model))
 
     def set_model_enabled(self, *, arena: str, name: str, enabled: bool) -> ModelInfo:
         """Enable or disable a model; disabled models are never matched."""
@@ -149,19 +161,58 @@ class Catalog:
             model = find_model(s, find_arena(s, arena), name)
             model.enabled = bool(enabled)
             s.flush()
-            return convert.model_info(model)
+            return convert.model_info(model, _parent_name(s, model))
+
+    def set_model_parent(self, *, arena: str, name: str, parent: str | None) -> ModelInfo:
+        """Declare the model ``name`` a variant of ``parent`` (None: of no model).
+
+        The parent must be another model of the same arena, and families stay trees
+        (InvalidInput for a cycle). The catalog version moves, so paired mode sees it at once.
+        """
+        with self.ctx.db.write() as s:
+            a = find_arena(s, arena)
+            model = find_model(s, a, name)
+            parent_row = find_model(s, a, parent) if parent is not None else None
+            check_parent(s, model, parent_row)
+            model.parent_id = parent_row.id if parent_row is not None else None
+            s.flush()
+            return convert.model_info(model, _parent_name(s, model))
+
+    def set_paired_share(self, *, arena: str, share: float) -> ArenaInfo:
+        """Paired evaluation of variant families: the share of battles (0 turns it off) that
+        seat a variant with its parent while its verdict is undecided (the matchmaker option
+        ``paired``, :class:`~karena.matchmaking.paired.PairedMatchmaker`)."""
+        if isinstance(share, bool) or not isinstance(share, int | float) or not 0 <= share <= 1:
+            raise InvalidInput(f"the paired share must be a number in [0, 1], got {share!r}")
+        with self.ctx.db.write() as s:
+            a = find_arena(s, arena)
+            params = {k: v for k, v in (a.matchmaker_params or {}).items() if k != "paired"}
+            if share > 0:
+                params["paired"] = float(share)
+            load_matchmaker(a.matchmaker, params)
+            a.matchmaker_params = params
+            a.catalog_version = a.catalog_version + 1  # workers re-read the catalog
+            s.flush()
+            return convert.arena_info(a)
 
     def list_models(self, *, arena: str) -> tuple[ModelInfo, ...]:
         """All models of an arena, by name."""
         with self.ctx.db.read() as s:
             a = find_arena(s, arena)
-            models = s.scalars(select(Model).where(Model.arena_id == a.id).order_by(Model.name))
-            return tuple(convert.model_info(m) for m in models)
+            models = list(
+                s.scalars(select(Model).where(Model.arena_id == a.id).order_by(Model.name))
+            )
+            names = {m.id: m.name for m in models}
+            return tuple(
+                convert.model_info(m, names.get(m.parent_id) if m.parent_id else None)
+                for m in models
+            )
 
     def get_model(self, *, arena: str, name: str) -> ModelInfo:
         """One model by name (NotFound)."""
         with self.ctx.db.read() as s:
-            return convert.model_info(find_model(s, find_arena(s, arena), name))
+            model = find_model(s, find_arena(s, arena), name)
+            return convert.model_info(model, _parent_name(s, model))
 
     def add_prompt(
         self,

@@ -40,7 +40,9 @@ class StoreContext:
         self.db = db
         self.media = media
         self.clock = clock
-        self.arena_cache = ArenaCache(settings.match_state_max_age_seconds)
+        self.arena_cache = ArenaCache(
+            settings.match_state_max_age_seconds, margin=settings.variant_margin
+        )
         self.vote_writer = VoteWriter(db, self.now)
         # Not event.contains(): SQLAlchemy keys its registry by id(target), so a new session
         # class at the address of a collected one looked "already hooked" and went without

@@ -49,7 +49,8 @@ def arena_info(a: Arena) -> ArenaInfo:
     )
 
 
-def model_info(m: Model) -> ModelInfo:
+def model_info(m: Model, parent: str | None = None) -> ModelInfo:
+    """``parent``: the name of ``m.parent_id``'s model (callers look it up; no lazy load)."""
     return ModelInfo(
         id=m.id,
         arena_id=m.arena_id,
@@ -58,6 +59,7 @@ def model_info(m: Model) -> ModelInfo:
         link=m.link,
         enabled=m.enabled,
         generator=dict(m.generator) if m.generator is not None else None,
+        parent=parent,
     )
 
 

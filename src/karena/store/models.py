@@ -95,6 +95,12 @@ class Model(Base):
     enabled: Mapped[bool] = mapped_column(Boolean, default=True)
     generator: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # The model this one is a variant of (same arena; revision 0006): variant families.
+    parent_id: Mapped[int | None] = mapped_column(
+        ForeignKey("models.id", ondelete="SET NULL", name="fk_models_parent_id_models"),
+        nullable=True,
+        index=True,
+    )
 
 
 class Prompt(Base):

@@ -45,7 +45,9 @@ def _select(catalog: ArenaCatalog, state: MatchState, rng: np.random.Generator) 
         if not state.busy:
             raise
         # Every enabled model is in a running battle: ignore "busy" rather than refuse to serve.
-        relaxed = MatchState(state.ratings, state.pair_counts, frozenset(), state.disabled)
+        relaxed = MatchState(
+            state.ratings, state.pair_counts, frozenset(), state.disabled, state.paired
+        )
         chosen = mm.select(relaxed, catalog.k, rng)
     return [catalog.models[i].id for i in chosen]
 
@@ -59,6 +61,7 @@ def pick_models(
         state.pair_counts,
         state.busy,
         state.disabled | frozenset(j for j, m in enumerate(catalog.models) if m.name not in only),
+        state.paired,
     )
     if restricted.n_available < catalog.k:
         raise InvalidInput(f"need K={catalog.k} enabled models with generators")
@@ -117,7 +120,7 @@ def plan_battle(
         row = int(rows[int(rng.integers(rows.size))])
         lacking = frozenset(np.flatnonzero(~catalog.coverage[row]).tolist())
         restricted = MatchState(
-            state.ratings, state.pair_counts, state.busy, state.disabled | lacking
+            state.ratings, state.pair_counts, state.busy, state.disabled | lacking, state.paired
         )
         if restricted.n_available < k:
             continue

@@ -10,14 +10,17 @@ from typing import TYPE_CHECKING, Generic, Literal, TypeVar
 
 if TYPE_CHECKING:
     from karena.rating.leaderboard import LeaderboardRow
+    from karena.rating.variants import HeadToHead
 
 __all__ = [
     "ArenaInfo",
     "BattleMedia",
     "BattleView",
     "ContestantResult",
+    "FamilyRecord",
     "MediaBlob",
     "ModelBattle",
+    "ModelFamily",
     "ModelInfo",
     "ModelPage",
     "OpponentStats",
@@ -28,6 +31,8 @@ __all__ = [
     "ReferenceBattle",
     "StoredVote",
     "VoteResult",
+    "VoterReliability",
+    "VoterReport",
 ]
 
 #: Display labels of battle positions.
@@ -63,6 +68,7 @@ class ModelInfo:
     link: str
     enabled: bool
     generator: Mapping[str, object] | None = None
+    parent: str | None = None  # the name of the model this one is a variant of
 
 
 @dataclass(frozen=True, slots=True)
@@ -223,6 +229,7 @@ class ModelPage:
     battles: tuple[ModelBattle, ...]
     battles_total: int
     opponents: tuple[OpponentStats, ...]
+    family: ModelFamily | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -289,3 +296,51 @@ class PairVote:
     output_b: int
     winner: Literal["a", "b", "tie"]
     mode: str
+
+
+@dataclass(frozen=True, slots=True)
+class FamilyRecord:
+    """A variant's head-to-head record against its parent, with interval and verdict."""
+
+    variant: str
+    parent: str
+    record: HeadToHead
+
+
+@dataclass(frozen=True, slots=True)
+class ModelFamily:
+    """A model's family: its record against its parent, and its variants' records against it."""
+
+    parent: FamilyRecord | None
+    variants: tuple[FamilyRecord, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class VoterReliability:
+    """One voter as :func:`karena.rating.voters.fit_voter_reliability` sees them.
+
+    ``suspect`` names the model the voter most likely pushes (``direction`` "up" or "down")
+    with probability ``suspect_probability``; None when no model was ever shown to them.
+    """
+
+    voter_hash: str
+    votes: int
+    reliability: float
+    blind: float
+    suspect: str | None
+    direction: Literal["up", "down"] | None
+    suspect_probability: float
+    banned: bool
+
+
+@dataclass(frozen=True, slots=True)
+class VoterReport:
+    """An arena's voters, least reliable first, and the fit they come from."""
+
+    arena_slug: str
+    voters_total: int
+    votes: int
+    mix: tuple[float, float, float]  # the shares of honest, blind and partisan voters
+    iterations: int
+    converged: bool
+    voters: tuple[VoterReliability, ...]

@@ -1,4 +1,5 @@
-"""Admin endpoints behind the bearer token: arenas, models, prompts, outputs, bans, recompute."""
+"""Admin endpoints behind the bearer token: arenas, models, prompts, outputs, bans, recompute,
+variant families (parents, paired mode) and the least reliable voters."""
 
 from __future__ import annotations
 
@@ -18,11 +19,13 @@ from karena.web.schemas import (
     ModelOut,
     ModelUpdate,
     OutputOut,
+    ParentIn,
     PromptCreate,
     PromptOut,
     Slug,
     error_responses,
 )
+from karena.web.schemas_families import PairedIn, VoterReportOut
 
 router = APIRouter(
     prefix="/api/admin",
@@ -51,6 +54,7 @@ def add_model(body: ModelCreate, store: StoreDep) -> ModelOut:
         organization=body.organization,
         link=body.link,
         enabled=body.enabled,
+        parent=body.parent,
     )
     return ModelOut.of(model)
 
@@ -66,6 +70,25 @@ def update_model(
     return ModelOut.of(
         store.catalog.set_model_enabled(arena=arena, name=name, enabled=body.enabled)
     )
+
+
+@router.put("/models/{name:path}/parent", response_model=ModelOut, responses=error_responses(404))
+def set_parent(
+    name: Annotated[str, PathParam(min_length=1, max_length=200)],
+    body: ParentIn,
+    store: StoreDep,
+    arena: Annotated[Slug, Query()],
+) -> ModelOut:
+    """Declare the model a variant of ``parent`` (null: of none); its page then shows the
+    head-to-head record against the parent and the equivalence verdict."""
+    return ModelOut.of(store.catalog.set_model_parent(arena=arena, name=name, parent=body.parent))
+
+
+@router.put("/arenas/{slug}/paired", response_model=ArenaOut, responses=error_responses(404))
+def set_paired(slug: Slug, body: PairedIn, store: StoreDep) -> ArenaOut:
+    """Paired evaluation: the share of battles (0: off) that seat an undecided variant with
+    its parent, until its verdict is reached."""
+    return ArenaOut.of(store.catalog.set_paired_share(arena=slug, share=body.share))
 
 
 @router.post(
@@ -122,6 +145,20 @@ def ban_voter(body: BanIn, store: StoreDep) -> CountOut:
         voter_hash=body.voter_hash, reason=body.reason, discount_past=body.discount_past
     )
     return CountOut(count=count)
+
+
+@router.get("/voters", response_model=VoterReportOut, responses=error_responses(404))
+def least_reliable_voters(
+    store: StoreDep,
+    arena: Annotated[Slug, Query()],
+    limit: Annotated[int, Query(ge=1, le=1000)] = 50,
+    offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
+    recent: Annotated[int | None, Query(ge=1, le=100_000_000)] = None,
+) -> VoterReportOut:
+    """The arena's voters, least reliable first: how likely each votes blindly or pushes one
+    model, fitted on demand over the counted votes (the last ``recent`` only, if given)."""
+    report = store.voters.reliability(arena=arena, limit=limit, offset=offset, recent=recent)
+    return VoterReportOut.of(report)
 
 
 @router.post("/recompute", response_model=CountOut, responses=error_responses(404))

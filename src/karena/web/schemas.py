@@ -17,6 +17,7 @@ from karena.store.types import (
     PromptInfo,
     VoteResult,
 )
+from karena.web.schemas_families import FamilyOut
 
 #: Longest prompt a voter may type; longer ones are refused with 422 before any work.
 MAX_PROMPT_CHARS = 500
@@ -292,6 +293,7 @@ class ModelOut(BaseModel):
     link: str
     enabled: bool
     live: bool
+    parent: str | None = None
 
     @classmethod
     def of(cls, model: ModelInfo) -> ModelOut:
@@ -302,6 +304,7 @@ class ModelOut(BaseModel):
             link=model.link,
             enabled=model.enabled,
             live=model.generator is not None,
+            parent=model.parent,
         )
 
 
@@ -312,11 +315,13 @@ class ModelPageOut(BaseModel):
     opponents: list[OpponentOut]
     battles: list[ModelBattleOut]
     battles_total: int
+    family: FamilyOut | None = None
 
     @classmethod
     def of(cls, page: ModelPage) -> ModelPageOut:
         return cls(
             arena=page.arena_slug,
+            family=FamilyOut.of(page.family) if page.family is not None else None,
             model=ModelOut.of(page.model),
             leaderboard=LeaderboardRowOut.of(page.row) if page.row is not None else None,
             opponents=[
@@ -362,10 +367,17 @@ class ModelCreate(_Body):
     organization: Name | Literal[""] = ""
     link: Link = ""
     enabled: StrictBool = True
+    parent: Name | None = None
 
 
 class ModelUpdate(_Body):
     enabled: StrictBool
+
+
+class ParentIn(_Body):
+    """The model's parent (another model of its arena), or null for none."""
+
+    parent: Name | None
 
 
 class PromptCreate(_Body):
