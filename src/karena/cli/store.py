@@ -189,13 +189,13 @@ def arena_add(
     typer.echo(f"created arena {a.slug} (K={a.k}, {a.rating_model}, {a.matchmaker})")
 
 
-@arena_app.command("paired")
+@arena_app.command("paired", short_help="Seat variants with their parents (paired mode).")
 def arena_paired(
     slug: Annotated[str, typer.Argument(help="Arena slug.")],
     share: Annotated[float, typer.Argument(help="Share of battles in [0, 1]; 0 turns it off.")],
     database_url: DbOpt = None,
 ) -> None:
-    """Paired evaluation: seat undecided variants with their parents in this share of battles."""
+    """Paired mode: seat undecided variants with their parents in a share of battles."""
     store = _open(database_url)
     try:
         store.catalog.set_paired_share(arena=slug, share=share)
@@ -239,7 +239,7 @@ def model_add(
     typer.echo(f"added model {m.name} to {arena}{family}")
 
 
-@model_app.command("parent")
+@model_app.command("parent", short_help="Declare a model a variant of another.")
 def model_parent(
     arena: Annotated[str, typer.Argument(help="Arena slug.")],
     name: Annotated[str, typer.Argument(help="The variant.")],
@@ -342,7 +342,7 @@ def voter_unban(
         typer.echo(f"unbanned; {n} discounted votes count again and ratings rebuilt")
 
 
-@voter_app.command("list")
+@voter_app.command("list", short_help="The least reliable voters of an arena.")
 def voter_list(
     arena: ArenaOpt,
     limit: Annotated[int, typer.Option(help="How many voters to show.")] = 20,
