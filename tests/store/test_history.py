@@ -195,3 +195,20 @@ def test_migration_adds_and_drops_only_the_batch_history_table(store: Store) -> 
         assert "batch_history" in inspect(conn).get_table_names()
     assert store.db.current_revision() == head_revision()
     assert _wait_for_batch(store, slug, "model-0").batch  # fitted again into the new table
+
+
+def test_the_log_cache_grows_by_new_votes_and_is_read_again_only_after_a_rebuild(
+    store: Store,
+) -> None:
+    relax(store)
+    slug = seed_arena(store, slug="grow", n_models=6).slug
+    _noisy_votes(store, slug, 60, start=0)
+    store.boards.history(arena=slug, name="model-0")
+    arena_id = store.catalog.get_arena(slug=slug).id
+    entry = store._context.vote_logs._logs[arena_id]
+    _noisy_votes(store, slug, 45, start=200)  # past vote 100: the vote path's periodic snapshot
+    _assert_last_points_are_live(store, slug)
+    assert store._context.vote_logs._logs[arena_id] is entry and entry.n == 105
+    store.boards.recompute(arena=slug)
+    _assert_last_points_are_live(store, slug)
+    assert store._context.vote_logs._logs[arena_id] is not entry

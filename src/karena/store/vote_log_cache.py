@@ -8,8 +8,8 @@ so a worker keeps, per arena:
 * the **log** as ``models``/``ranks`` matrices (:mod:`karena.rating.replay`'s conventions), the
   model id of each index, and each vote's time. It is extended with the votes counted since
   the last read (``seq`` above the cursor), and read again from the start when the arena's
-  ratings were rebuilt (a recompute or a ban writes a rating snapshot, whose id is the marker)
-  or its rating model changed;
+  ratings were rebuilt (a recompute or a ban writes a ``recompute`` rating snapshot, whose id
+  is the marker; the vote path's periodic snapshots leave it be) or its rating model changed;
 * **states** (every model's μ, σ and vote count) at up to :data:`MEMO_POINTS` checkpoints,
   multiples of a power of two (:func:`karena.rating.history.grid_step`), so the state after any
   vote ``j`` is one memoised state plus at most one step of replay;
@@ -177,7 +177,9 @@ class VoteLogCache:
     def log(self, session: Session, arena: Arena) -> ArenaLog:
         """The arena's log, up to date with what ``session`` sees. Call it holding ``lock``."""
         marker = session.scalar(
-            select(func.max(RatingSnapshot.id)).where(RatingSnapshot.arena_id == arena.id)
+            select(func.max(RatingSnapshot.id)).where(
+                RatingSnapshot.arena_id == arena.id, RatingSnapshot.reason == "recompute"
+            )
         )
         params = json.dumps(dict(arena.rating_params or {}), sort_keys=True)
         key = (arena.rating_model, params, marker)
