@@ -7,6 +7,8 @@ import io
 import time
 from datetime import datetime
 
+import pytest
+
 from tests.web.conftest import ArenaApp
 from tests.web.test_api import _assert_error_shape, _battle
 
@@ -101,3 +103,21 @@ def test_movement_in_the_leaderboard_json_and_csv(make_app) -> None:
     assert [r["movement"] for r in rows] == [
         "" if row["movement"] is None else str(row["movement"]) for row in board["rows"]
     ]
+
+
+def test_model_page_on_a_cold_worker_reads_the_log_in_the_background(
+    make_app, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    app = make_app()
+    _cast(app, 12)
+    monkeypatch.setattr("karena.store.history.COLD_READ_VOTES", 5)  # 12 votes count as long
+    name = app.arena.models[0].name  # (a leaderboard read would start the read already)
+    first = app.client.get(f"/models/{name}", params={"arena": "demo"})
+    assert first.status_code == 200 and 'id="history-pending"' in first.text
+    deadline = time.monotonic() + 30
+    while 'class="history-plot"' not in (
+        page := app.client.get(f"/models/{name}", params={"arena": "demo"}).text
+    ):
+        assert time.monotonic() < deadline, "the vote log was not read in the background"
+        time.sleep(0.02)
+    assert 'id="history-pending"' not in page

@@ -18,7 +18,7 @@ from karena.rating.leaderboard import JudgePlacement, LeaderboardRow, with_movem
 from karena.store import reads
 from karena.store.context import StoreContext
 from karena.store.families import arena_beta, model_family
-from karena.store.history import earlier_ratings, model_history
+from karena.store.history import earlier_ratings, log_ready, model_history
 from karena.store.lookups import find_arena, find_model, lock_arena, page_bounds
 from karena.store.models import JudgePlacementRow, Model
 from karena.store.ratings import (
@@ -91,6 +91,13 @@ class Boards:
                 batch_points=settings.history_batch_points,
                 rounds=settings.history_batch_rounds,
             )
+
+    def history_ready(self, *, arena: str) -> bool:
+        """Whether :meth:`history` answers at once; if this worker would first have to read a
+        long vote log (a cold start on a large arena), that read starts in the background and
+        the answer is False (the model page says so instead of waiting)."""
+        with self.ctx.db.read() as s:
+            return log_ready(s, self.ctx.vote_logs, arena=find_arena(s, arena))
 
     def place_model(self, *, arena: str, model: str, placement: JudgePlacement) -> LeaderboardRow:
         """Record a judge's placement of ``model`` (K-Sort Eval) and return its board row.

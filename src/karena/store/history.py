@@ -26,7 +26,7 @@ from karena.store.models import Arena, Model
 from karena.store.types import BatchPoint, ModelHistory, OnlinePoint
 from karena.store.vote_log_cache import COLD_READ_VOTES, ArenaLog, VoteLogCache
 
-__all__ = ["EarlierRating", "earlier_ratings", "model_history", "spread_points"]
+__all__ = ["EarlierRating", "earlier_ratings", "log_ready", "model_history", "spread_points"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,6 +121,19 @@ def model_history(
     )
 
 
+def log_ready(
+    session: Session, cache: VoteLogCache, *, arena: Arena, wait_votes: int | None = None
+) -> bool:
+    """Whether this worker can bring the arena's log up to date by reading at most
+    ``wait_votes`` votes (default :data:`COLD_READ_VOTES`); if not, it starts reading them in
+    the background and says False."""
+    limit = COLD_READ_VOTES if wait_votes is None else wait_votes
+    if cache.backlog(session, arena) > limit:
+        cache.warm(arena.id)
+        return False
+    return True
+
+
 def earlier_ratings(
     session: Session,
     cache: VoteLogCache,
@@ -136,9 +149,7 @@ def earlier_ratings(
     ``wait_votes`` votes (default :data:`COLD_READ_VOTES`): that read goes to the background
     (``cache.warm``), and a later call finds the log current.
     """
-    limit = COLD_READ_VOTES if wait_votes is None else wait_votes
-    if cache.backlog(session, arena) > limit:
-        cache.warm(arena.id)
+    if not log_ready(session, cache, arena=arena, wait_votes=wait_votes):
         return None
     with cache.lock(arena.id):
         log = cache.log(session, arena)

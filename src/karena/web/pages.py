@@ -140,8 +140,9 @@ def model_page(
     """One model: its score, its rating over time, its record against each opponent and its
     battles."""
     slug = resolve_arena(store, arena)
+    ready = store.boards.history_ready(arena=slug)  # else the log is read in the background
     page = ModelPageOut.of(store.boards.model_page(arena=slug, name=name, offset=offset, limit=50))
-    history = ModelHistoryOut.of(store.boards.history(arena=slug, name=name))
+    history = ModelHistoryOut.of(store.boards.history(arena=slug, name=name)) if ready else None
     context = {
         "nav": "",
         "arena_slug": slug,
@@ -149,6 +150,6 @@ def model_page(
         "offset": offset,
         "limit": 50,
         "history": history,
-        "history_plot": history_plot(history),
+        "history_plot": history_plot(history) if history is not None else "",
     }
     return _render(request, "model.html", context)
