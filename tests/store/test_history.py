@@ -234,3 +234,16 @@ def test_a_cold_worker_reads_a_long_log_in_the_background_before_showing_movemen
         assert {r.model_name: r.movement for r in cold.boards.leaderboard(arena=slug)} == expected
     finally:
         cold.close()
+
+
+def test_batch_points_are_fitted_again_when_their_settings_change(store: Store) -> None:
+    relax(store)
+    store.settings = store.settings.model_copy(update={"history_batch_points": 2})
+    slug = seed_arena(store, slug="rounds", n_models=6).slug
+    _noisy_votes(store, slug, 16, start=0)
+    bare = _wait_for_batch(store, slug, "model-0")
+    assert all(p.ci_low == p.mu == p.ci_high for p in bare.batch)
+    store.settings = store.settings.model_copy(update={"history_batch_rounds": 5})
+    booted = _wait_for_batch(store, slug, "model-0")
+    assert [p.vote for p in booted.batch] == [p.vote for p in bare.batch] == [8, 16]
+    assert all(p.ci_low < p.ci_high for p in booted.batch)  # bootstrapped this time

@@ -73,6 +73,7 @@ class ArenaLog:
     digests: dict[int, str] = field(default_factory=dict)
     hasher: Any = None
     hashed: int = 0
+    digest_config: str = ""
 
     @property
     def models(self) -> IntArray:
@@ -143,6 +144,9 @@ class ArenaLog:
         """A digest of each prefix ``points`` (increasing) of the log: its model ids and ranks
         vote by vote, after ``config`` (what else the cached value depends on)."""
         out: dict[int, str] = {}
+        if config != self.digest_config:
+            self.digests.clear()
+            self.hasher, self.hashed, self.digest_config = None, 0, config
         ids = np.asarray(self.ids, dtype=np.int64)
         for p in points:
             if p in self.digests:
