@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 
+import pytest
 from typer.testing import CliRunner
 
 from karena.cli.main import build_app
@@ -113,3 +114,82 @@ def test_cli_refresh_and_show(arena_app: ArenaApp) -> None:
     assert "batch board of 5 votes" in shown.output and "rank (UB)" in shown.output
     for model in arena_app.arena.models:
         assert model.name in shown.output
+
+
+def test_the_default_board_is_the_batch_board(arena_app: ArenaApp) -> None:
+    client = arena_app.client
+    empty = client.get("/api/leaderboard", params={"arena": "demo"}).json()
+    assert empty["board"] == "batch" and empty["rows"] == [] and empty["fitted_at"] is None
+    assert empty["votes_fitted"] == 0 and empty["categories"] == ["demo-shapes"]
+    cast(arena_app, 12)
+    arena_app.store.boards.refresh_batch_board(arena="demo")
+    cast(arena_app, 2)  # after the fit: not in it yet
+    board = client.get("/api/leaderboard", params={"arena": "demo"}).json()
+    assert board["board"] == "batch" and board["category"] is None
+    assert board["votes_fitted"] == 12 and board["votes_since"] == 2
+    assert board["fitted_at"] is not None and board["last_updated"] == board["fitted_at"]
+    rows = board["rows"]
+    assert {r["model"] for r in rows} == {m.name for m in arena_app.arena.models}
+    assert [r["rank"] for r in rows] == list(range(1, len(rows) + 1))
+    assert sum(r["votes"] for r in rows) == 12 * 4
+    lows = [r["ci_low"] for r in rows]
+    for r in rows:
+        assert r["ci_low"] < r["mu"] < r["ci_high"] and r["score"] == r["mu"]
+        assert r["rank_ub"] == 1 + sum(low > r["ci_high"] for low in lows)
+    csv_text = client.get("/api/leaderboard", params={"arena": "demo", "format": "csv"})
+    assert 'filename="leaderboard-demo-batch.csv"' in csv_text.headers["content-disposition"]
+    lines = csv_text.text.splitlines()
+    assert lines[0].startswith("rank,rank_ub,model,") and len(lines) == len(rows) + 1
+
+
+def test_the_online_board_has_rank_ub_too(arena_app: ArenaApp) -> None:
+    cast(arena_app, 6)
+    board = arena_app.client.get("/api/leaderboard", params={"board": "online"}).json()
+    assert board["board"] == "online" and board["fitted_at"] is None
+    lows = [r["ci_low"] for r in board["rows"]]
+    for r in board["rows"]:
+        assert r["score"] == r["mu"] - 3 * r["sigma"]
+        assert r["rank_ub"] == 1 + sum(low > r["ci_high"] for low in lows)
+
+
+@pytest.mark.parametrize(
+    ("params", "status", "says"),
+    [
+        ({"board": "elo"}, 422, "board"),
+        ({"board": "online", "category": "demo-shapes"}, 422, "category boards are batch boards"),
+        ({"category": "sports"}, 404, "no prompts in category 'sports'"),
+        ({"category": ""}, 422, "category"),
+        ({"category": "x" * 65}, 422, "category"),
+    ],
+)
+def test_bad_board_or_category_is_a_clear_4xx(
+    arena_app: ArenaApp, params: dict[str, str], status: int, says: str
+) -> None:
+    response = arena_app.client.get("/api/leaderboard", params={"arena": "demo", **params})
+    assert response.status_code == status, response.text
+    assert says in response.text and "Traceback" not in response.text
+
+
+def test_the_page_says_which_board_is_which_and_how_fresh(arena_app: ArenaApp) -> None:
+    client = arena_app.client
+    unfitted = client.get("/leaderboard").text
+    assert 'id="tab-batch" href="/leaderboard?arena=demo&amp;board=batch" aria-current="page"' in (
+        unfitted
+    )
+    assert "Not fitted yet" in unfitted and 'id="no-rows"' in unfitted
+    cast(arena_app, 5)
+    arena_app.store.boards.refresh_batch_board(arena="demo")
+    cast(arena_app, 1)
+    html = client.get("/leaderboard").text
+    assert "<strong>Batch board</strong> (the default ranking)" in html
+    assert 'data-board="batch"' in html and '<strong id="votes-fitted">5</strong>' in html
+    assert '<span id="votes-since">1</span> votes cast since' in html
+    for heading in ("Rank", "Rank (UB)", "Model", "Rating", "σ", "95% interval", "Votes"):
+        assert f'<button type="button">{heading}</button>' in html
+    assert html.count("<tr class=") == len(arena_app.arena.models)
+    assert "board=batch&amp;format=csv" in html
+    online = client.get("/leaderboard", params={"board": "online"}).text
+    assert "<strong>Online board</strong>" in online and 'data-board="online"' in online
+    assert 'id="tab-online" href="/leaderboard?arena=demo&amp;board=online" aria-current' in online
+    bad = client.get("/leaderboard", params={"board": "nope"}, headers={"accept": "text/html"})
+    assert bad.status_code == 422 and "Traceback" not in bad.text
