@@ -57,6 +57,12 @@ class Settings(BaseSettings):
     prompt_classifier: str | None = None
     prompt_category_rules: dict[str, list[str]] | None = None
 
+    # Rating history and the leaderboard's movement column
+    history_points: int = Field(default=200, ge=2, le=1000)
+    history_batch_points: int = Field(default=50, ge=1, le=200)
+    history_batch_rounds: int = Field(default=0, ge=0, le=1000)
+    movement_votes: int = Field(default=1000, ge=0)
+
     # Abuse controls
     rate_limit_per_minute: int = Field(default=30, ge=0)
     rate_limit_per_address_per_minute: int = Field(default=120, ge=0)

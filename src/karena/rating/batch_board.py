@@ -100,7 +100,8 @@ def fit_batch_board(
         Display names by model id (default: the id as text).
     rounds :
         Bootstrap resamples of the votes (≥ 2; 100 by default). ``rng`` defaults to a fixed
-        seed so the same log gives the same board.
+        seed so the same log gives the same board. 0 fits the point estimates alone: each row's
+        interval is then its rating and its ``sigma`` 0 (the rating history's batch points).
     level :
         Two-sided interval level.
     beta, mu0, sigma0 :
@@ -110,8 +111,8 @@ def fit_batch_board(
     weights :
         A weight per vote (e.g. a voter's reliability); 1 by default.
     """
-    if rounds < 2 or not 0.0 < level < 1.0:
-        raise InvalidInput("the batch board needs rounds >= 2 and a level in (0, 1)")
+    if rounds < 0 or rounds == 1 or not 0.0 < level < 1.0:
+        raise InvalidInput("the batch board needs rounds = 0 or >= 2 and a level in (0, 1)")
     vote_list = list(votes)
     ids, rankings = rankings_from_votes(vote_list, models=models)
     n = len(ids)
@@ -149,9 +150,13 @@ def fit_batch_board(
         ).strengths
     rating = mu0 + scale * fit.strengths
     tail = 0.5 * (1.0 - level)
-    low, high = np.quantile(mu0 + scale * draws, [tail, 1.0 - tail], axis=0)
-    spread = (mu0 + scale * draws).std(axis=0)
-    ub = rank_upper_bound(low, high)
+    lows: FloatArray = rating
+    highs: FloatArray = rating
+    spread: FloatArray = np.zeros(n)
+    if rounds:
+        lows, highs = np.quantile(mu0 + scale * draws, [tail, 1.0 - tail], axis=0)
+        spread = (mu0 + scale * draws).std(axis=0)
+    ub = rank_upper_bound(list(lows), list(highs))
     order = sorted(range(n), key=lambda i: (-rating[i], str(ids[i])))
     rows = tuple(
         LeaderboardRow(
@@ -161,8 +166,8 @@ def fit_batch_board(
             score=float(rating[i]),
             mu=float(rating[i]),
             sigma=float(spread[i]),
-            ci_low=float(low[i]),
-            ci_high=float(high[i]),
+            ci_low=float(lows[i]),
+            ci_high=float(highs[i]),
             votes=int(per_model[i]),
             provisional=per_model[i] < provisional_votes,
             rank_ub=ub[i],

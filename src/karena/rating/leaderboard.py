@@ -8,8 +8,8 @@ with its 90% rank interval, and gives way to the model's human rating by :func:`
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Hashable, Iterable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Collection, Hashable, Iterable, Mapping
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 import numpy as np
@@ -24,6 +24,7 @@ __all__ = [
     "build_leaderboard",
     "count_votes",
     "judge_gives_way",
+    "with_movement",
 ]
 
 #: Two-sided 95% normal quantile.
@@ -60,6 +61,10 @@ class LeaderboardRow:
     placed_by_judge: bool = False
     #: A judge-placed row's 90% rank interval on this board, best end first.
     judge_rank_interval: tuple[int, int] | None = None
+    #: Places gained (+) or lost (−) over the last ``Settings.movement_votes`` counted votes:
+    #: the rank on the board as it stood then minus the rank now (:func:`with_movement`);
+    #: None when the model had no votes then, or the arena has no more votes than the window.
+    movement: int | None = None
 
     def to_dict(self) -> dict[str, object]:
         """A JSON-ready mapping with the field names of the web API's leaderboard rows."""
@@ -77,6 +82,7 @@ class LeaderboardRow:
             "placed_by_judge": self.placed_by_judge,
             "judge_rank_low": self.judge_rank_interval[0] if self.judge_rank_interval else None,
             "judge_rank_high": self.judge_rank_interval[1] if self.judge_rank_interval else None,
+            "movement": self.movement,
         }
 
 
@@ -225,3 +231,24 @@ def _placed(
         if not judge_gives_way(ratings[model], votes, placement):
             out[model] = placement
     return out
+
+
+def with_movement(
+    rows: Iterable[LeaderboardRow],
+    earlier: Iterable[LeaderboardRow],
+    *,
+    counted: Collection[Hashable],
+) -> tuple[LeaderboardRow, ...]:
+    """``rows`` with ``movement`` set: the model's rank on ``earlier`` minus its rank now.
+
+    ``earlier`` is the same board built from the ratings as they stood some votes ago; only
+    models in ``counted`` (those that had votes then) get a movement, the rest keep None. A
+    positive movement is places gained.
+    """
+    before = {row.model_id: row.rank for row in earlier}
+    return tuple(
+        replace(row, movement=before[row.model_id] - row.rank)
+        if row.model_id in counted and row.model_id in before
+        else row
+        for row in rows
+    )

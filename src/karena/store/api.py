@@ -69,6 +69,7 @@ class Store:
     def close(self) -> None:
         """Finish queued votes, then dispose of the connection pool."""
         self._context.vote_writer.close()
+        self._context.batch_fitter.close()
         self.db.dispose()
 
     def __enter__(self) -> Store:

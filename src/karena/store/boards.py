@@ -14,14 +14,14 @@ opens the transactions around it and shapes its answers.
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from datetime import timedelta
 
 from sqlalchemy import and_, delete, select
 
 from karena.errors import NotFound
-from karena.rating.leaderboard import JudgePlacement, LeaderboardRow
+from karena.rating.leaderboard import JudgePlacement, LeaderboardRow, with_movement
 from karena.store import reads
 from karena.store.batch_boards import (
     OVERALL,
@@ -35,9 +35,11 @@ from karena.store.batch_boards import (
 )
 from karena.store.context import StoreContext
 from karena.store.families import arena_beta, model_family
+from karena.store.history import earlier_ratings, model_history
 from karena.store.lookups import find_arena, find_model, lock_arena, page_bounds
 from karena.store.models import Arena, BatchBoardRow, JudgePlacementRow, Model, Prompt
 from karena.store.ratings import (
+    StoredRating,
     leaderboard_rows,
     load_placements,
     load_ratings,
@@ -45,7 +47,14 @@ from karena.store.ratings import (
     rebuild,
     save_placement,
 )
-from karena.store.types import BatchBoardView, BatchRefresh, ModelPage, PairVote, ReferenceBattle
+from karena.store.types import (
+    BatchBoardView,
+    BatchRefresh,
+    ModelHistory,
+    ModelPage,
+    PairVote,
+    ReferenceBattle,
+)
 
 __all__ = ["Boards"]
 
@@ -59,17 +68,52 @@ class Boards:
     def leaderboard(
         self, *, arena: str, include_disabled: bool = True
     ) -> tuple[LeaderboardRow, ...]:
-        """Leaderboard rows sorted by μ − 3σ, best first."""
+        """Leaderboard rows sorted by μ − 3σ, best first.
+
+        Each row's ``movement`` compares with the same board built from the ratings as they
+        stood ``Settings.movement_votes`` counted votes ago (a replay from this worker's vote
+        log cache; 0 turns it off).
+        """
         with self.ctx.db.read() as s:
             a = find_arena(s, arena)
             models = list(s.scalars(select(Model).where(Model.arena_id == a.id)))
-            return leaderboard_rows(
-                models,
-                load_ratings(s, a.id),
-                prior=model_for_arena(a).initial(),
-                provisional_sigma=self.ctx.settings.provisional_sigma,
-                include_disabled=include_disabled,
-                placements=load_placements(s, a.id),
+            placements = load_placements(s, a.id)
+
+            def board(ratings: Mapping[int, StoredRating]) -> tuple[LeaderboardRow, ...]:
+                return leaderboard_rows(
+                    models,
+                    ratings,
+                    prior=model_for_arena(a).initial(),
+                    provisional_sigma=self.ctx.settings.provisional_sigma,
+                    include_disabled=include_disabled,
+                    placements=placements,
+                )
+
+            rows = board(load_ratings(s, a.id))
+            window = self.ctx.settings.movement_votes
+            earlier = (
+                earlier_ratings(s, self.ctx.vote_logs, arena=a, window=window) if window else None
+            )
+            if earlier is None:
+                return rows
+            return with_movement(rows, board(earlier), counted=earlier.keys())
+
+    def history(self, *, arena: str, name: str, points: int | None = None) -> ModelHistory:
+        """A model's rating over time: online μ, σ after its votes, and the batch board at
+        intervals (points still being fitted are counted in ``batch_pending``)."""
+        settings = self.ctx.settings
+        with self.ctx.db.read() as s:
+            a = find_arena(s, arena)
+            m = find_model(s, a, name)
+            return model_history(
+                s,
+                self.ctx.vote_logs,
+                self.ctx.batch_fitter,
+                arena=a,
+                model=m,
+                points=points if points is not None else settings.history_points,
+                batch_points=settings.history_batch_points,
+                rounds=settings.history_batch_rounds,
             )
 
     def batch_board(self, *, arena: str, category: str = OVERALL) -> BatchBoardView:

@@ -14,7 +14,9 @@ from sqlalchemy import event
 from karena.media.storage import MediaStore
 from karena.settings import Settings
 from karena.store.arena_cache import ArenaCache, bump_catalog_versions
+from karena.store.batch_history import BatchHistoryFitter
 from karena.store.db import Database
+from karena.store.vote_log_cache import VoteLogCache
 from karena.store.vote_writer import VoteWriter
 from karena.store.votes import hash_voter
 
@@ -29,7 +31,7 @@ def utc_now() -> datetime:
 
 
 class StoreContext:
-    """Settings, database, media store and clock, with this worker's catalog cache and vote writer.
+    """Settings, database, media store and clock, with this worker's caches and vote writer.
 
     ``clock`` may be replaced after construction (tests move to the real clock); :meth:`now`
     reads it on every call.
@@ -44,6 +46,9 @@ class StoreContext:
             settings.match_state_max_age_seconds, margin=settings.variant_margin
         )
         self.vote_writer = VoteWriter(db, self.now)
+        # The rating history's counted-log arrays and replay states, and its batch-point fits.
+        self.vote_logs = VoteLogCache()
+        self.batch_fitter = BatchHistoryFitter(db, self.now)
         # Not event.contains(): SQLAlchemy keys its registry by id(target), so a new session
         # class at the address of a collected one looked "already hooked" and went without
         # the hook (a rare CI failure: a catalog write that moved no version).

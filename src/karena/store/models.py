@@ -26,6 +26,7 @@ __all__ = [
     "BannedVoter",
     "Base",
     "BatchBoardRow",
+    "BatchHistoryRow",
     "Battle",
     "BattleSlot",
     "Model",
@@ -249,6 +250,25 @@ class JudgePlacementRow(Base):
     method: Mapped[str] = mapped_column(String(16))
     judge: Mapped[str] = mapped_column(String(200))
     runs: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class BatchHistoryRow(Base):
+    """One point of an arena's batch-board history: the board fitted to its first ``votes``
+    counted votes (revision 0008).
+
+    A cache: ``digest`` fingerprints that prefix of the log (its models and outcomes, and the
+    fit's settings), so a point whose prefix changed (a ban, a recompute) is fitted again.
+    ``board`` is ``{"<model_id>": [mu, ci_low, ci_high, rank], ...}``.
+    """
+
+    __tablename__ = "batch_history"
+    arena_id: Mapped[int] = mapped_column(
+        ForeignKey("arenas.id", ondelete="CASCADE"), primary_key=True
+    )
+    votes: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    digest: Mapped[str] = mapped_column(String(64))
+    board: Mapped[dict[str, Any]] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Iterable
+from collections.abc import Hashable, Iterable, Mapping
 from dataclasses import replace
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import Connection, delete, insert, select
 from sqlalchemy.orm import Session
@@ -32,6 +32,19 @@ __all__ = [
     "save_placement",
     "write_snapshot",
 ]
+
+
+class StoredRating(Protocol):
+    """What a leaderboard row reads of a rating: a :class:`RatingRow`, or one replayed."""
+
+    @property
+    def mu(self) -> float: ...
+    @property
+    def sigma(self) -> float: ...
+    @property
+    def votes(self) -> int: ...
+    @property
+    def updated_at(self) -> datetime | None: ...
 
 
 def model_for_arena(arena: Arena) -> OnlineRatingModel:
@@ -173,7 +186,7 @@ def rebuild(session: Session, *, arena: Arena, now: datetime) -> int:
 
 def leaderboard_rows(
     models: Iterable[Model],
-    ratings: dict[int, RatingRow],
+    ratings: Mapping[int, StoredRating],
     *,
     prior: Rating,
     provisional_sigma: float,

@@ -387,3 +387,45 @@ class BatchRefresh:
     boards: int = 0
     categories: tuple[str, ...] = ()
     seconds: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class OnlinePoint:
+    """A model's online rating after the arena's counted vote number ``vote`` (1-based)."""
+
+    vote: int
+    time: datetime
+    mu: float
+    sigma: float
+    votes: int
+
+
+@dataclass(frozen=True, slots=True)
+class BatchPoint:
+    """A model on the batch board fitted to the arena's first ``vote`` counted votes."""
+
+    vote: int
+    time: datetime
+    mu: float
+    ci_low: float
+    ci_high: float
+    rank: int
+
+
+@dataclass(frozen=True, slots=True)
+class ModelHistory:
+    """A model's rating over time: the online series, the batch series, and what is pending.
+
+    ``online`` samples the state after the model's own votes (at most ``points`` of them, the
+    last always among them, which equals the live rating); ``batch`` holds the batch board at
+    multiples of ``batch_step`` votes that are fitted so far, ``batch_pending`` more being fitted.
+    """
+
+    arena_slug: str
+    model: str
+    rating_model: str
+    arena_votes: int
+    online: tuple[OnlinePoint, ...]
+    batch: tuple[BatchPoint, ...]
+    batch_step: int
+    batch_pending: int

@@ -41,6 +41,7 @@ from karena.web.schemas import (
     VoteOut,
     error_responses,
 )
+from karena.web.schemas_history import ModelHistoryOut
 
 router = APIRouter(prefix="/api", tags=["arena"], responses=error_responses(422))
 media_router = APIRouter(tags=["media"])
@@ -72,7 +73,7 @@ _EXPORT_TYPES = {
 _LEADERBOARD_COLUMNS = (
     "rank", "rank_ub", "model", "organization", "score", "mu", "sigma", "ci_low", "ci_high",
     "votes", "provisional", "enabled", "last_updated", "placed_by_judge", "judge_rank_low",
-    "judge_rank_high",
+    "judge_rank_high", "movement",
 )  # fmt: skip
 
 
@@ -217,7 +218,7 @@ def leaderboard_csv(board: LeaderboardOut) -> str:
         data = row.model_dump()
         stamp = data["last_updated"]
         data["last_updated"] = stamp.isoformat() if stamp is not None else ""
-        for key in ("rank_ub", "judge_rank_low", "judge_rank_high"):
+        for key in ("rank_ub", "judge_rank_low", "judge_rank_high", "movement"):
             data[key] = "" if data[key] is None else data[key]
         writer.writerow([data[c] for c in _LEADERBOARD_COLUMNS])
     return out.getvalue()
@@ -250,6 +251,27 @@ def leaderboard(
             headers={"Content-Disposition": f'attachment; filename="{name}.csv"'},
         )
     return out
+
+
+@router.get(
+    "/models/{name:path}/history",
+    response_model=ModelHistoryOut,
+    summary="One model's rating over time: online μ and σ after its votes, the batch board "
+    "at intervals",
+    responses=error_responses(404),
+)
+def model_history(
+    name: Annotated[str, PathParam(min_length=1, max_length=200)],
+    store: StoreDep,
+    arena: ArenaQuery = None,
+    points: Annotated[
+        int | None,
+        Query(ge=2, le=1000, description="most online points (default KARENA_HISTORY_POINTS)"),
+    ] = None,
+) -> ModelHistoryOut:
+    # Declared before the model page: "/models/a/b/history" is the history of model "a/b".
+    slug = resolve_arena(store, arena)
+    return ModelHistoryOut.of(store.boards.history(arena=slug, name=name, points=points))
 
 
 @router.get(

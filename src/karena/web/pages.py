@@ -15,8 +15,9 @@ from karena.store.api import Store
 from karena.store.types import BattleView
 from karena.web.api import BoardQuery, leaderboard_out, resolve_arena
 from karena.web.deps import LiveDep, StoreDep, VoterDep, attach_new_voter_cookie
-from karena.web.plot import interval_plot
+from karena.web.plot import history_plot, interval_plot
 from karena.web.schemas import MAX_PROMPT_CHARS, ModelPageOut
+from karena.web.schemas_history import ModelHistoryOut
 
 router = APIRouter(include_in_schema=False, default_response_class=HTMLResponse)
 
@@ -129,6 +130,7 @@ def leaderboard_page(
         "arena": store.catalog.get_arena(slug=slug),
         "min_new_votes": settings.batch_board_min_new_votes,
         "min_interval": f"{settings.batch_board_min_interval_seconds:g}",
+        "movement_votes": store.settings.movement_votes,
     }
     return _render(request, "leaderboard.html", context)
 
@@ -141,8 +143,18 @@ def model_page(
     arena: Annotated[str | None, Query(max_length=64)] = None,
     offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
 ) -> Response:
-    """One model: its score, its record against each opponent and its battles."""
+    """One model: its score, its rating over time, its record against each opponent and its
+    battles."""
     slug = resolve_arena(store, arena)
     page = ModelPageOut.of(store.boards.model_page(arena=slug, name=name, offset=offset, limit=50))
-    context = {"nav": "", "arena_slug": slug, "page": page, "offset": offset, "limit": 50}
+    history = ModelHistoryOut.of(store.boards.history(arena=slug, name=name))
+    context = {
+        "nav": "",
+        "arena_slug": slug,
+        "page": page,
+        "offset": offset,
+        "limit": 50,
+        "history": history,
+        "history_plot": history_plot(history),
+    }
     return _render(request, "model.html", context)

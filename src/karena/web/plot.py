@@ -1,8 +1,10 @@
-"""A server-rendered inline SVG of the leaderboard's 95% intervals (no JS, no plotting library).
+"""Server-rendered inline SVGs (no JS, no plotting library): the leaderboard's 95% intervals, and
+a model's rating over time (:func:`history_plot`).
 
-Two drawings of the same rows: the wide one (names in a column left of the lines) and a compact
-one for phones (each name above its line, the lines the full width), so that names stay
-readable at 390 px, where the wide drawing shrinks to about half size. The stylesheet shows one.
+The leaderboard's is two drawings of the same rows: the wide one (names in a column left of the
+lines) and a compact one for phones (each name above its line, the lines the full width), so
+that names stay readable at 390 px, where the wide drawing shrinks to about half size. The
+stylesheet shows one.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from collections.abc import Callable
 from markupsafe import Markup, escape
 
 from karena.web.schemas import LeaderboardRowOut
+from karena.web.schemas_history import ModelHistoryOut
 
 _ROW_HEIGHT = 22
 _LABEL_WIDTH = 170
@@ -120,3 +123,71 @@ def interval_plot(rows: list[LeaderboardRowOut]) -> Markup:
         return Markup("")
     low, high = _bounds(rows)
     return Markup(_wide(rows, low, high) + _compact(rows, low, high))
+
+
+#: The history plot's drawing area (SVG units; the drawing scales to the page's width).
+_HISTORY_WIDTH = 640
+_HISTORY_HEIGHT = 240
+_HISTORY_LEFT = 44
+_HISTORY_BOTTOM = 28
+_Z_95 = 1.959963984540054
+
+
+def history_plot(history: ModelHistoryOut) -> Markup:
+    """The model's online μ (line) with its μ ± 1.96σ band, and the batch board's μ (squares,
+    with their interval where it was bootstrapped), against the arena's counted vote number."""
+    online, batch = history.online, history.batch
+    if not online and not batch:
+        return Markup("")
+    lows = [p.mu - _Z_95 * p.sigma for p in online] + [p.ci_low for p in batch]
+    highs = [p.mu + _Z_95 * p.sigma for p in online] + [p.ci_high for p in batch]
+    low, high = min(lows), max(highs)
+    pad = (high - low) * 0.05 if high > low else 1.0
+    low, high = low - pad, high + pad
+    last = max(history.arena_votes, 1)
+    span_x = _HISTORY_WIDTH - _HISTORY_LEFT - _MARGIN
+    span_y = _HISTORY_HEIGHT - _HISTORY_BOTTOM - _MARGIN
+
+    def x(vote: float) -> float:
+        return _HISTORY_LEFT + vote / last * span_x
+
+    def y(value: float) -> float:
+        return _MARGIN + (high - value) / (high - low) * span_y
+
+    bottom = _HISTORY_HEIGHT - _HISTORY_BOTTOM
+    parts = []
+    for tick in _nice_ticks(low, high):
+        parts.append(
+            f'<line x1="{_HISTORY_LEFT}" y1="{y(tick):.1f}" x2="{x(last):.1f}" '
+            f'y2="{y(tick):.1f}" class="grid"/>'
+            f'<text x="{_HISTORY_LEFT - 4}" y="{y(tick) + 4:.1f}" class="ytick">{tick:g}</text>'
+        )
+    for tick in _nice_ticks(0, last, 6):
+        if tick == int(tick) and 0 <= tick <= last:
+            parts.append(f'<text x="{x(tick):.1f}" y="{bottom + 16}" class="tick">{tick:g}</text>')
+    if online:
+        upper = [f"{x(p.vote):.1f},{y(p.mu + _Z_95 * p.sigma):.1f}" for p in online]
+        lower = [f"{x(p.vote):.1f},{y(p.mu - _Z_95 * p.sigma):.1f}" for p in reversed(online)]
+        parts.append(f'<polygon points="{" ".join(upper + lower)}" class="band"/>')
+        line = " ".join(f"{x(p.vote):.1f},{y(p.mu):.1f}" for p in online)
+        parts.append(f'<polyline points="{line}" class="online"/>')
+    for p in batch:
+        cx, cy = x(p.vote), y(p.mu)
+        if p.ci_high > p.ci_low:
+            parts.append(
+                f'<line x1="{cx:.1f}" y1="{y(p.ci_low):.1f}" x2="{cx:.1f}" '
+                f'y2="{y(p.ci_high):.1f}" class="batch-interval"/>'
+            )
+        parts.append(
+            f'<rect x="{cx - 3:.1f}" y="{cy - 3:.1f}" width="6" height="6" class="batch">'
+            f"<title>batch board after {p.vote} votes: {p.mu:.2f}, rank {p.rank}</title></rect>"
+        )
+    parts.append(
+        f'<line x1="{_HISTORY_LEFT}" y1="{bottom}" x2="{x(last):.1f}" y2="{bottom}" class="axis"/>'
+    )
+    label = f"{escape(history.model)}: rating against the arena's counted votes"
+    return Markup(
+        f'<svg class="history-plot" viewBox="0 0 {_HISTORY_WIDTH} {_HISTORY_HEIGHT}" '
+        f'role="img" aria-label="{label}" xmlns="http://www.w3.org/2000/svg">'
+        f"{''.join(parts)}</svg>"
+    )

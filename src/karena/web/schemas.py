@@ -238,6 +238,9 @@ class LeaderboardRowOut(BaseModel):
     #: That placement's 90% rank interval on this board (null for human-rated rows).
     judge_rank_low: int | None = None
     judge_rank_high: int | None = None
+    #: Places gained (+) or lost (−) over the last KARENA_MOVEMENT_VOTES counted votes (null
+    #: while the arena has no more votes than that, or for a model without votes then).
+    movement: int | None = None
 
     @classmethod
     def of(cls, row: LeaderboardRow) -> LeaderboardRowOut:
@@ -261,6 +264,7 @@ class LeaderboardRowOut(BaseModel):
             placed_by_judge=row.placed_by_judge,
             judge_rank_low=interval[0] if interval else None,
             judge_rank_high=interval[1] if interval else None,
+            movement=row.movement,
         )
 
 
