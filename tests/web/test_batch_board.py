@@ -57,6 +57,44 @@ def test_the_background_refresher_fits_after_votes(make_app: AppFactory) -> None
     assert not refresher._thread.is_alive()  # the lifespan stopped it
 
 
+def test_a_fit_in_a_child_process_gives_the_same_board(arena_app: ArenaApp) -> None:
+    from karena.web.batch_refresher import ChildProcessFit
+
+    cast(arena_app, 10)
+    store = arena_app.store
+    store.boards.refresh_batch_board(arena="demo")  # in this thread
+    here = store.boards.batch_board(arena="demo").rows
+    cast(arena_app, 1)  # something new, so the second fit is a fit of its own
+    store.boards.refresh_batch_board(arena="demo", fit=ChildProcessFit())
+    child = store.boards.batch_board(arena="demo")
+    assert child.votes == 11 and len(child.rows) == len(here)
+    assert all(r.ci_low < r.mu < r.ci_high and r.rank_ub is not None for r in child.rows)
+    # the same votes give the same board wherever it is fitted (a fixed bootstrap seed)
+    store.boards.refresh_batch_board(arena="demo")
+    assert store.boards.batch_board(arena="demo").rows == child.rows
+
+
+def test_stopping_ends_a_fit_in_progress_and_frees_the_claim(make_app: AppFactory) -> None:
+    import threading
+
+    from karena.web.batch_refresher import BatchBoardRefresher
+
+    app = make_app(batch_board_rounds=5000)
+    cast(app, 30)
+    refresher = BatchBoardRefresher(app.store, 0.05)
+    refresher.start()
+    assert wait_for(lambda: app.store.boards.batch_board(arena="demo").fitting)
+    stopper = threading.Thread(target=refresher.stop)
+    started = time.monotonic()
+    stopper.start()
+    stopper.join(30)
+    assert time.monotonic() - started < 10  # the child was ended, not waited for
+    board = app.store.boards.batch_board(arena="demo")
+    assert board.fitted_at is None and not board.fitting  # no board, and the claim is free
+    assert refresher.fits == 0 and refresher.child is not None
+    assert app.store.boards.refresh_batch_board(arena="demo").fitted  # another worker may fit
+
+
 def test_no_refresher_when_switched_off(make_app: AppFactory) -> None:
     app = make_app(batch_board_check_seconds=0)
     with app.client:
