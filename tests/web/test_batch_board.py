@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
@@ -231,3 +232,42 @@ def test_the_page_says_which_board_is_which_and_how_fresh(arena_app: ArenaApp) -
     assert 'id="tab-online" href="/leaderboard?arena=demo&amp;board=online" aria-current' in online
     bad = client.get("/leaderboard", params={"board": "nope"}, headers={"accept": "text/html"})
     assert bad.status_code == 422 and "Traceback" not in bad.text
+
+
+@pytest.mark.postgres
+def test_two_served_workers_refit_in_the_background_while_fifty_voters_vote(
+    postgres_url: str, tmp_path: Path
+) -> None:
+    """``karena serve --workers 2`` on PostgreSQL: both workers run a refresher (each fit in a
+    child process); no vote is lost and the board catches up with every vote."""
+    import asyncio
+
+    import httpx
+
+    from karena.store.api import Store
+    from tests.web.conftest import make_settings, seed_demo_arena
+    from tests.web.server import KarenaServer
+    from tests.web.test_server import _simulate
+
+    store = Store.open(make_settings(tmp_path, postgres_url))
+    try:
+        seed_demo_arena(store)
+    finally:
+        store.close()
+    env = {
+        "KARENA_BATCH_BOARD_CHECK_SECONDS": "0.2",
+        "KARENA_BATCH_BOARD_MIN_NEW_VOTES": "1",
+        "KARENA_BATCH_BOARD_MIN_INTERVAL_SECONDS": "0",
+    }
+    with KarenaServer(database_url=postgres_url, data_dir=tmp_path, workers=2, env=env) as server:
+        acked = asyncio.run(_simulate(server.base_url, voters=50, votes_each=2))
+        assert len(acked) == 100
+
+        def board() -> dict:  # type: ignore[type-arg]
+            return httpx.get(f"{server.base_url}/api/leaderboard", timeout=30).json()  # type: ignore[no-any-return]
+
+        assert wait_for(lambda: board()["votes_fitted"] == 100, seconds=90)
+        final = board()
+        assert final["board"] == "batch" and final["votes_since"] == 0
+        assert sum(r["votes"] for r in final["rows"]) == 400
+        assert all(r["rank_ub"] >= 1 for r in final["rows"])
