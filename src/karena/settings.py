@@ -54,6 +54,7 @@ class Settings(BaseSettings):
     batch_board_min_interval_seconds: float = Field(default=60.0, ge=0)
     batch_board_rounds: int = Field(default=100, ge=2, le=5000)
     batch_board_claim_seconds: float = Field(default=600.0, gt=0)
+    batch_board_fit_in_child: bool = True
     prompt_classifier: str | None = None
     prompt_category_rules: dict[str, list[str]] | None = None
 

@@ -105,3 +105,21 @@ def test_both_boards_and_a_category(server: KarenaServer, browser, tmp_path: Pat
     assert page.locator("#category-select").input_value() == "colours"
     export = page.locator(".downloads a", has_text="JSONL").get_attribute("href")
     assert export is not None and "category=colours" in export
+
+
+def test_the_batch_board_fits_a_phone(server: KarenaServer, browser, tmp_path: Path) -> None:  # noqa: F811
+    page = browser.new_page(viewport={"width": 390, "height": 844}, is_mobile=True)
+    _open_fitted(page, f"{server.base_url}/leaderboard")
+    assert page.evaluate("document.documentElement.scrollWidth - window.innerWidth") <= 0
+    headers = page.locator("#leaderboard thead th")
+    visible = [h.inner_text().strip() for h in headers.all() if h.is_visible()]
+    for name in ("Rank", "Rank (UB)", "Model", "Rating", "95% interval", "Votes"):
+        assert any(" ".join(h.split()).startswith(name) for h in visible), visible
+    edges = headers.evaluate_all(
+        "els => els.filter(e => e.offsetParent).map(e => e.getBoundingClientRect().right)"
+    )
+    assert max(edges) <= 390, edges  # every column on screen, none behind a scroll
+    assert (
+        page.locator("#tab-online").is_visible() and page.locator("#category-select").is_visible()
+    )
+    page.screenshot(path=str(_shots(tmp_path) / "leaderboard_batch_phone.png"), full_page=True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
@@ -55,6 +56,44 @@ def test_the_background_refresher_fits_after_votes(make_app: AppFactory) -> None
         refresher = app.client.app.state.batch_refresher  # type: ignore[attr-defined]
         assert refresher.fits == 2
     assert not refresher._thread.is_alive()  # the lifespan stopped it
+
+
+def test_a_fit_in_a_child_process_gives_the_same_board(arena_app: ArenaApp) -> None:
+    from karena.web.batch_refresher import ChildProcessFit
+
+    cast(arena_app, 10)
+    store = arena_app.store
+    store.boards.refresh_batch_board(arena="demo")  # in this thread
+    here = store.boards.batch_board(arena="demo").rows
+    cast(arena_app, 1)  # something new, so the second fit is a fit of its own
+    store.boards.refresh_batch_board(arena="demo", fit=ChildProcessFit())
+    child = store.boards.batch_board(arena="demo")
+    assert child.votes == 11 and len(child.rows) == len(here)
+    assert all(r.ci_low < r.mu < r.ci_high and r.rank_ub is not None for r in child.rows)
+    # the same votes give the same board wherever it is fitted (a fixed bootstrap seed)
+    store.boards.refresh_batch_board(arena="demo")
+    assert store.boards.batch_board(arena="demo").rows == child.rows
+
+
+def test_stopping_ends_a_fit_in_progress_and_frees_the_claim(make_app: AppFactory) -> None:
+    import threading
+
+    from karena.web.batch_refresher import BatchBoardRefresher
+
+    app = make_app(batch_board_rounds=5000)
+    cast(app, 30)
+    refresher = BatchBoardRefresher(app.store, 0.05)
+    refresher.start()
+    assert wait_for(lambda: app.store.boards.batch_board(arena="demo").fitting)
+    stopper = threading.Thread(target=refresher.stop)
+    started = time.monotonic()
+    stopper.start()
+    stopper.join(30)
+    assert time.monotonic() - started < 10  # the child was ended, not waited for
+    board = app.store.boards.batch_board(arena="demo")
+    assert board.fitted_at is None and not board.fitting  # no board, and the claim is free
+    assert refresher.fits == 0 and refresher.child is not None
+    assert app.store.boards.refresh_batch_board(arena="demo").fitted  # another worker may fit
 
 
 def test_no_refresher_when_switched_off(make_app: AppFactory) -> None:
@@ -193,3 +232,42 @@ def test_the_page_says_which_board_is_which_and_how_fresh(arena_app: ArenaApp) -
     assert 'id="tab-online" href="/leaderboard?arena=demo&amp;board=online" aria-current' in online
     bad = client.get("/leaderboard", params={"board": "nope"}, headers={"accept": "text/html"})
     assert bad.status_code == 422 and "Traceback" not in bad.text
+
+
+@pytest.mark.postgres
+def test_two_served_workers_refit_in_the_background_while_fifty_voters_vote(
+    postgres_url: str, tmp_path: Path
+) -> None:
+    """``karena serve --workers 2`` on PostgreSQL: both workers run a refresher (each fit in a
+    child process); no vote is lost and the board catches up with every vote."""
+    import asyncio
+
+    import httpx
+
+    from karena.store.api import Store
+    from tests.web.conftest import make_settings, seed_demo_arena
+    from tests.web.server import KarenaServer
+    from tests.web.test_server import _simulate
+
+    store = Store.open(make_settings(tmp_path, postgres_url))
+    try:
+        seed_demo_arena(store)
+    finally:
+        store.close()
+    env = {
+        "KARENA_BATCH_BOARD_CHECK_SECONDS": "0.2",
+        "KARENA_BATCH_BOARD_MIN_NEW_VOTES": "1",
+        "KARENA_BATCH_BOARD_MIN_INTERVAL_SECONDS": "0",
+    }
+    with KarenaServer(database_url=postgres_url, data_dir=tmp_path, workers=2, env=env) as server:
+        acked = asyncio.run(_simulate(server.base_url, voters=50, votes_each=2))
+        assert len(acked) == 100
+
+        def board() -> dict:  # type: ignore[type-arg]
+            return httpx.get(f"{server.base_url}/api/leaderboard", timeout=30).json()  # type: ignore[no-any-return]
+
+        assert wait_for(lambda: board()["votes_fitted"] == 100, seconds=90)
+        final = board()
+        assert final["board"] == "batch" and final["votes_since"] == 0
+        assert sum(r["votes"] for r in final["rows"]) == 400
+        assert all(r["rank_ub"] >= 1 for r in final["rows"])

@@ -14,7 +14,7 @@ database lets exactly one of them see a changed row, and the others skip the are
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Mapping, Sequence
+from collections.abc import Callable, Hashable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -30,6 +30,7 @@ from karena.store.voter_reliability import batch_board_weights
 
 __all__ = [
     "OVERALL",
+    "FitBoards",
     "board_rows",
     "board_votes",
     "claim_arena",
@@ -43,6 +44,10 @@ __all__ = [
 OVERALL = ""
 
 _TABLE: Any = BatchBoardRow.__table__
+
+#: What runs a fit: :func:`fit_boards` itself, or a wrapper that runs it elsewhere (the web
+#: app's refresher runs it in a child process).
+FitBoards = Callable[..., "dict[str, BatchBoard]"]
 
 
 def is_due(

@@ -25,6 +25,7 @@ from karena.rating.leaderboard import JudgePlacement, LeaderboardRow, with_movem
 from karena.store import reads
 from karena.store.batch_boards import (
     OVERALL,
+    FitBoards,
     board_rows,
     board_votes,
     claim_arena,
@@ -167,13 +168,17 @@ class Boards:
                 categories=categories,
             )
 
-    def refresh_batch_board(self, *, arena: str, force: bool = True) -> BatchRefresh:
+    def refresh_batch_board(
+        self, *, arena: str, force: bool = True, fit: FitBoards = fit_boards
+    ) -> BatchRefresh:
         """Refit ``arena``'s batch boards (overall and per category) from its counted votes.
 
         ``force=False`` fits only when due (the refresher's throttle: ``batch_board_*``
         settings). Either way the arena is claimed first, so two workers never fit it at
         once: the loser returns ``fitted=False``. The votes are read in one short read, fitted
-        with no transaction or lock held, and the rows written in one short write.
+        with no transaction or lock held, and the rows written in one short write. ``fit`` runs
+        the fit (:func:`~karena.store.batch_boards.fit_boards` here, in this thread; the web
+        app's refresher passes one that runs it in a child process).
         """
         with self.ctx.db.read() as s:
             a = find_arena(s, arena)
@@ -188,9 +193,9 @@ class Boards:
             arena_id, slug = a.id, a.slug
         if not force and not due:
             return BatchRefresh(slug, False, "not due")
-        return self._refit(arena_id, slug)
+        return self._refit(arena_id, slug, fit)
 
-    def refresh_due_batch_boards(self) -> tuple[BatchRefresh, ...]:
+    def refresh_due_batch_boards(self, *, fit: FitBoards = fit_boards) -> tuple[BatchRefresh, ...]:
         """Refit every arena whose batch board is due (what the background refresher calls)."""
         now = self.ctx.now()
         with self.ctx.db.read() as s:
@@ -207,12 +212,12 @@ class Boards:
             ).all()  # fmt: skip
         settings = self.ctx.settings
         return tuple(
-            self._refit(arena_id, slug)
+            self._refit(arena_id, slug, fit)
             for arena_id, slug, seq, board_seq, fitted_at in arenas
             if is_due(settings, vote_seq=seq, board_seq=board_seq, fitted_at=fitted_at, now=now)
         )
 
-    def _refit(self, arena_id: int, slug: str) -> BatchRefresh:
+    def _refit(self, arena_id: int, slug: str, fit: FitBoards) -> BatchRefresh:
         now = self.ctx.now()
         stale = now - timedelta(seconds=self.ctx.settings.batch_board_claim_seconds)
         with self.ctx.db.write_conn() as conn:
@@ -229,7 +234,7 @@ class Boards:
                         select(Model.id).where(Model.arena_id == arena_id).order_by(Model.id)
                     )
                 )
-            boards = fit_boards(self.ctx.settings, votes, hashes, categories, models=models)
+            boards = fit(self.ctx.settings, votes, hashes, categories, models=models)
             seconds = time.perf_counter() - started
             with self.ctx.db.write_conn() as conn:
                 save_boards(

@@ -304,7 +304,8 @@ def _stream_and_delete(path: Path) -> Iterator[bytes]:
 
 @router.get(
     "/votes/export",
-    summary="Export the vote log as JSONL, CSV or Parquet (loadable by Hugging Face datasets)",
+    summary="Export the vote log as JSONL, CSV or Parquet (loadable by Hugging Face datasets), "
+    "all of it or the votes on one prompt category",
     responses={
         **error_responses(404),
         200: {
@@ -319,20 +320,25 @@ def export_votes(
     store: StoreDep,
     arena: ArenaQuery = None,
     format: Annotated[Literal["jsonl", "csv", "parquet"], Query()] = "jsonl",
+    category: Annotated[
+        str | None,
+        Query(min_length=1, max_length=64, description="Only votes on prompts of this category."),
+    ] = None,
 ) -> StreamingResponse:
     slug = resolve_arena(store, arena)
     handle, name = tempfile.mkstemp(prefix="karena-export-", suffix=f".{format}")
     os.close(handle)
     path = Path(name)
     try:
-        store.voting.export_votes(arena=slug, path=path, fmt=format)
+        store.voting.export_votes(arena=slug, path=path, fmt=format, category=category)
     except BaseException:
         path.unlink(missing_ok=True)
         raise
+    stem = re.sub(r"[^A-Za-z0-9_-]", "_", "-".join(x for x in ("votes", slug, category) if x))
     return StreamingResponse(
         _stream_and_delete(path),
         media_type=_EXPORT_TYPES[format],
-        headers={"Content-Disposition": f'attachment; filename="votes-{slug}.{format}"'},
+        headers={"Content-Disposition": f'attachment; filename="{stem}.{format}"'},
     )
 
 

@@ -63,7 +63,11 @@ def create_app(
 
     # The batch board's background refits (thread started at startup, stopped at shutdown).
     check = settings.batch_board_check_seconds
-    refresher = BatchBoardRefresher(the_store, check) if check > 0 else None
+    refresher = (
+        BatchBoardRefresher(the_store, check, in_child=settings.batch_board_fit_in_child)
+        if check > 0
+        else None
+    )
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
