@@ -105,6 +105,9 @@ def test_model_page_plots_the_rating_over_time(
     moved = {row["model"]: row["movement"] for row in board["rows"]}
     assert moved[climber] is not None and moved[climber] > 0
     assert shown[climber] == f"▲ {moved[climber]}"
+    page.goto(f"{server.base_url}/models/{climber}?arena=demo")
+    stat = page.locator("dl.stats div", has_text="Movement").locator("dd").inner_text()
+    assert stat.strip() == f"▲ {moved[climber]}"
     for name, movement in moved.items():
         want = {None: "–", 0: "="}.get(movement)
         if want is None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from karena.errors import InvalidInput
 from karena.rating.batch_board import fit_batch_board, rank_upper_bound
 from karena.rating.types import BestOfK, Ranking, Tie, Vote
 
@@ -54,3 +55,15 @@ def test_models_without_votes_sit_at_the_prior() -> None:
     new = next(r for r in board.rows if r.model_id == "new")
     assert new.mu == pytest.approx(25.0) and new.votes == 0 and new.provisional
     assert board.rows[0].model_id == "a"
+
+
+def test_zero_rounds_fits_the_point_estimates_alone() -> None:
+    votes = _log(np.random.default_rng(5), 150)
+    full = {r.model_id: r for r in fit_batch_board(votes, rounds=10).rows}
+    bare = fit_batch_board(votes, rounds=0)
+    assert bare.rounds == 0
+    for row in bare.rows:
+        assert row.mu == full[row.model_id].mu and row.rank == full[row.model_id].rank
+        assert row.ci_low == row.mu == row.ci_high and row.sigma == 0.0
+    with pytest.raises(InvalidInput):
+        fit_batch_board(votes, rounds=1)

@@ -212,3 +212,25 @@ def test_the_log_cache_grows_by_new_votes_and_is_read_again_only_after_a_rebuild
     store.boards.recompute(arena=slug)
     _assert_last_points_are_live(store, slug)
     assert store._context.vote_logs._logs[arena_id] is not entry
+
+
+def test_a_cold_worker_reads_a_long_log_in_the_background_before_showing_movement(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    relax(store)
+    store.settings = store.settings.model_copy(update={"movement_votes": 5})
+    slug = seed_arena(store, slug="cold", n_models=6).slug
+    _noisy_votes(store, slug, 30, start=0)
+    expected = {r.model_name: r.movement for r in store.boards.leaderboard(arena=slug)}
+    assert any(v is not None for v in expected.values())  # 30 votes: read at once
+    monkeypatch.setattr("karena.store.history.COLD_READ_VOTES", 10)  # now 30 votes are "long"
+    cold = Store.open(store.settings, clock=store.clock)  # a second worker, its cache empty
+    try:
+        assert all(r.movement is None for r in cold.boards.leaderboard(arena=slug))
+        deadline = time.monotonic() + 30
+        while not any(r.movement is not None for r in cold.boards.leaderboard(arena=slug)):
+            assert time.monotonic() < deadline, "the background read did not finish"
+            time.sleep(0.02)
+        assert {r.model_name: r.movement for r in cold.boards.leaderboard(arena=slug)} == expected
+    finally:
+        cold.close()

@@ -95,9 +95,10 @@ def save_point(
 class BatchHistoryFitter:
     """This worker's queue of batch points to fit, worked by one daemon thread while it has any.
 
-    A job is keyed by (arena, vote count): submitting it again (with a newer digest) replaces
-    it. The thread stops when the queue is empty and starts again on the next submission;
-    :meth:`close` (the store's) drops the queue and lets a running fit finish unstored.
+    A job is keyed by (arena, vote count): submitting it again while it waits or is being fitted
+    changes nothing, unless its digest differs (the log prefix changed), which replaces it. The
+    thread stops when the queue is empty and starts again on the next submission; :meth:`close`
+    (the store's) drops the queue and lets a running fit finish unstored.
     """
 
     def __init__(self, db: Database, clock: Callable[[], datetime]) -> None:
@@ -114,7 +115,9 @@ class BatchHistoryFitter:
             if self._closed:
                 return
             for job in jobs:
-                self._queue[(job.arena_id, job.votes)] = job
+                queued = self._queue.get((job.arena_id, job.votes))
+                if queued is None or queued.digest != job.digest:
+                    self._queue[(job.arena_id, job.votes)] = job
             if self._queue and (self._thread is None or not self._thread.is_alive()):
                 self._thread = threading.Thread(
                     target=self._work, name="karena-batch-history", daemon=True
@@ -155,5 +158,6 @@ class BatchHistoryFitter:
             except Exception:  # a failed fit must not kill the worker: log it, drop the job
                 log.exception("batch history point %s/%s failed", job.arena_id, job.votes)
             with self._lock:
-                if self._queue.get((job.arena_id, job.votes)) is job:
+                queued = self._queue.get((job.arena_id, job.votes))
+                if queued is not None and queued.digest == job.digest:
                     del self._queue[(job.arena_id, job.votes)]

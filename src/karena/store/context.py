@@ -47,7 +47,7 @@ class StoreContext:
         )
         self.vote_writer = VoteWriter(db, self.now)
         # The rating history's counted-log arrays and replay states, and its batch-point fits.
-        self.vote_logs = VoteLogCache()
+        self.vote_logs = VoteLogCache(db)
         self.batch_fitter = BatchHistoryFitter(db, self.now)
         # Not event.contains(): SQLAlchemy keys its registry by id(target), so a new session
         # class at the address of a collected one looked "already hooked" and went without

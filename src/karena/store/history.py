@@ -24,7 +24,7 @@ from karena.store.batch_history import BatchHistoryFitter, BatchJob, load_points
 from karena.store.families import arena_beta
 from karena.store.models import Arena, Model
 from karena.store.types import BatchPoint, ModelHistory, OnlinePoint
-from karena.store.vote_log_cache import ArenaLog, VoteLogCache
+from karena.store.vote_log_cache import COLD_READ_VOTES, ArenaLog, VoteLogCache
 
 __all__ = ["EarlierRating", "earlier_ratings", "model_history", "spread_points"]
 
@@ -85,7 +85,7 @@ def model_history(
     """
     beta = arena_beta(arena.rating_model, arena.rating_params)
     config = json.dumps(["batch-history-1", beta, rounds])
-    with cache.lock:
+    with cache.lock(arena.id):
         log = cache.log(session, arena)
         online = _online(log, model.id, points)
         step = grid_step(log.n, batch_points)
@@ -122,11 +122,25 @@ def model_history(
 
 
 def earlier_ratings(
-    session: Session, cache: VoteLogCache, *, arena: Arena, window: int
+    session: Session,
+    cache: VoteLogCache,
+    *,
+    arena: Arena,
+    window: int,
+    wait_votes: int | None = None,
 ) -> dict[int, EarlierRating] | None:
     """Each model's rating after all but the last ``window`` counted votes (models with votes
-    by then only); None when the arena has no more than ``window`` counted votes."""
-    with cache.lock:
+    by then only); None when the arena has no more than ``window`` counted votes.
+
+    Also None, for now, when this worker's log cache would first have to read more than
+    ``wait_votes`` votes (default :data:`COLD_READ_VOTES`): that read goes to the background
+    (``cache.warm``), and a later call finds the log current.
+    """
+    limit = COLD_READ_VOTES if wait_votes is None else wait_votes
+    if cache.backlog(session, arena) > limit:
+        cache.warm(arena.id)
+        return None
+    with cache.lock(arena.id):
         log = cache.log(session, arena)
         if window <= 0 or log.n <= window:
             return None

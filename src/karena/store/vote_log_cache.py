@@ -15,7 +15,7 @@ so a worker keeps, per arena:
   vote ``j`` is one memoised state plus at most one step of replay;
 * **digests** of log prefixes at checkpoints: the batch history's cache key.
 
-Every method takes the cache's lock; the arrays handed out are never written afterwards.
+Each arena's log is used under its own lock; the arrays handed out are never written afterwards.
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
+import logging
 import threading
 from dataclasses import dataclass, field
 from typing import Any
@@ -36,12 +37,19 @@ from karena.rating.base import OnlineRatingModel
 from karena.rating.history import RatingState, advance, grid_step, start_state
 from karena.rating.registry import rating_model
 from karena.rating.types import EMPTY, Rating, stored_outcome
+from karena.store.db import Database
 from karena.store.models import Arena, RatingSnapshot, VoteRow
 
-__all__ = ["MEMO_POINTS", "ArenaLog", "VoteLogCache"]
+__all__ = ["COLD_READ_VOTES", "MEMO_POINTS", "ArenaLog", "VoteLogCache"]
+
+log = logging.getLogger(__name__)
 
 #: Checkpoint states kept per arena (each is 3 arrays of the arena's model count).
 MEMO_POINTS = 64
+#: The leaderboard waits for a read of at most this many votes (well under a second); a longer
+#: one (a cold worker, a large arena) runs in the background and the movement column stays
+#: empty until it is done.
+COLD_READ_VOTES = 20_000
 
 IntArray = npt.NDArray[np.int32]
 FloatArray = npt.NDArray[np.float64]
@@ -168,21 +176,68 @@ def _ids(model_ids: str | list[int]) -> list[int]:
 
 
 class VoteLogCache:
-    """This worker's :class:`ArenaLog` per arena id, brought up to date on every use."""
+    """This worker's :class:`ArenaLog` per arena id, brought up to date on every use.
 
-    def __init__(self) -> None:
-        self.lock = threading.RLock()
+    Each arena has its own lock (:meth:`lock`), so a long first read of one arena's log holds
+    up no other arena. :meth:`warm` reads a log in a background thread, for callers that would
+    rather go without than wait (the leaderboard's movement column: :meth:`backlog`).
+    """
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
+        self._guard = threading.Lock()
+        self._locks: dict[int, threading.RLock] = {}
         self._logs: dict[int, ArenaLog] = {}
+        self._warming: set[int] = set()
 
-    def log(self, session: Session, arena: Arena) -> ArenaLog:
-        """The arena's log, up to date with what ``session`` sees. Call it holding ``lock``."""
+    def lock(self, arena_id: int) -> threading.RLock:
+        """The lock to hold while reading or using ``arena_id``'s log."""
+        with self._guard:
+            return self._locks.setdefault(arena_id, threading.RLock())
+
+    def _key(self, session: Session, arena: Arena) -> tuple[object, ...]:
         marker = session.scalar(
             select(func.max(RatingSnapshot.id)).where(
                 RatingSnapshot.arena_id == arena.id, RatingSnapshot.reason == "recompute"
             )
         )
         params = json.dumps(dict(arena.rating_params or {}), sort_keys=True)
-        key = (arena.rating_model, params, marker)
+        return (arena.rating_model, params, marker)
+
+    def backlog(self, session: Session, arena: Arena) -> int:
+        """How many vote sequence numbers :meth:`log` would read now (0: the cache is current)."""
+        entry = self._logs.get(arena.id)
+        fresh = entry is not None and entry.key == self._key(session, arena)
+        until = session.scalar(select(Arena.vote_seq).where(Arena.id == arena.id)) or 0
+        return max(0, until - (entry.cursor if fresh and entry is not None else 0))
+
+    def warm(self, arena_id: int) -> None:
+        """Bring ``arena_id``'s log up to date in a background thread (one at a time)."""
+        with self._guard:
+            if arena_id in self._warming:
+                return
+            self._warming.add(arena_id)
+        threading.Thread(
+            target=self._warm, args=(arena_id,), name="karena-vote-log", daemon=True
+        ).start()
+
+    def _warm(self, arena_id: int) -> None:
+        try:
+            with self._db.read() as s:
+                arena = s.get(Arena, arena_id)
+                if arena is not None:
+                    with self.lock(arena_id):
+                        self.log(s, arena)
+        except Exception:  # a closed store, a dropped arena: the next request reads it anyway
+            log.warning("reading the vote log of arena %s failed", arena_id, exc_info=True)
+        finally:
+            with self._guard:
+                self._warming.discard(arena_id)
+
+    def log(self, session: Session, arena: Arena) -> ArenaLog:
+        """The arena's log, up to date with what ``session`` sees; hold :meth:`lock` around it
+        and around every use of what it returns."""
+        key = self._key(session, arena)
         entry = self._logs.get(arena.id)
         if entry is None or entry.key != key:
             model = rating_model(arena.rating_model, arena.rating_params)
