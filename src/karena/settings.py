@@ -48,6 +48,16 @@ class Settings(BaseSettings):
     variant_margin: float = Field(default=1.0, gt=0, le=25)
     batch_board_weight_voters: bool = False
 
+    # The batch board (refitted in the background) and category boards
+    batch_board_check_seconds: float = Field(default=5.0, ge=0)
+    batch_board_min_new_votes: int = Field(default=50, ge=1)
+    batch_board_min_interval_seconds: float = Field(default=60.0, ge=0)
+    batch_board_rounds: int = Field(default=100, ge=2, le=5000)
+    batch_board_claim_seconds: float = Field(default=600.0, gt=0)
+    batch_board_fit_in_child: bool = True
+    prompt_classifier: str | None = None
+    prompt_category_rules: dict[str, list[str]] | None = None
+
     # Rating history and the leaderboard's movement column
     history_points: int = Field(default=200, ge=2, le=1000)
     history_batch_points: int = Field(default=50, ge=1, le=200)

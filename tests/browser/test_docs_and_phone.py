@@ -71,7 +71,7 @@ def test_phone_leaderboard_keeps_its_important_columns(server, browser, tmp_path
     """At 390 px only Rank and Model showed, and the chart's names were about 6 px tall."""
     width = 390
     page = browser.new_page(viewport={"width": width, "height": 844}, is_mobile=True)
-    page.goto(server.base_url + "/leaderboard")
+    page.goto(server.base_url + "/leaderboard?board=online")
     assert page.evaluate("document.documentElement.scrollWidth - window.innerWidth") <= 0
     headers = page.locator("#leaderboard thead th")
     visible = [
@@ -100,7 +100,7 @@ def test_phone_leaderboard_keeps_its_important_columns(server, browser, tmp_path
     page.screenshot(path=str(_shots(tmp_path) / "leaderboard_phone.png"), full_page=True)
 
     wide = browser.new_page(viewport={"width": 1280, "height": 900})
-    wide.goto(server.base_url + "/leaderboard")
+    wide.goto(server.base_url + "/leaderboard?board=online")
     assert wide.locator("svg.interval-plot").is_visible()
     assert not wide.locator("svg.interval-plot-compact").is_visible()
     assert wide.locator("#leaderboard th", has_text="σ").is_visible()

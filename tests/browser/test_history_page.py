@@ -89,16 +89,18 @@ def test_model_page_plots_the_rating_over_time(
     assert online[-1]["mu"] > before[-1]
     page.screenshot(path=str(_shots(tmp_path) / "model_history.png"), full_page=False)
 
-    page.goto(f"{server.base_url}/leaderboard?arena=demo")
+    page.goto(f"{server.base_url}/leaderboard?arena=demo&board=online")
     header = page.locator("#leaderboard thead th").all_inner_texts()
     assert "Movement" in header
     column = header.index("Movement")
-    board = httpx.get(f"{server.base_url}/api/leaderboard?arena=demo", timeout=30).json()
+    board = httpx.get(
+        f"{server.base_url}/api/leaderboard?arena=demo&board=online", timeout=30
+    ).json()
     rows = page.locator("#leaderboard tbody tr")
     shown = {}
     for i in range(rows.count()):
         cells = rows.nth(i).locator("td")
-        name = cells.nth(1).locator("a").inner_text()
+        name = cells.nth(header.index("Model")).locator("a").inner_text()
         shown[name] = cells.nth(column).inner_text().strip()
     moved = {row["model"]: row["movement"] for row in board["rows"]}
     assert moved[climber] is not None and moved[climber] > 0

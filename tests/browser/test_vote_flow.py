@@ -65,14 +65,14 @@ def _shots(tmp_path: Path) -> Path:
 
 
 def _leaderboard(page, base_url: str) -> dict[str, tuple[float, int]]:
-    page.goto(f"{base_url}/leaderboard")
+    page.goto(f"{base_url}/leaderboard?board=online")
     rows = page.locator("#leaderboard tbody tr")
     board = {}
     for i in range(rows.count()):
         cells = rows.nth(i).locator("td")
-        name = cells.nth(1).locator("a").inner_text()
-        score = float(cells.nth(2).get_attribute("data-value"))
-        board[name] = (score, int(cells.nth(6).inner_text()))
+        name = cells.nth(2).locator("a").inner_text()
+        score = float(cells.nth(3).get_attribute("data-value"))
+        board[name] = (score, int(cells.nth(7).inner_text()))
     return board
 
 
@@ -116,7 +116,7 @@ def test_rank_and_best_votes_move_the_leaderboard(server, browser, tmp_path: Pat
 
     # Sorting by a column reorders the rows in the browser.
     page.locator("#leaderboard th", has_text="Model").locator("button").click()
-    sorted_names = page.locator("#leaderboard tbody tr td:nth-child(2) a").all_inner_texts()
+    sorted_names = page.locator("#leaderboard tbody tr td:nth-child(3) a").all_inner_texts()
     assert sorted_names == sorted(sorted_names)
 
 

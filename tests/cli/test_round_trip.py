@@ -58,7 +58,8 @@ def _vote_through_the_api(base_url: str) -> str:
 
 def _board(base_url: str) -> list[tuple[str, float]]:
     """The served board's models with counted votes (a vote log knows no others)."""
-    rows = httpx.get(f"{base_url}/api/leaderboard", params={"arena": "img"}, timeout=30).json()
+    online = {"arena": "img", "board": "online"}
+    rows = httpx.get(f"{base_url}/api/leaderboard", params=online, timeout=30).json()
     assert [r["model"] for r in rows["rows"] if r["votes"] == 0] == ["never-played"]
     return [(r["model"], r["score"]) for r in rows["rows"] if r["votes"] > 0]
 

@@ -46,7 +46,7 @@ def _exported(client: httpx.Client) -> list[dict[str, object]]:
 
 
 def _board(client: httpx.Client) -> dict[str, tuple[float, float, int]]:
-    rows = client.get("/api/leaderboard", params={"arena": ARENA}).json()["rows"]
+    rows = client.get("/api/leaderboard", params={"arena": ARENA, "board": "online"}).json()["rows"]
     return {r["model"]: (r["mu"], r["sigma"], r["votes"]) for r in rows}
 
 

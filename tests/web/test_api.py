@@ -22,7 +22,7 @@ def _battle(app: ArenaApp) -> dict:
 
 
 def _votes_total(app: ArenaApp) -> int:
-    board = app.client.get("/api/leaderboard", params={"arena": "demo"}).json()
+    board = app.client.get("/api/leaderboard", params={"arena": "demo", "board": "online"}).json()
     return sum(row["votes"] for row in board["rows"])
 
 
@@ -171,14 +171,15 @@ def test_leaderboard_json_and_csv(arena_app: ArenaApp) -> None:
     battle = _battle(arena_app)
     url = f"/api/battles/{battle['token']}/vote"
     assert arena_app.client.post(url, json={"mode": "best", "winner": 0}).status_code == 200
-    board = arena_app.client.get("/api/leaderboard", params={"arena": "demo"}).json()
-    assert {row["model"] for row in board["rows"]} == set(DEMO_NAMES)
+    online = {"arena": "demo", "board": "online"}
+    board = arena_app.client.get("/api/leaderboard", params=online).json()
+    assert board["board"] == "online" and {row["model"] for row in board["rows"]} == set(DEMO_NAMES)
     scores = [row["score"] for row in board["rows"]]
     assert scores == sorted(scores, reverse=True)
     for row in board["rows"]:
         assert row["score"] == pytest.approx(row["mu"] - 3 * row["sigma"])
         assert row["ci_low"] == pytest.approx(row["mu"] - 1.959964 * row["sigma"], abs=1e-4)
-    response = arena_app.client.get("/api/leaderboard", params={"arena": "demo", "format": "csv"})
+    response = arena_app.client.get("/api/leaderboard", params={**online, "format": "csv"})
     assert response.headers["content-type"].startswith("text/csv")
     rows = list(csv.DictReader(io.StringIO(response.text)))
     assert [r["model"] for r in rows] == [r["model"] for r in board["rows"]]

@@ -32,7 +32,7 @@ def _history(app: ArenaApp, model: str, **params: object) -> dict:
 def test_history_ends_at_the_live_rating_of_every_model(make_app) -> None:
     app = make_app(history_batch_points=3)
     _cast(app, 12)
-    board = app.client.get("/api/leaderboard", params={"arena": "demo"}).json()
+    board = app.client.get("/api/leaderboard", params={"arena": "demo", "board": "online"}).json()
     for row in board["rows"]:
         history = _history(app, row["model"])
         assert history["arena"] == "demo" and history["model"] == row["model"]
@@ -87,10 +87,10 @@ def test_history_errors_are_clear_4xx(arena_app: ArenaApp) -> None:
 def test_movement_in_the_leaderboard_json_and_csv(make_app) -> None:
     app = make_app(movement_votes=4)
     _cast(app, 4)
-    board = app.client.get("/api/leaderboard", params={"arena": "demo"}).json()
+    board = app.client.get("/api/leaderboard", params={"arena": "demo", "board": "online"}).json()
     assert all(row["movement"] is None for row in board["rows"])  # no more votes than 4
     _cast(app, 8)
-    board = app.client.get("/api/leaderboard", params={"arena": "demo"}).json()
+    board = app.client.get("/api/leaderboard", params={"arena": "demo", "board": "online"}).json()
     voted = [row for row in board["rows"] if row["votes"]]
     # A model has a movement exactly when it had votes 4 votes ago (its first vote ≤ 8).
     assert any(row["movement"] is not None for row in board["rows"])
@@ -98,7 +98,9 @@ def test_movement_in_the_leaderboard_json_and_csv(make_app) -> None:
     assert {row["model"] for row in board["rows"] if row["movement"] is not None} == {
         name for name, vote in first.items() if vote <= 8
     }
-    response = app.client.get("/api/leaderboard", params={"arena": "demo", "format": "csv"})
+    response = app.client.get(
+        "/api/leaderboard", params={"arena": "demo", "board": "online", "format": "csv"}
+    )
     rows = list(csv.DictReader(io.StringIO(response.text)))
     assert [r["movement"] for r in rows] == [
         "" if row["movement"] is None else str(row["movement"]) for row in board["rows"]

@@ -84,7 +84,7 @@ def test_hostile_model_names_are_escaped_on_the_leaderboard(arena_app: ArenaApp)
         "/api/admin/models", json={"arena": "demo", "name": evil}, headers=auth
     )
     assert added.status_code == 201, added.text
-    html = arena_app.client.get("/leaderboard?arena=demo").text
+    html = arena_app.client.get("/leaderboard?arena=demo&board=online").text
     assert evil not in html and "&lt;img src=x onerror=alert(1)&gt;" in html
     page = arena_app.client.get("/models/%3Cimg%20src=x%20onerror=alert(1)%3E?arena=demo")
     assert page.status_code == 200
@@ -99,10 +99,12 @@ def test_leaderboard_and_model_pages_after_votes(arena_app: ArenaApp) -> None:
             arena_app.client.post(url, json={"mode": "rank", "ranks": [1, 2, 3, 4]}).status_code
             == 200
         )
-    html = arena_app.client.get("/leaderboard").text
+    html = arena_app.client.get("/leaderboard?board=online").text
     assert '<svg class="interval-plot"' in html
     assert html.count("<tr class=") == len(DEMO_NAMES)
-    for heading in ("Rank", "Model", "Score", "μ", "σ", "95% interval", "Votes", "Updated"):
+    for heading in (
+        "Rank", "Rank (UB)", "Model", "Score", "μ", "σ", "95% interval", "Votes", "Updated"
+    ):  # fmt: skip
         assert f'<button type="button">{heading}</button>' in html
     assert "format=csv" in html and "format=json" in html and "provisional" in html
     model = arena_app.client.get("/models/demo-faithful?arena=demo")

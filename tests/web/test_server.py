@@ -48,7 +48,7 @@ def test_real_server_round_trip_on_sqlite(tmp_path: Path) -> None:
         bad = client.post(f"/api/battles/{battle['token']}/vote", content=b"{", headers={
             "content-type": "application/json"})  # fmt: skip
         assert bad.status_code == 422 and set(bad.json()) == {"error", "detail"}
-        board = client.get("/api/leaderboard").json()
+        board = client.get("/api/leaderboard", params={"board": "online"}).json()
         assert sum(row["votes"] for row in board["rows"]) == 4
 
 

@@ -96,9 +96,13 @@ def export(
     arena: ArenaOpt,
     output: Annotated[Path, typer.Option("--output", "-o", help="File to write.")],
     fmt: Annotated[str, typer.Option("--format", "-f", help="jsonl, csv or parquet.")] = "jsonl",
+    category: Annotated[
+        str | None,
+        typer.Option("--category", "-c", help="Only votes on prompts of this category."),
+    ] = None,
     database_url: DbOpt = None,
 ) -> None:
-    """Export an arena's vote log (JSONL, CSV or Parquet).
+    """Export an arena's vote log (JSONL, CSV or Parquet), or its votes of one category.
 
     `karena replay` reads the JSONL; Hugging Face datasets loads the Parquet.
     """
@@ -108,7 +112,12 @@ def export(
         raise InvalidInput(f"--format must be jsonl, csv or parquet, got {fmt!r}")
     store = _open(database_url)
     try:
-        rows = store.voting.export_votes(arena=arena, path=output, fmt=fmt)  # type: ignore[arg-type]
+        rows = store.voting.export_votes(
+            arena=arena,
+            path=output,
+            fmt=fmt,  # type: ignore[arg-type]
+            category=category,
+        )
     finally:
         store.close()
     typer.echo(f"wrote {rows} votes to {output}")

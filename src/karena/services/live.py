@@ -16,6 +16,7 @@ import numpy as np
 from karena.errors import InvalidInput
 from karena.generators.base import Generator
 from karena.generators.registry import build_generator, check_generator_config
+from karena.services.categories import classifier_from_settings, safe_category
 from karena.store.api import Store
 from karena.store.text import clean_prompt
 from karena.store.types import BattleView, ModelInfo
@@ -33,6 +34,9 @@ class LiveGenerators:
     def __init__(self, store: Store) -> None:
         self.store = store
         self._generators: dict[tuple[int, str], Generator] = {}
+        # Typed prompts get a category (services/categories.py); a bad setting fails here, at
+        # startup, not on a voter's first prompt.
+        self.classify = classifier_from_settings(store.settings)
 
     def add_model(
         self,
@@ -75,7 +79,8 @@ class LiveGenerators:
 
         Missing outputs are generated (and stored, so the same prompt later costs nothing)
         before the battle opens: it never shows a missing output, and a failed generation
-        opens no battle.
+        opens no battle. A new prompt is stored with the category the prompt classifier
+        gives it (keyword rules by default; ``KARENA_PROMPT_CLASSIFIER``).
         """
         rng = np.random.default_rng(seed if seed is not None else secrets.randbits(64))
         text = clean_prompt(prompt_text)
@@ -92,7 +97,10 @@ class LiveGenerators:
                 f"prompts need K={catalog.k}"
             )
         picked = self.store.battles.pick_models(catalog, only=live, rng=rng)
-        prompt = self.store.catalog.add_prompt(arena=arena, text=text, source="user")
+        category = safe_category(self.classify, text)
+        prompt = self.store.catalog.add_prompt(
+            arena=arena, text=text, source="user", category=category
+        )
         for model in picked:
             if self.store.catalog.get_output(model_id=model.id, prompt_id=prompt.id) is not None:
                 continue

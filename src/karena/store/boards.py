@@ -3,24 +3,42 @@
 Judge placements (``karena eval --place``) live here too: written in their own table, joined into
 the leaderboard read, never into votes or ratings.
 
+The batch board (the order-independent Plackett–Luce fit, overall and per prompt category) is
+read here and refitted here, on demand or by the web app's background refresher; the claim,
+the fit and the stored rows are :mod:`karena.store.batch_boards`.
+
 The rating arithmetic (rebuild, leaderboard rows) is :mod:`karena.store.ratings`; this service
 opens the transactions around it and shapes its answers.
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
+from datetime import timedelta
 
-from sqlalchemy import delete, select
+from sqlalchemy import and_, delete, select
 
+from karena.errors import NotFound
 from karena.rating.leaderboard import JudgePlacement, LeaderboardRow, with_movement
 from karena.store import reads
+from karena.store.batch_boards import (
+    OVERALL,
+    FitBoards,
+    board_rows,
+    board_votes,
+    claim_arena,
+    fit_boards,
+    is_due,
+    release_arena,
+    save_boards,
+)
 from karena.store.context import StoreContext
 from karena.store.families import arena_beta, model_family
 from karena.store.history import earlier_ratings, log_ready, model_history
 from karena.store.lookups import find_arena, find_model, lock_arena, page_bounds
-from karena.store.models import JudgePlacementRow, Model
+from karena.store.models import Arena, BatchBoardRow, JudgePlacementRow, Model, Prompt
 from karena.store.ratings import (
     StoredRating,
     leaderboard_rows,
@@ -30,7 +48,14 @@ from karena.store.ratings import (
     rebuild,
     save_placement,
 )
-from karena.store.types import ModelHistory, ModelPage, PairVote, ReferenceBattle
+from karena.store.types import (
+    BatchBoardView,
+    BatchRefresh,
+    ModelHistory,
+    ModelPage,
+    PairVote,
+    ReferenceBattle,
+)
 
 __all__ = ["Boards"]
 
@@ -98,6 +123,149 @@ class Boards:
         the answer is False (the model page says so instead of waiting)."""
         with self.ctx.db.read() as s:
             return log_ready(s, self.ctx.vote_logs, arena=find_arena(s, arena))
+
+    def batch_board(self, *, arena: str, category: str = OVERALL) -> BatchBoardView:
+        """The stored batch board of ``arena`` (``category`` ``""``: overall), best first.
+
+        Raises NotFound for a category no prompt of the arena has. Until the first fit the view
+        has no rows and ``fitted_at`` None; the background refresher or
+        :meth:`refresh_batch_board` fits it.
+        """
+        with self.ctx.db.read() as s:
+            a = find_arena(s, arena)
+            categories = tuple(
+                sorted(
+                    c
+                    for c in s.scalars(
+                        select(Prompt.category).where(Prompt.arena_id == a.id).distinct()
+                    )
+                    if c
+                )
+            )
+            if category and category not in categories:
+                known = ", ".join(categories) if categories else "none yet"
+                raise NotFound(
+                    f"arena {a.slug!r} has no prompts in category {category!r} "
+                    f"(its categories: {known})"
+                )
+            overall = s.get(BatchBoardRow, (a.id, OVERALL))
+            row = overall if category == OVERALL else s.get(BatchBoardRow, (a.id, category))
+            models = s.execute(
+                select(Model.id, Model.name, Model.organization, Model.link, Model.enabled).where(
+                    Model.arena_id == a.id
+                )
+            ).all()
+            names = {m.id: m.name for m in models}
+            catalog = {m.id: (m.organization, m.link, m.enabled) for m in models}
+            fitted_at = row.fitted_at if row is not None else None
+            stale = self.ctx.now() - timedelta(seconds=self.ctx.settings.batch_board_claim_seconds)
+            return BatchBoardView(
+                arena_slug=a.slug,
+                category=category,
+                rows=board_rows(row.rows, names, catalog, fitted_at) if row is not None else (),
+                votes=row.votes if row is not None else 0,
+                votes_since=a.vote_seq - (row.vote_seq if row is not None and fitted_at else 0),
+                rounds=row.rounds if row is not None else 0,
+                weighted=bool(row.weighted) if row is not None else False,
+                fitted_at=fitted_at,
+                fit_seconds=row.seconds if row is not None else 0.0,
+                fitting=overall is not None
+                and overall.fitting_since is not None
+                and overall.fitting_since >= stale,
+                categories=categories,
+            )
+
+    def refresh_batch_board(
+        self, *, arena: str, force: bool = True, fit: FitBoards = fit_boards
+    ) -> BatchRefresh:
+        """Refit ``arena``'s batch boards (overall and per category) from its counted votes.
+
+        ``force=False`` fits only when due (the refresher's throttle: ``batch_board_*``
+        settings). Either way the arena is claimed first, so two workers never fit it at
+        once: the loser returns ``fitted=False``. The votes are read in one short read, fitted
+        with no transaction or lock held, and the rows written in one short write. ``fit`` runs
+        the fit (:func:`~karena.store.batch_boards.fit_boards` here, in this thread; the web
+        app's refresher passes one that runs it in a child process).
+        """
+        with self.ctx.db.read() as s:
+            a = find_arena(s, arena)
+            board = s.get(BatchBoardRow, (a.id, OVERALL))
+            due = is_due(
+                self.ctx.settings,
+                vote_seq=a.vote_seq,
+                board_seq=board.vote_seq if board is not None else None,
+                fitted_at=board.fitted_at if board is not None else None,
+                now=self.ctx.now(),
+            )
+            arena_id, slug = a.id, a.slug
+        if not force and not due:
+            return BatchRefresh(slug, False, "not due")
+        return self._refit(arena_id, slug, fit)
+
+    def refresh_due_batch_boards(self, *, fit: FitBoards = fit_boards) -> tuple[BatchRefresh, ...]:
+        """Refit every arena whose batch board is due (what the background refresher calls)."""
+        now = self.ctx.now()
+        with self.ctx.db.read() as s:
+            arenas = s.execute(
+                select(
+                    Arena.id, Arena.slug, Arena.vote_seq, BatchBoardRow.vote_seq,
+                    BatchBoardRow.fitted_at,
+                )
+                .outerjoin(
+                    BatchBoardRow,
+                    and_(BatchBoardRow.arena_id == Arena.id, BatchBoardRow.category == OVERALL),
+                )
+                .order_by(Arena.id)
+            ).all()  # fmt: skip
+        settings = self.ctx.settings
+        return tuple(
+            self._refit(arena_id, slug, fit)
+            for arena_id, slug, seq, board_seq, fitted_at in arenas
+            if is_due(settings, vote_seq=seq, board_seq=board_seq, fitted_at=fitted_at, now=now)
+        )
+
+    def _refit(self, arena_id: int, slug: str, fit: FitBoards) -> BatchRefresh:
+        now = self.ctx.now()
+        stale = now - timedelta(seconds=self.ctx.settings.batch_board_claim_seconds)
+        with self.ctx.db.write_conn() as conn:
+            if not claim_arena(conn, arena_id, now=now, stale_before=stale):
+                return BatchRefresh(slug, False, "another worker is fitting it")
+        try:
+            started = time.perf_counter()
+            with self.ctx.db.read() as session:  # one snapshot: the seq and its votes
+                conn = session.connection()
+                seq = int(conn.scalar(select(Arena.vote_seq).where(Arena.id == arena_id)) or 0)
+                votes, hashes, categories = board_votes(conn, arena_id)
+                models = list(
+                    conn.scalars(
+                        select(Model.id).where(Model.arena_id == arena_id).order_by(Model.id)
+                    )
+                )
+            boards = fit(self.ctx.settings, votes, hashes, categories, models=models)
+            seconds = time.perf_counter() - started
+            with self.ctx.db.write_conn() as conn:
+                save_boards(
+                    conn,
+                    arena_id,
+                    boards,
+                    vote_seq=seq,
+                    weighted=self.ctx.settings.batch_board_weight_voters,
+                    seconds=seconds,
+                    now=self.ctx.now(),
+                )
+        except BaseException:
+            with self.ctx.db.write_conn() as conn:
+                release_arena(conn, arena_id)
+            raise
+        return BatchRefresh(
+            slug,
+            True,
+            "fitted",
+            votes=len(votes),
+            boards=len(boards),
+            categories=tuple(c for c in boards if c != OVERALL),
+            seconds=seconds,
+        )
 
     def place_model(self, *, arena: str, model: str, placement: JudgePlacement) -> LeaderboardRow:
         """Record a judge's placement of ``model`` (K-Sort Eval) and return its board row.

@@ -25,6 +25,7 @@ __all__ = [
     "Arena",
     "BannedVoter",
     "Base",
+    "BatchBoardRow",
     "BatchHistoryRow",
     "Battle",
     "BattleSlot",
@@ -292,3 +293,28 @@ class BannedVoter(Base):
     voter_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
     reason: Mapped[str] = mapped_column(String(500), default="")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class BatchBoardRow(Base):
+    """A fitted batch board of an arena (``category`` ``""``) or of one prompt category.
+
+    ``rows`` are the fitted leaderboard rows (``[{"model_id", "rank", "score", "mu", "sigma",
+    "ci_low", "ci_high", "votes", "provisional", "rank_ub"}, ...]``, best first); ``votes`` the
+    counted votes fitted; ``vote_seq`` the arena's vote sequence number when they were read.
+    ``fitting_since`` (on the overall row only) is a worker's claim while it refits the arena;
+    ``fitted_at`` is None until the first fit. Revision 0007.
+    """
+
+    __tablename__ = "batch_boards"
+    arena_id: Mapped[int] = mapped_column(
+        ForeignKey("arenas.id", ondelete="CASCADE"), primary_key=True
+    )
+    category: Mapped[str] = mapped_column(String(64), primary_key=True)
+    rows: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
+    votes: Mapped[int] = mapped_column(Integer)
+    vote_seq: Mapped[int] = mapped_column(Integer)
+    rounds: Mapped[int] = mapped_column(Integer)
+    weighted: Mapped[bool] = mapped_column(Boolean)
+    seconds: Mapped[float] = mapped_column(Double)
+    fitted_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    fitting_since: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)

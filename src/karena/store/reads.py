@@ -80,8 +80,13 @@ def stored_votes(s: Session, arena: Arena, votes: Sequence[VoteRow]) -> list[Sto
     return out
 
 
-def iter_votes(db: Database, arena: str, *, counted_only: bool = False) -> Iterator[StoredVote]:
-    """Every vote of an arena in sequence order, streamed in batches (a transaction each)."""
+def iter_votes(
+    db: Database, arena: str, *, counted_only: bool = False, category: str | None = None
+) -> Iterator[StoredVote]:
+    """Every vote of an arena in sequence order, streamed in batches (a transaction each).
+
+    ``category``: only the votes on prompts of that category.
+    """
     after = 0
     while True:
         with db.read() as s:
@@ -89,6 +94,12 @@ def iter_votes(db: Database, arena: str, *, counted_only: bool = False) -> Itera
             query = select(VoteRow).where(VoteRow.arena_id == a.id, VoteRow.seq > after)
             if counted_only:
                 query = query.where(VoteRow.counted.is_(True))
+            if category is not None:
+                query = (
+                    query.join(Battle, Battle.id == VoteRow.battle_id)
+                    .join(Prompt, Prompt.id == Battle.prompt_id)
+                    .where(Prompt.category == category)
+                )
             votes = list(s.scalars(query.order_by(VoteRow.seq).limit(1000)))
             if not votes:
                 return

@@ -14,6 +14,8 @@ if TYPE_CHECKING:
 
 __all__ = [
     "ArenaInfo",
+    "BatchBoardView",
+    "BatchRefresh",
     "BattleMedia",
     "BattleView",
     "ContestantResult",
@@ -344,6 +346,47 @@ class VoterReport:
     iterations: int
     converged: bool
     voters: tuple[VoterReliability, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class BatchBoardView:
+    """A stored batch board (docs/ratings.md, "Two boards"): its rows and how fresh it is.
+
+    ``category`` is ``""`` for the arena's overall board. ``fitted_at`` is None (and ``rows``
+    empty) until the first fit; ``votes`` are the counted votes it covers, ``votes_since`` the
+    votes cast in the arena (any category, counted or not) since they were read.
+    ``fitting`` says a worker is refitting the arena now.
+    ``categories`` lists every prompt category of the arena (with or without a board yet).
+    """
+
+    arena_slug: str
+    category: str
+    rows: tuple[LeaderboardRow, ...]
+    votes: int
+    votes_since: int
+    rounds: int
+    weighted: bool
+    fitted_at: datetime | None
+    fit_seconds: float
+    fitting: bool
+    categories: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class BatchRefresh:
+    """What one refresh of an arena's batch boards did.
+
+    ``fitted`` is False when nothing was fitted: ``reason`` says why ("not due", "another worker
+    is fitting it"). ``boards`` counts the boards written (the overall one and each category's).
+    """
+
+    arena_slug: str
+    fitted: bool
+    reason: str
+    votes: int = 0
+    boards: int = 0
+    categories: tuple[str, ...] = ()
+    seconds: float = 0.0
 
 
 @dataclass(frozen=True, slots=True)

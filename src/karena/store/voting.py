@@ -419,11 +419,25 @@ class Voting:
         return reads.iter_votes(self.ctx.db, arena, counted_only=counted_only)
 
     def export_votes(
-        self, *, arena: str, path: Path, fmt: Literal["jsonl", "csv", "parquet"]
+        self,
+        *,
+        arena: str,
+        path: Path,
+        fmt: Literal["jsonl", "csv", "parquet"],
+        category: str | None = None,
     ) -> int:
-        """Write the vote log to ``path`` (JSONL, CSV or flat Parquet); returns rows written."""
+        """Write the vote log to ``path`` (JSONL, CSV or flat Parquet); returns rows written.
+
+        ``category``: only the votes on prompts of that category (NotFound if the arena has no
+        prompt in it).
+        """
         from karena.store.export import write_votes
 
         with self.ctx.db.read() as s:
-            find_arena(s, arena)  # NotFound before a file is written
-        return write_votes(self.iter_votes(arena=arena), Path(path), fmt)
+            a = find_arena(s, arena)  # NotFound before a file is written
+            if category is not None and not s.scalar(
+                select(Prompt.id).where(Prompt.arena_id == a.id, Prompt.category == category)
+            ):
+                raise NotFound(f"arena {a.slug!r} has no prompts in category {category!r}")
+        votes = reads.iter_votes(self.ctx.db, arena, category=category)
+        return write_votes(votes, Path(path), fmt)

@@ -1,5 +1,6 @@
 """Admin endpoints behind the bearer token: arenas, models, prompts, outputs, bans, recompute,
-variant families (parents, paired mode) and the least reliable voters."""
+refitting the batch board, variant families (parents, paired mode) and the least reliable
+voters."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, File, Form, Query, UploadFile
 from fastapi import Path as PathParam
 
-from karena.errors import PayloadTooLarge
+from karena.errors import Conflict, PayloadTooLarge
 from karena.web.deps import SettingsDep, StoreDep, require_admin
 from karena.web.schemas import (
     ArenaCreate,
@@ -25,6 +26,7 @@ from karena.web.schemas import (
     Slug,
     error_responses,
 )
+from karena.web.schemas_boards import BatchRefreshOut
 from karena.web.schemas_families import PairedIn, VoterReportOut
 
 router = APIRouter(
@@ -165,3 +167,15 @@ def least_reliable_voters(
 def recompute(store: StoreDep, arena: Annotated[Slug, Query()]) -> CountOut:
     """Rebuild an arena's ratings from its vote log; returns the votes replayed."""
     return CountOut(count=store.boards.recompute(arena=arena))
+
+
+@router.post(
+    "/batch-board/refresh", response_model=BatchRefreshOut, responses=error_responses(404, 409)
+)
+def refresh_batch_board(store: StoreDep, arena: Annotated[Slug, Query()]) -> BatchRefreshOut:
+    """Refit an arena's batch boards (overall and per prompt category) now, whether or not the
+    background refresher finds them due. 409 while another worker is fitting them."""
+    done = store.boards.refresh_batch_board(arena=arena)
+    if not done.fitted:
+        raise Conflict(f"batch board of {arena!r} not refitted: {done.reason}")
+    return BatchRefreshOut.of(done)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import os
+import re
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -14,7 +15,7 @@ from fastapi import APIRouter, Query, Request, Response
 from fastapi import Path as PathParam
 from fastapi.responses import StreamingResponse
 
-from karena.errors import NotFound
+from karena.errors import InvalidInput, NotFound
 from karena.services.live import LiveGenerators
 from karena.store.api import Store
 from karena.web.deps import (
@@ -47,6 +48,22 @@ media_router = APIRouter(tags=["media"])
 
 TokenParam = Annotated[str, PathParam(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9_-]+$")]
 ArenaQuery = Annotated[Slug | None, Query(description="Arena slug; the first arena if omitted.")]
+Board = Literal["batch", "online"]
+BoardQuery = Annotated[
+    Board,
+    Query(
+        description="batch (default): the order-independent Plackett–Luce fit of every counted "
+        "vote, refitted in the background; online: the live ratings, ranked by μ − 3σ."
+    ),
+]
+CategoryQuery = Annotated[
+    str | None,
+    Query(
+        min_length=1,
+        max_length=64,
+        description="A prompt category: only the votes on its prompts (batch board only).",
+    ),
+]
 
 _EXPORT_TYPES = {
     "jsonl": "application/x-ndjson",
@@ -54,8 +71,8 @@ _EXPORT_TYPES = {
     "parquet": "application/vnd.apache.parquet",
 }
 _LEADERBOARD_COLUMNS = (
-    "rank", "model", "organization", "score", "mu", "sigma", "ci_low", "ci_high", "votes",
-    "provisional", "enabled", "last_updated", "placed_by_judge", "judge_rank_low",
+    "rank", "rank_ub", "model", "organization", "score", "mu", "sigma", "ci_low", "ci_high",
+    "votes", "provisional", "enabled", "last_updated", "placed_by_judge", "judge_rank_low",
     "judge_rank_high", "movement",
 )  # fmt: skip
 
@@ -160,14 +177,35 @@ def get_result(token: TokenParam, store: StoreDep) -> VoteOut:
     return VoteOut.of(store.voting.get_vote_result(token=token))
 
 
-def leaderboard_out(store: Store, arena: str) -> LeaderboardOut:
-    """The leaderboard of ``arena`` as the API shapes it."""
-    rows = store.boards.leaderboard(arena=arena)
-    stamps = [r.last_updated for r in rows if r.last_updated is not None]
+def leaderboard_out(
+    store: Store, arena: str, board: Board = "batch", category: str | None = None
+) -> LeaderboardOut:
+    """One board of ``arena`` as the API shapes it: the batch board (overall or of one
+    prompt category) by default, or the online one."""
+    if board == "online" and category is not None:
+        raise InvalidInput("category boards are batch boards: ask for board=batch with a category")
+    batch = store.boards.batch_board(arena=arena, category=category or "")
+    if board == "online":
+        rows = store.boards.leaderboard(arena=arena)
+        stamps = [r.last_updated for r in rows if r.last_updated is not None]
+        return LeaderboardOut(
+            arena=arena,
+            board="online",
+            last_updated=max(stamps) if stamps else None,
+            rows=[LeaderboardRowOut.of(r) for r in rows],
+            categories=list(batch.categories),
+        )
     return LeaderboardOut(
         arena=arena,
-        last_updated=max(stamps) if stamps else None,
-        rows=[LeaderboardRowOut.of(r) for r in rows],
+        board="batch",
+        category=category,
+        last_updated=batch.fitted_at,
+        rows=[LeaderboardRowOut.of(r) for r in batch.rows],
+        fitted_at=batch.fitted_at,
+        votes_fitted=batch.votes,
+        votes_since=batch.votes_since,
+        fitting=batch.fitting,
+        categories=list(batch.categories),
     )
 
 
@@ -180,7 +218,7 @@ def leaderboard_csv(board: LeaderboardOut) -> str:
         data = row.model_dump()
         stamp = data["last_updated"]
         data["last_updated"] = stamp.isoformat() if stamp is not None else ""
-        for key in ("judge_rank_low", "judge_rank_high", "movement"):
+        for key in ("rank_ub", "judge_rank_low", "judge_rank_high", "movement"):
             data[key] = "" if data[key] is None else data[key]
         writer.writerow([data[c] for c in _LEADERBOARD_COLUMNS])
     return out.getvalue()
@@ -189,7 +227,8 @@ def leaderboard_csv(board: LeaderboardOut) -> str:
 @router.get(
     "/leaderboard",
     response_model=LeaderboardOut,
-    summary="The leaderboard: μ − 3σ score, μ, σ, 95% interval, votes (format=csv for CSV)",
+    summary="The leaderboard: the batch board (default) or the online one, overall or per "
+    "prompt category, with 95% intervals and Rank (UB) (format=csv for CSV)",
     responses={
         **error_responses(404),
         200: {"content": {"application/json": {}, "text/csv": {"schema": {"type": "string"}}}},
@@ -199,17 +238,19 @@ def leaderboard(
     store: StoreDep,
     arena: ArenaQuery = None,
     format: Annotated[Literal["json", "csv"], Query()] = "json",
+    board: BoardQuery = "batch",
+    category: CategoryQuery = None,
 ) -> LeaderboardOut | Response:
-    board = leaderboard_out(store, resolve_arena(store, arena))
+    out = leaderboard_out(store, resolve_arena(store, arena), board, category)
     if format == "csv":
+        parts = ("leaderboard", out.arena, out.board, out.category)
+        name = re.sub(r"[^A-Za-z0-9_-]", "_", "-".join(x for x in parts if x))
         return Response(
-            leaderboard_csv(board),
+            leaderboard_csv(out),
             media_type="text/csv; charset=utf-8",
-            headers={
-                "Content-Disposition": f'attachment; filename="leaderboard-{board.arena}.csv"'
-            },
+            headers={"Content-Disposition": f'attachment; filename="{name}.csv"'},
         )
-    return board
+    return out
 
 
 @router.get(
@@ -263,7 +304,8 @@ def _stream_and_delete(path: Path) -> Iterator[bytes]:
 
 @router.get(
     "/votes/export",
-    summary="Export the vote log as JSONL, CSV or Parquet (loadable by Hugging Face datasets)",
+    summary="Export the vote log as JSONL, CSV or Parquet (loadable by Hugging Face datasets), "
+    "all of it or the votes on one prompt category",
     responses={
         **error_responses(404),
         200: {
@@ -278,20 +320,25 @@ def export_votes(
     store: StoreDep,
     arena: ArenaQuery = None,
     format: Annotated[Literal["jsonl", "csv", "parquet"], Query()] = "jsonl",
+    category: Annotated[
+        str | None,
+        Query(min_length=1, max_length=64, description="Only votes on prompts of this category."),
+    ] = None,
 ) -> StreamingResponse:
     slug = resolve_arena(store, arena)
     handle, name = tempfile.mkstemp(prefix="karena-export-", suffix=f".{format}")
     os.close(handle)
     path = Path(name)
     try:
-        store.voting.export_votes(arena=slug, path=path, fmt=format)
+        store.voting.export_votes(arena=slug, path=path, fmt=format, category=category)
     except BaseException:
         path.unlink(missing_ok=True)
         raise
+    stem = re.sub(r"[^A-Za-z0-9_-]", "_", "-".join(x for x in ("votes", slug, category) if x))
     return StreamingResponse(
         _stream_and_delete(path),
         media_type=_EXPORT_TYPES[format],
-        headers={"Content-Disposition": f'attachment; filename="votes-{slug}.{format}"'},
+        headers={"Content-Disposition": f'attachment; filename="{stem}.{format}"'},
     )
 
 

@@ -17,6 +17,7 @@ from karena.services.live import LiveGenerators
 from karena.settings import Settings
 from karena.store.api import Store
 from karena.web import admin, api, pages
+from karena.web.batch_refresher import BatchBoardRefresher
 from karena.web.deps import BATTLES_PER_VOTE, SlidingWindowLimiter
 from karena.web.docs import install_docs
 from karena.web.errors import install_error_handlers
@@ -60,9 +61,21 @@ def create_app(
     # default pool, which the other routes keep using.
     executor = ThreadPoolExecutor(max_workers=40, thread_name_prefix="karena-store")
 
+    # The batch board's background refits (thread started at startup, stopped at shutdown).
+    check = settings.batch_board_check_seconds
+    refresher = (
+        BatchBoardRefresher(the_store, check, in_child=settings.batch_board_fit_in_child)
+        if check > 0
+        else None
+    )
+
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        if refresher is not None:
+            refresher.start()
         yield
+        if refresher is not None:
+            refresher.stop()
         executor.shutdown(wait=True)
         if owned:
             the_store.close()
@@ -79,6 +92,7 @@ def create_app(
     app.state.store = the_store
     app.state.live = live if live is not None else LiveGenerators(the_store)
     app.state.executor = executor
+    app.state.batch_refresher = refresher
     app.state.live_arenas = live_arenas
     app.state.templates = Jinja2Templates(directory=str(_HERE / "templates"))
     limit = settings.rate_limit_per_minute

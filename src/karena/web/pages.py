@@ -13,7 +13,7 @@ from karena import __version__
 from karena.errors import KarenaError, NotFound
 from karena.store.api import Store
 from karena.store.types import BattleView
-from karena.web.api import leaderboard_out, resolve_arena
+from karena.web.api import BoardQuery, leaderboard_out, resolve_arena
 from karena.web.deps import LiveDep, StoreDep, VoterDep, attach_new_voter_cookie
 from karena.web.plot import history_plot, interval_plot
 from karena.web.schemas import MAX_PROMPT_CHARS, ModelPageOut
@@ -113,17 +113,23 @@ def leaderboard_page(
     request: Request,
     store: StoreDep,
     arena: Annotated[str | None, Query(max_length=64)] = None,
+    board: BoardQuery = "batch",
+    category: Annotated[str | None, Query(max_length=64)] = None,
 ) -> Response:
-    """The sortable leaderboard with its interval plot and downloads."""
+    """The sortable leaderboard: the batch board (default, overall or of a prompt category)
+    or the online one, with its interval plot and downloads."""
     slug = resolve_arena(store, arena)
-    board = leaderboard_out(store, slug)
+    out = leaderboard_out(store, slug, board, category or None)
+    settings = request.app.state.settings
     context = {
         "nav": "leaderboard",
         "arena_slug": slug,
         "arena_form_action": "/leaderboard",
-        "board": board,
-        "plot": interval_plot(board.rows),
+        "board": out,
+        "plot": interval_plot(out.rows),
         "arena": store.catalog.get_arena(slug=slug),
+        "min_new_votes": settings.batch_board_min_new_votes,
+        "min_interval": f"{settings.batch_board_min_interval_seconds:g}",
         "movement_votes": store.settings.movement_votes,
     }
     return _render(request, "leaderboard.html", context)

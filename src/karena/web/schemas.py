@@ -231,6 +231,8 @@ class LeaderboardRowOut(BaseModel):
     provisional: bool
     enabled: bool
     last_updated: datetime | None
+    #: Chatbot Arena's Rank (UB): 1 + the models whose 95% interval lies wholly above this one's.
+    rank_ub: int | None = None
     #: The row stands by a VLM judge's placement (karena eval --place), not by human votes.
     placed_by_judge: bool = False
     #: That placement's 90% rank interval on this board (null for human-rated rows).
@@ -258,6 +260,7 @@ class LeaderboardRowOut(BaseModel):
             provisional=row.provisional,
             enabled=row.enabled,
             last_updated=row.last_updated,
+            rank_ub=row.rank_ub,
             placed_by_judge=row.placed_by_judge,
             judge_rank_low=interval[0] if interval else None,
             judge_rank_high=interval[1] if interval else None,
@@ -266,9 +269,24 @@ class LeaderboardRowOut(BaseModel):
 
 
 class LeaderboardOut(BaseModel):
+    """One board of an arena: ``batch`` (the default) or ``online`` (docs/ratings.md)."""
+
     arena: str
+    #: ``batch``: the Plackett–Luce fit of every counted vote (order-independent, bootstrap
+    #: intervals, ranked by rating); ``online``: the live ratings, ranked by μ − 3σ.
+    board: Literal["batch", "online"] = "online"
+    #: The prompt category of a batch board (null: every vote).
+    category: str | None = None
     last_updated: datetime | None
     rows: list[LeaderboardRowOut]
+    #: The batch board: when it was fitted (null: not yet), the counted votes it covers, the
+    #: votes cast in the arena since, and whether a worker is refitting it now.
+    fitted_at: datetime | None = None
+    votes_fitted: int | None = None
+    votes_since: int | None = None
+    fitting: bool = False
+    #: The arena's prompt categories (each has a batch board).
+    categories: list[str] = Field(default_factory=list)
 
 
 class OpponentOut(BaseModel):

@@ -1,9 +1,11 @@
-// Shared page behaviour: the arena picker submits on change; tables with class "sortable" sort
+// Shared page behaviour: the arena and category pickers submit on change; tables with class "sortable" sort
 // by clicking a header (numbers numerically, text alphabetically; click again to reverse).
 (function () {
   "use strict";
   const picker = document.getElementById("arena-select");
   if (picker) picker.addEventListener("change", () => picker.form.submit());
+  const category = document.getElementById("category-select");
+  if (category) category.addEventListener("change", () => category.form.submit());
 
   function cellValue(row, index) {
     const cell = row.children[index];
