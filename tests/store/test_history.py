@@ -8,6 +8,7 @@ known, and checks them against an independent scalar replay too.
 
 from __future__ import annotations
 
+import dataclasses
 import time
 
 import numpy as np
@@ -20,7 +21,9 @@ from karena.rating.leaderboard import build_leaderboard
 from karena.rating.registry import rating_model
 from karena.rating.types import Ranking, Rating, Vote, stored_outcome
 from karena.store import Store, reads
+from karena.store.batch_history import BatchJob, fit_point, fit_point_in_child
 from karena.store.db import head_revision
+from karena.store.lookups import find_arena
 from karena.store.types import ModelHistory
 from tests.conftest import seed_arena
 from tests.store.helpers import downgrade, relax, shown_models
@@ -247,3 +250,19 @@ def test_batch_points_are_fitted_again_when_their_settings_change(store: Store) 
     booted = _wait_for_batch(store, slug, "model-0")
     assert [p.vote for p in booted.batch] == [p.vote for p in bare.batch] == [8, 16]
     assert all(p.ci_low < p.ci_high for p in booted.batch)  # bootstrapped this time
+
+
+def test_a_large_point_is_fitted_alike_in_a_child_process(store: Store) -> None:
+    """What the fitter does for points of CHILD_FIT_VOTES votes and more (the GIL stays free)."""
+    relax(store)
+    slug = seed_arena(store, slug="child", n_models=6).slug
+    _noisy_votes(store, slug, 20, start=0)
+    with store.db.read() as s:
+        arena = find_arena(s, slug)
+        cache = store._context.vote_logs
+        with cache.lock(arena.id):
+            log = cache.log(s, arena)
+            job = BatchJob(arena.id, 20, "d", tuple(log.ids), log.models, log.ranks, 25 / 6, 0)
+    assert fit_point_in_child(job) == fit_point(job)
+    with pytest.raises(RuntimeError, match="InvalidInput"):  # rounds = 1 is refused, there
+        fit_point_in_child(dataclasses.replace(job, rounds=1))

@@ -13,10 +13,12 @@ stores each. The answer says how many points are still pending.
 from __future__ import annotations
 
 import logging
+import multiprocessing
 import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -28,7 +30,20 @@ from karena.rating.types import EMPTY, Vote, outcome_from_rank_row
 from karena.store.db import Database
 from karena.store.models import BatchHistoryRow
 
-__all__ = ["BatchHistoryFitter", "BatchJob", "fit_point", "load_points"]
+__all__ = [
+    "CHILD_FIT_VOTES",
+    "BatchHistoryFitter",
+    "BatchJob",
+    "fit_point",
+    "fit_point_in_child",
+    "load_points",
+]
+
+#: A point of at least this many votes (a fit of a second or more) is fitted in a child
+#: process spawned for it while ``Settings.batch_board_fit_in_child`` is on (the default), so
+#: it never competes with the worker's request threads for the interpreter lock; smaller ones
+#: are fitted in the fitter's thread (a spawn costs about a second).
+CHILD_FIT_VOTES = 20_000
 
 log = logging.getLogger(__name__)
 
@@ -66,6 +81,37 @@ def fit_point(job: BatchJob) -> dict[str, list[float]]:
     }
 
 
+def _fit_in_child(conn: Any, job: BatchJob) -> None:
+    """Body of the child process: fit, send the board (or the error) back, exit."""
+    try:
+        conn.send(("ok", fit_point(job)))
+    except BaseException as exc:  # the parent raises it; the child only reports
+        conn.send(("error", f"{type(exc).__name__}: {exc}"))
+    finally:
+        conn.close()
+
+
+def fit_point_in_child(job: BatchJob) -> dict[str, list[float]]:
+    """:func:`fit_point` in a fresh spawned child process (the caller's thread only waits)."""
+    context = multiprocessing.get_context("spawn")
+    receive, send = context.Pipe(duplex=False)
+    process = context.Process(
+        target=_fit_in_child, args=(send, job), name="karena-history-fit", daemon=True
+    )
+    process.start()
+    send.close()  # the child holds its end: recv() sees EOF if it dies
+    try:
+        status, value = receive.recv()
+    except EOFError:
+        raise RuntimeError("the batch history fit's child process died") from None
+    finally:
+        receive.close()
+        process.join(timeout=5.0)
+    if status != "ok":
+        raise RuntimeError(f"the batch history fit failed in its child process: {value}")
+    return dict(value)
+
+
 def load_points(session: Session, arena_id: int) -> dict[int, tuple[str, dict[str, list[float]]]]:
     """The stored batch points of an arena: vote count → (digest, board)."""
     rows = session.execute(
@@ -98,12 +144,19 @@ class BatchHistoryFitter:
     A job is keyed by (arena, vote count): submitting it again while it waits or is being fitted
     changes nothing, unless its digest differs (the log prefix changed), which replaces it. The
     thread stops when the queue is empty and starts again on the next submission; :meth:`close`
-    (the store's) drops the queue and lets a running fit finish unstored.
+    (the store's) drops the queue and lets a running fit finish unstored. ``in_child`` says
+    whether large points are fitted in a child process (:data:`CHILD_FIT_VOTES`).
     """
 
-    def __init__(self, db: Database, clock: Callable[[], datetime]) -> None:
+    def __init__(
+        self,
+        db: Database,
+        clock: Callable[[], datetime],
+        in_child: Callable[[], bool] = lambda: False,
+    ) -> None:
         self._db = db
         self._clock = clock
+        self._in_child = in_child
         self._lock = threading.Lock()
         self._queue: dict[tuple[int, int], BatchJob] = {}
         self._thread: threading.Thread | None = None
@@ -148,7 +201,8 @@ class BatchHistoryFitter:
     def _work(self) -> None:
         while (job := self._next()) is not None:
             try:
-                board = fit_point(job)
+                big = job.votes >= CHILD_FIT_VOTES and self._in_child()
+                board = fit_point_in_child(job) if big else fit_point(job)
                 with self._lock:
                     current = self._queue.get((job.arena_id, job.votes))
                     stale = self._closed or current is None or current.digest != job.digest

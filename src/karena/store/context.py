@@ -48,7 +48,9 @@ class StoreContext:
         self.vote_writer = VoteWriter(db, self.now)
         # The rating history's counted-log arrays and replay states, and its batch-point fits.
         self.vote_logs = VoteLogCache(db)
-        self.batch_fitter = BatchHistoryFitter(db, self.now)
+        self.batch_fitter = BatchHistoryFitter(
+            db, self.now, in_child=lambda: self.settings.batch_board_fit_in_child
+        )
         # Not event.contains(): SQLAlchemy keys its registry by id(target), so a new session
         # class at the address of a collected one looked "already hooked" and went without
         # the hook (a rare CI failure: a catalog write that moved no version).
