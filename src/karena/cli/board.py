@@ -13,9 +13,7 @@ DbOpt = Annotated[
     typer.Option("--database-url", help="SQLAlchemy URL [KARENA_DATABASE_URL; default SQLite]."),
 ]
 
-board_app = command_group(
-    "The batch board: the order-independent leaderboard, overall and per prompt category."
-)
+board_app = command_group("The order-independent batch board, overall and per category.")
 
 
 @board_app.command("refresh", short_help="Refit batch boards now (overall and per category).")

@@ -102,8 +102,9 @@ def export(
     ] = None,
     database_url: DbOpt = None,
 ) -> None:
-    """Export an arena's vote log (JSONL, CSV or Parquet), or its votes of one category.
+    """Export an arena's vote log (JSONL, CSV or Parquet).
 
+    `--category` exports only the votes on prompts of one category.
     `karena replay` reads the JSONL; Hugging Face datasets loads the Parquet.
     """
     from karena.errors import InvalidInput
