@@ -419,11 +419,21 @@ class Voting:
         return reads.iter_votes(self.ctx.db, arena, counted_only=counted_only)
 
     def export_votes(
-        self, *, arena: str, path: Path, fmt: Literal["jsonl", "csv", "parquet"]
+        self,
+        *,
+        arena: str,
+        path: Path,
+        fmt: Literal["jsonl", "csv", "parquet"],
+        public: bool = False,
     ) -> int:
-        """Write the vote log to ``path`` (JSONL, CSV or flat Parquet); returns rows written."""
-        from karena.store.export import write_votes
+        """Write the vote log to ``path`` (JSONL, CSV or flat Parquet); returns rows written.
+
+        ``public`` leaves out the outputs' content hashes (``output_sha256``), as the public
+        web export does; the operator's export keeps them (ArenaPO reads them).
+        """
+        from karena.store.export import COLUMNS, PUBLIC_COLUMNS, write_votes
 
         with self.ctx.db.read() as s:
             find_arena(s, arena)  # NotFound before a file is written
-        return write_votes(self.iter_votes(arena=arena), Path(path), fmt)
+        columns = PUBLIC_COLUMNS if public else COLUMNS
+        return write_votes(self.iter_votes(arena=arena), Path(path), fmt, columns=columns)

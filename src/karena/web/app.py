@@ -20,6 +20,7 @@ from karena.web import admin, api, pages
 from karena.web.deps import BATTLES_PER_VOTE, SlidingWindowLimiter
 from karena.web.docs import install_docs
 from karena.web.errors import install_error_handlers
+from karena.web.media import ServedMedia, media_router
 from karena.web.middleware import BodySizeLimit, SecurityHeaders
 
 _HERE = Path(__file__).resolve().parent
@@ -80,13 +81,14 @@ def create_app(
     app.state.live = live if live is not None else LiveGenerators(the_store)
     app.state.executor = executor
     app.state.live_arenas = live_arenas
+    app.state.served_media = ServedMedia(settings)
     app.state.templates = Jinja2Templates(directory=str(_HERE / "templates"))
     limit = settings.rate_limit_per_minute
     app.state.battle_limiter = SlidingWindowLimiter(limit * BATTLES_PER_VOTE if limit > 0 else 0)
 
     install_error_handlers(app)
     app.include_router(api.router)
-    app.include_router(api.media_router)
+    app.include_router(media_router)
     app.include_router(admin.router)
     app.include_router(pages.router)
     install_docs(app, _HERE / "static")
