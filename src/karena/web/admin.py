@@ -27,6 +27,9 @@ from karena.web.schemas import (
 )
 from karena.web.schemas_families import PairedIn, VoterReportOut
 
+#: The one route that takes a large body (KARENA_MAX_UPLOAD_BYTES); the rest: KARENA_MAX_BODY_BYTES.
+UPLOAD_PATH = "/api/admin/outputs"
+
 router = APIRouter(
     prefix="/api/admin",
     tags=["admin"],

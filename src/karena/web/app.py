@@ -21,7 +21,7 @@ from karena.web.deps import BATTLES_PER_VOTE, SlidingWindowLimiter
 from karena.web.docs import install_docs
 from karena.web.errors import install_error_handlers
 from karena.web.media import ServedMedia, media_router
-from karena.web.middleware import BodySizeLimit, SecurityHeaders
+from karena.web.middleware import AdminGate, BodySizeLimit, SecurityHeaders
 
 _HERE = Path(__file__).resolve().parent
 #: Room for multipart framing around the largest accepted upload.
@@ -93,7 +93,9 @@ def create_app(
     app.include_router(pages.router)
     install_docs(app, _HERE / "static")
     app.mount("/static", StaticFiles(directory=str(_HERE / "static")), name="static")
-    app.add_middleware(BodySizeLimit, limit=settings.max_upload_bytes + _UPLOAD_OVERHEAD)
+    uploads = {admin.UPLOAD_PATH: settings.max_upload_bytes + _UPLOAD_OVERHEAD}
+    app.add_middleware(BodySizeLimit, limit=settings.max_body_bytes, routes=uploads)
+    app.add_middleware(AdminGate, token=settings.admin_token)
     app.add_middleware(SecurityHeaders)
     return app
 
