@@ -58,6 +58,7 @@ class Settings(BaseSettings):
     media_cache_bytes: int = Field(default=32 * 1024 * 1024, ge=0)
     max_body_bytes: int = Field(default=1024 * 1024, gt=0)
     retry_after_seconds: int = Field(default=5, ge=1, le=3600)
+    database_timeout_seconds: float = Field(default=30.0, gt=0, le=600)
 
     # Generators
     generator_timeout_seconds: float = Field(default=60.0, gt=0)

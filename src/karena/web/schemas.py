@@ -425,6 +425,29 @@ class CountOut(BaseModel):
     count: int
 
 
+_RETRY_AFTER = {
+    "Retry-After": {
+        "description": "seconds to wait before trying again (KARENA_RETRY_AFTER_SECONDS)",
+        "schema": {"type": "integer"},
+    }
+}
+#: What any route may answer: a body over the cap, and an outage of the database or disk.
+_ALWAYS: dict[int | str, dict[str, Any]] = {
+    413: {"model": ErrorOut, "description": "request body over KARENA_MAX_BODY_BYTES"},
+    503: {
+        "model": ErrorOut,
+        "description": "the database is unreachable, locked or out of space: retry later",
+        "headers": _RETRY_AFTER,
+    },
+}
+
+
 def error_responses(*codes: int) -> dict[int | str, dict[str, Any]]:
-    """OpenAPI entries for the error codes a route may answer, all in the ErrorOut shape."""
-    return {code: {"model": ErrorOut, "description": "error"} for code in codes}
+    """OpenAPI entries for the error codes a route may answer, all in the ErrorOut shape.
+
+    Every route also declares 413 (body cap) and 503 with ``Retry-After`` (an outage).
+    """
+    declared: dict[int | str, dict[str, Any]] = {
+        code: {"model": ErrorOut, "description": "error"} for code in codes if code not in _ALWAYS
+    }
+    return {**_ALWAYS, **declared}
