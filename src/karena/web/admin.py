@@ -121,7 +121,13 @@ def upload_output(
     arena: Annotated[Slug, Form()],
     model: Annotated[str, Form(min_length=1, max_length=200)],
     prompt_key: Annotated[str, Form(min_length=1, max_length=200)],
-    file: Annotated[UploadFile, File(description="PNG, JPEG, WebP, MP4, WebM or UTF-8 text")],
+    file: Annotated[
+        UploadFile,
+        File(
+            description="PNG, JPEG, WebP, MP4, WebM or UTF-8 text; never empty (415)",
+            json_schema_extra={"minLength": 1},
+        ),
+    ],
     replace: Annotated[bool, Form()] = False,
 ) -> OutputOut:
     """Upload one model's output for one prompt; type and size are checked by content."""

@@ -32,7 +32,8 @@ _BAD_IN_TEXT = r"\x00-\x08\x0b-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u20
 _TEXT_PATTERN = rf"^[^\s{_BAD}](?:[^{_BAD_IN_TEXT}]*[^\s{_BAD}])?$"
 Name = Annotated[str, Field(min_length=1, max_length=200, pattern=_NAME_PATTERN)]
 Label = Annotated[str, Field(min_length=1, max_length=64, pattern=_NAME_PATTERN)]
-Link = Annotated[str, Field(max_length=500, pattern=r"^(https?://[^\s\x00-\x1f\x7f]+)?$")]
+# No C0 or C1 control (U+0086 included), as the store's clean_name refuses (issue 13, finding 12).
+Link = Annotated[str, Field(max_length=500, pattern=rf"^(https?://[^\s{_BAD}]+)?$")]
 
 
 class _Body(BaseModel):
