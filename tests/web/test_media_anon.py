@@ -92,3 +92,17 @@ def test_media_per_battle_off_serves_the_stored_bytes(make_app: AppFactory) -> N
     token, slot, data, _ = _served(app, battles=1)[0]
     stored = app.store.battles.battle_media(token=token, position=slot).data
     assert data == stored
+
+
+def test_r_anon_3_the_first_request_makes_every_slot_so_latency_names_no_slot(
+    arena_app: ArenaApp,
+) -> None:
+    """A slot's first request makes all of the battle's copies: the others are cache hits, so
+    how long a slot takes does not depend on its model's file (decode cost grows with it)."""
+    battle = arena_app.client.post("/api/battles", json={"arena": "demo"}).json()
+    cache = arena_app.client.app.state.served_media.cache  # type: ignore[attr-defined]
+    assert all(cache.get(battle["token"], s["position"]) is None for s in battle["slots"])
+    third = arena_app.client.get(battle["slots"][2]["url"]).content
+    made = [cache.get(battle["token"], s["position"]) for s in battle["slots"]]
+    assert all(m is not None for m in made) and made[2] == third
+    assert [arena_app.client.get(s["url"]).content for s in battle["slots"]] == made

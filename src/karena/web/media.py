@@ -1,8 +1,10 @@
 """``GET /b/{token}/{slot}``: one battle output, as a per-battle copy that names no model.
 
 Images are served through :func:`karena.media.anonymise.battle_image` (noise keyed by the battle
-and slot, one length for every image, cover-cropped to the canvas), cached per worker so that a
-reload serves the same bytes without re-encoding. Video and text are served as stored.
+and slot, one length for every image, cover-cropped to the canvas), all of a battle's image
+slots made together on the first request and cached per worker, so that a reload serves the same
+bytes without re-encoding and no slot's latency depends on its model. Video and text are served
+as stored.
 """
 
 from __future__ import annotations
@@ -14,6 +16,8 @@ from fastapi import Path as PathParam
 
 from karena.media.anonymise import BattleMediaCache, battle_image, media_key
 from karena.settings import Settings
+from karena.store.api import Store
+from karena.store.types import MediaBlob
 from karena.web.deps import StoreDep
 from karena.web.schemas import error_responses
 
@@ -32,14 +36,30 @@ class ServedMedia:
         self.key = media_key(settings.voter_salt.get_secret_value().encode())
         self.cache = BattleMediaCache(settings.media_cache_bytes)
 
-    def image(self, data: bytes, token: str, slot: int) -> bytes:
-        """The slot's copy of ``data``, from the cache or made now."""
-        cached = self.cache.get(token, slot)
-        if cached is not None:
-            return cached
-        copy = battle_image(data, key=self.key, token=token, slot=slot, canvas=self.canvas)
-        self.cache.put(token, slot, copy)
-        return copy
+    def copy(self, data: bytes, token: str, slot: int) -> bytes:
+        """Slot ``slot``'s copy of ``data`` (cached)."""
+        made = battle_image(data, key=self.key, token=token, slot=slot, canvas=self.canvas)
+        self.cache.put(token, slot, made)
+        return made
+
+    def battle_copies(self, store: Store, token: str, slot: int, blob: MediaBlob) -> bytes:
+        """The copy of ``slot``, after making (and caching) those of every image slot.
+
+        Decoding costs more for a large stored file, so a slot made on its own would come back
+        sooner or later depending on its model: a timing side channel. Made together on the
+        first request, every slot but the first is a cache hit, and the first one's time
+        depends on the whole battle, not on the slot.
+        """
+        if self.cache.max_bytes <= 0:
+            return self.copy(blob.data, token, slot)
+        mine = b""
+        for other in store.battles.get_battle(token=token).slots:
+            if other.position == slot:
+                mine = self.copy(blob.data, token, slot)
+            elif other.content_type.startswith("image/"):
+                data = store.battles.battle_media(token=token, position=other.position).data
+                self.copy(data, token, other.position)
+        return mine or self.copy(blob.data, token, slot)
 
 
 @media_router.get(
@@ -59,11 +79,15 @@ def battle_media(
     store: StoreDep,
     request: Request,
 ) -> Response:
-    blob = store.battles.battle_media(token=token, position=slot)
     served: ServedMedia = request.app.state.served_media
-    data, content_type = blob.data, blob.content_type
-    if served.enabled and content_type.startswith("image/"):
-        data, content_type = served.image(data, token, slot), "image/png"
+    cached = served.cache.get(token, slot) if served.enabled else None
+    if cached is not None:
+        data, content_type = cached, "image/png"
+    else:
+        blob = store.battles.battle_media(token=token, position=slot)
+        data, content_type = blob.data, blob.content_type
+        if served.enabled and content_type.startswith("image/"):
+            data, content_type = served.battle_copies(store, token, slot, blob), "image/png"
     # No ETag, Last-Modified or Content-Disposition: each could tell one model from another.
     return Response(data, media_type=content_type, headers={"Cache-Control": "no-store"})
 
