@@ -230,3 +230,20 @@ def dimensions_by_model(battles: list[SeenBattle]) -> dict[tuple[int, int], set[
             with Image.open(io.BytesIO(data)) as image:
                 found[image.size].add(seen.models[position])
     return found
+
+
+def telling_image(model_index: int, prompt_index: int, model: str) -> bytes:
+    """Outputs whose stored form would name their model: by bytes, by size, by aspect."""
+    import numpy as np
+
+    from tests.reliability import hostile
+
+    if model_index == 0:  # a large file: noise does not compress (finding 2: sizes)
+        rng = np.random.default_rng(prompt_index)
+        pixels = rng.integers(0, 256, size=(256, 256, 3), dtype=np.uint8)
+        buf = io.BytesIO()
+        Image.fromarray(pixels, "RGB").save(buf, format="PNG")
+        return buf.getvalue()
+    if model_index == 1:  # 640×360: a letterbox would show its aspect (finding 2: shape)
+        return hostile.png_bytes(size=(640, 360), color=(90, 40 * prompt_index % 256, 200))
+    return hostile.png_bytes(size=(64, 64), color=(30 * model_index, 40 * prompt_index % 256, 9))

@@ -115,3 +115,27 @@ def abandon_export(base_url: str, arena: str, *, read_head: bool) -> None:
 def export_leftovers(folder: Path) -> list[Path]:
     """Export temp files in ``folder`` (the server's TMPDIR)."""
     return sorted(folder.glob(f"{EXPORT_PREFIX}*")) + sorted(folder.glob(f".{EXPORT_PREFIX}*"))
+
+
+def body_attack(base_url: str, pids: list[int], *, bodies: int, size: int) -> float:
+    """``bodies`` chunked bodies of ``size`` bytes at once; the servers' RSS growth in MB."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    before = sum(rss_mb(pid) for pid in pids)
+    with ThreadPoolExecutor(bodies) as pool:
+        list(pool.map(lambda _: chunked_post(base_url, "/api/battles", size), range(bodies)))
+    return max(0.0, sum(rss_mb(pid) for pid in pids) - before)
+
+
+def export_attack(base_url: str, arena: str, tmp_dir: Path, *, drops: int) -> int:
+    """Drop the vote export ``drops`` times; the export temp files left in ``tmp_dir``."""
+    import httpx
+
+    for i in range(drops):
+        abandon_export(base_url, arena, read_head=i % 2 == 1)
+    # One complete export afterwards: the server has handled every request sent before it.
+    httpx.get(f"{base_url}/api/votes/export", params={"arena": arena}, timeout=60.0)
+    deadline = time.monotonic() + 5
+    while export_leftovers(tmp_dir) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    return len(export_leftovers(tmp_dir))

@@ -9,8 +9,11 @@ from tests.reliability import hostile
 from tests.reliability.anonymity import (
     collect_battle,
     dimensions_by_model,
+    export_hashes,
     find_leaks,
+    media_attack,
     size_fingerprints,
+    telling_image,
 )
 from tests.reliability.conftest import ServerFactory
 from tests.reliability.seed import ARENA, LOAD_ENV, seed_arena
@@ -84,24 +87,6 @@ def test_image_dimensions_do_not_identify_models(
     assert unique == {}
 
 
-def _telling_image(model_index: int, prompt_index: int, model: str) -> bytes:
-    """Outputs whose stored form would name their model: by bytes, by size, by aspect."""
-    import io
-
-    import numpy as np
-    from PIL import Image
-
-    if model_index == 0:  # a large file: noise does not compress (finding 2: sizes)
-        rng = np.random.default_rng(prompt_index)
-        pixels = rng.integers(0, 256, size=(256, 256, 3), dtype=np.uint8)
-        buf = io.BytesIO()
-        Image.fromarray(pixels, "RGB").save(buf, format="PNG")
-        return buf.getvalue()
-    if model_index == 1:  # 640×360: a letterbox would show its aspect (finding 2: shape)
-        return hostile.png_bytes(size=(640, 360), color=(90, 40 * prompt_index % 256, 200))
-    return hostile.png_bytes(size=(64, 64), color=(30 * model_index, 40 * prompt_index % 256, 9))
-
-
 def test_r_anon_2_3_an_attacker_learning_from_reveals_names_no_slot(
     database_url_factory, server_factory: ServerFactory
 ) -> None:
@@ -110,11 +95,9 @@ def test_r_anon_2_3_an_attacker_learning_from_reveals_names_no_slot(
     Issue 13, findings 1 and 2: before, 11 of 11 slots were named by hash and 16 of 16 by size
     or letterbox. The attacker plays 8 battles, learning who sat where after each vote.
     """
-    from tests.reliability.anonymity import export_hashes, media_attack
-
     server = server_factory(database_url_factory("sqlite"), env=LOAD_ENV)
     server.start()
-    seed_arena(server.base_url, models=MODELS[:4], prompts=2, image=_telling_image)
+    seed_arena(server.base_url, models=MODELS[:4], prompts=2, image=telling_image)
     with httpx.Client(base_url=server.base_url, timeout=30.0) as client:
         seen = [collect_battle(client, arena=ARENA, voter=f"atk-{i}") for i in range(8)]
         hashes = export_hashes(client, ARENA)
