@@ -4,6 +4,7 @@ one by one, then casts every vote at once."""
 
 from __future__ import annotations
 
+import threading
 from concurrent.futures import ThreadPoolExecutor
 
 import httpx
@@ -22,9 +23,13 @@ def vote_burst(base_url: str, *, arena: str, battles: int, limit: int) -> tuple[
             if response.status_code == 201:
                 tokens.append(response.json()["token"])
     headers = {"Cookie": f"{VOTER_COOKIE}={cookie}"} if cookie else {}
+    # Every thread opens its connection first, then all send together: a real burst.
+    start = threading.Barrier(len(tokens) or 1, timeout=60.0)
 
     def vote(token: str) -> int:
         with httpx.Client(base_url=base_url, timeout=60.0) as one:
+            one.get("/api/arenas")
+            start.wait()
             body = {"mode": "best", "winner": 0}
             return one.post(f"/api/battles/{token}/vote", json=body, headers=headers).status_code
 
