@@ -106,3 +106,16 @@ def test_r_anon_3_the_first_request_makes_every_slot_so_latency_names_no_slot(
     made = [cache.get(battle["token"], s["position"]) for s in battle["slots"]]
     assert all(m is not None for m in made) and made[2] == third
     assert [arena_app.client.get(s["url"]).content for s in battle["slots"]] == made
+
+
+def test_slots_asked_for_at_once_are_consistent(arena_app: ArenaApp) -> None:
+    """A browser fetches all K slots together (one request makes them, the others wait): each
+    answer is the copy every later reload gets, and all differ."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    battle = arena_app.client.post("/api/battles", json={"arena": "demo"}).json()
+    urls = [s["url"] for s in battle["slots"]]
+    with ThreadPoolExecutor(len(urls)) as pool:
+        together = list(pool.map(lambda url: arena_app.client.get(url).content, urls))
+    assert together == [arena_app.client.get(url).content for url in urls]
+    assert len({len(b) for b in together}) == 1 and len(set(together)) == len(together)

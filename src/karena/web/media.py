@@ -9,6 +9,7 @@ as stored.
 
 from __future__ import annotations
 
+import threading
 from typing import Annotated
 
 from fastapi import APIRouter, Request, Response
@@ -35,6 +36,10 @@ class ServedMedia:
         self.canvas = settings.media_image_size
         self.key = media_key(settings.voter_salt.get_secret_value().encode())
         self.cache = BattleMediaCache(settings.media_cache_bytes)
+        # A browser asks for all K slots at once: one request makes the battle's copies while
+        # the others wait for them, instead of K requests each making all K.
+        self._making: dict[str, threading.Lock] = {}
+        self._guard = threading.Lock()
 
     def copy(self, data: bytes, token: str, slot: int) -> bytes:
         """Slot ``slot``'s copy of ``data`` (cached)."""
@@ -52,14 +57,25 @@ class ServedMedia:
         """
         if self.cache.max_bytes <= 0:
             return self.copy(blob.data, token, slot)
-        mine = b""
-        for other in store.battles.get_battle(token=token).slots:
-            if other.position == slot:
-                mine = self.copy(blob.data, token, slot)
-            elif other.content_type.startswith("image/"):
-                data = store.battles.battle_media(token=token, position=other.position).data
-                self.copy(data, token, other.position)
-        return mine or self.copy(blob.data, token, slot)
+        with self._guard:
+            lock = self._making.setdefault(token, threading.Lock())
+        try:
+            with lock:
+                made = self.cache.get(token, slot)
+                if made is not None:  # another request made them while this one waited
+                    return made
+                for other in store.battles.get_battle(token=token).slots:
+                    if other.position == slot:
+                        made = self.copy(blob.data, token, slot)
+                    elif other.content_type.startswith("image/") and (
+                        self.cache.get(token, other.position) is None
+                    ):
+                        data = store.battles.battle_media(token=token, position=other.position)
+                        self.copy(data.data, token, other.position)
+                return made if made is not None else self.copy(blob.data, token, slot)
+        finally:
+            with self._guard:
+                self._making.pop(token, None)
 
 
 @media_router.get(
