@@ -1,4 +1,4 @@
-"""Soak: long load with repeated SIGKILLs, a long schemathesis run and the anonymity audit.
+"""Soak: load with repeated SIGKILLs, long schemathesis runs, the anonymity audit, attackers.
 
 The long versions of tests/reliability/. Against real ``karena serve`` subprocesses on 127.0.0.1:
 
@@ -10,14 +10,22 @@ The long versions of tests/reliability/. Against real ``karena serve`` subproces
    ``karena recompute`` equal to the incremental ratings.
 2. **Anonymity audit** on the restarted server: outputs whose EXIF / PNG text name their model,
    then a voter's whole pre-vote view (pages, JS, JSON, headers, media) searched for identity.
-3. **Fuzzing**: schemathesis over every route, with and without the admin token.
+3. **Attackers** (issue 13), one per finding: a voter who names slots before voting from what
+   they serve (hash against the public export and past reveals, length, shape: ``anon_hits``);
+   one cookie firing a burst of votes past its limit on a second server with limits on
+   (``raced_over_limit``); parallel chunked bodies of ``body_mb`` MB each (the workers' RSS
+   growth, ``rss_growth_mb``); clients that drop the vote export (``leaked_tmp_files`` in the
+   server's TMPDIR).
+4. **Fuzzing**: schemathesis over every route, with and without the admin token.
 
-    python benchmarks/soak.py --quick      # < 1 minute on an idle 2-core machine (SQLite only)
+    python benchmarks/soak.py --quick      # < 2 minutes on an idle 2-core machine (SQLite only)
     python benchmarks/soak.py              # the published figures (both databases)
 
 It prints a table, writes benchmarks/results/soak.json and soak.png, and its last line is
 ``RESULT acked_votes=… stored_votes=… lost_votes=… duplicate_votes=… fuzz_cases=…
-server_errors=… identity_leaks=…``. Every count but the first three must be 0.
+server_errors=… identity_leaks=… anon_hits=… raced_over_limit=… rss_growth_mb=…
+leaked_tmp_files=…``. Every count but the first three must be 0, except ``rss_growth_mb``, which
+must stay ≤ 50.
 """
 
 from __future__ import annotations
@@ -42,19 +50,27 @@ from tests.reliability import api, hostile  # noqa: E402
 from tests.reliability.anonymity import (  # noqa: E402
     collect_battle,
     dimensions_by_model,
+    export_hashes,
     find_leaks,
+    media_attack,
     size_fingerprints,
+    telling_image,
 )
+from tests.reliability.bounds import body_attack, export_attack  # noqa: E402
 from tests.reliability.crash import run_crash_scenario  # noqa: E402
 from tests.reliability.databases import fresh_database  # noqa: E402
 from tests.reliability.fuzz import count_server_errors, run_schemathesis  # noqa: E402
 from tests.reliability.load import LoadReport, run_load  # noqa: E402
+from tests.reliability.races import vote_burst  # noqa: E402
 from tests.reliability.seed import ADMIN_TOKEN, ARENA, LOAD_ENV, seed_arena  # noqa: E402
 from tests.reliability.server import ServerProcess  # noqa: E402
 from tests.reliability.verify import audit_votes, recompute_matches  # noqa: E402
 
 ANON_ARENA = "anon"
 DIMS_ARENA = "anon-dims"
+TELLING_ARENA = "anon-telling"
+#: The attackers' race server: one voter may cast this many votes a minute.
+RACE_LIMIT = 10
 ANON_MODELS = ("ZephyrDiffusionXL", "QuokkaGen", "MarmotImagine", "NarwhalPix", "OcelotArt")
 ANON_CLASS = {name: ("png" if i < 3 else "jpeg") for i, name in enumerate(ANON_MODELS)}
 
@@ -70,10 +86,13 @@ class Mode:
     fuzz_examples: int
     fuzz_phases: str
     anon_battles: int
+    body_mb: int
+    export_drops: int
+    race_battles: int
 
 
-QUICK = Mode(1, 40, 15.0, 4, 3, "fuzzing", 6)
-FULL = Mode(3, 120, 30.0, 8, 25, "examples,coverage,fuzzing", 24)
+QUICK = Mode(1, 40, 15.0, 4, 3, "fuzzing", 6, 20, 6, 30)
+FULL = Mode(3, 120, 30.0, 8, 25, "examples,coverage,fuzzing", 24, 300, 20, 36)
 
 
 @dataclass
@@ -105,6 +124,12 @@ class DbResult:
     fuzz_5xx: int = 0
     identity_leaks: list[str] = field(default_factory=list)
     dimension_fingerprints: int = 0
+    anon_hits: list[str] = field(default_factory=list)
+    race_accepted: int = 0
+    raced_over_limit: int = 0
+    rss_growth_mb: float = 0.0
+    leaked_tmp_files: int = 0
+    race_5xx: int = 0
     seconds: float = 0.0
 
 
@@ -146,6 +171,39 @@ def _anonymity(server: ServerProcess, battles: int, result: DbResult) -> None:
     by_size = dimensions_by_model(sized)
     result.dimension_fingerprints = sum(1 for models in by_size.values() if len(models) == 1)
 
+    # Sizes that differ 10×, a wide aspect, noise: each named its model before (findings 1, 2).
+    seed_arena(server.base_url, arena=TELLING_ARENA, models=ANON_MODELS[:4], prompts=2,
+               image=telling_image)  # fmt: skip
+    with httpx.Client(base_url=server.base_url, timeout=30.0) as client:
+        telling = [
+            collect_battle(client, arena=TELLING_ARENA, voter=f"soak-tell-{i}")
+            for i in range(max(4, battles // 2))
+        ]
+        arenas = ((ANON_ARENA, seen), (DIMS_ARENA, sized), (TELLING_ARENA, telling))
+        for arena, played in arenas:
+            result.anon_hits += media_attack(played, export_hashes(client, arena))
+
+
+def _attacks(server: ServerProcess, url: str, mode: Mode, folder: Path, result: DbResult) -> None:
+    """Races, bodies and exports (issue 13, findings 3 to 5)."""
+    result.rss_growth_mb = body_attack(
+        server.base_url, server.worker_pids(), bodies=3, size=mode.body_mb * 1024 * 1024
+    )
+    result.leaked_tmp_files = export_attack(
+        server.base_url, ARENA, folder / "tmp", drops=mode.export_drops
+    )
+    limits = {**LOAD_ENV, "KARENA_RATE_LIMIT_PER_MINUTE": str(RACE_LIMIT)}
+    racer = ServerProcess(database_url=url, data_dir=folder / "race", workers=server.workers,
+                          env=limits)  # fmt: skip
+    try:
+        racer.start()
+        result.race_accepted, result.raced_over_limit = vote_burst(
+            racer.base_url, arena=ARENA, battles=mode.race_battles, limit=RACE_LIMIT
+        )
+        result.race_5xx = count_server_errors(racer.log_text())
+    finally:
+        racer.stop()
+
 
 def _fuzz(server: ServerProcess, mode: Mode, seed: int, work: Path, result: DbResult) -> None:
     """Schemathesis without and with the admin token."""
@@ -174,8 +232,10 @@ def soak_one(db: str, workers: int, mode: Mode, seed: int, work: Path) -> DbResu
     folder = work / db
     folder.mkdir(parents=True)
     with fresh_database(db, folder) as url:
+        (folder / "tmp").mkdir()
+        env = {**LOAD_ENV, "TMPDIR": str(folder / "tmp")}  # export temp files land here
         server = ServerProcess(database_url=url, data_dir=folder / "server", workers=workers,
-                               env=LOAD_ENV)  # fmt: skip
+                               env=env)  # fmt: skip
         try:
             server.start()
             seed_arena(server.base_url)
@@ -210,6 +270,8 @@ def soak_one(db: str, workers: int, mode: Mode, seed: int, work: Path) -> DbResu
             result.recompute_mismatches = len(recompute_matches(url, ARENA))
             print(f"[{db}] anonymity audit over {mode.anon_battles} battles", flush=True)
             _anonymity(server, mode.anon_battles, result)
+            print(f"[{db}] attackers: races, {mode.body_mb} MB bodies, dropped exports")
+            _attacks(server, url, mode, folder, result)
             print(f"[{db}] schemathesis, {mode.fuzz_phases}, {mode.fuzz_examples}/operation")
             _fuzz(server, mode, seed, work, result)
             result.log_5xx = sum(
@@ -237,9 +299,14 @@ def print_table(results: list[DbResult]) -> None:
         ("votes/s under faults", "fault_votes_per_s"), ("p50 ms under faults", "fault_p50_ms"),
         ("fuzz cases", "fuzz_cases"), ("fuzz failures", "fuzz_failures"),
         ("5xx (access logs, all parts)", "log_5xx"), ("identity leaks", "identity_leaks"),
-        ("image sizes naming a model (R-ANON-1)", "dimension_fingerprints"), ("seconds", "seconds"),
+        ("image sizes naming a model (R-ANON-1)", "dimension_fingerprints"),
+        ("slots named before the vote (R-ANON-2/3)", "anon_hits"),
+        ("race: votes accepted of the burst", "race_accepted"),
+        ("race: accepted over the limit", "raced_over_limit"),
+        ("RSS growth, 3 big chunked bodies (MB)", "rss_growth_mb"),
+        ("export temp files left", "leaked_tmp_files"), ("seconds", "seconds"),
     ]  # fmt: skip
-    width = 38
+    width = 42
     print(f"{'':{width}}" + "".join(f"{r.db:>14}" for r in results))
     for label, key in rows:
         cells = []
@@ -249,7 +316,7 @@ def print_table(results: list[DbResult]) -> None:
             cells.append(f"{value:>14.1f}" if isinstance(value, float) else f"{value:>14}")
         print(f"{label:{width}}" + "".join(cells))
     for r in results:
-        for line in r.fuzz_failures + r.identity_leaks:
+        for line in r.fuzz_failures + r.identity_leaks + r.anon_hits[:10]:
             print(f"  [{r.db}] {line}")
 
 
@@ -283,7 +350,7 @@ def plot(results: list[DbResult], path: Path) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--quick", action="store_true", help="SQLite only, short (< 1 minute)")
+    parser.add_argument("--quick", action="store_true", help="SQLite only, short (< 2 minutes)")
     parser.add_argument("--db", choices=["sqlite", "postgres", "both"], default=None)
     parser.add_argument("--postgres-url", default=os.environ.get("KARENA_TEST_POSTGRES_URL"))
     parser.add_argument("--seed", type=int, default=20261127)
@@ -318,10 +385,14 @@ def main() -> None:
         "lost_votes": sum(r.lost + r.altered for r in results),
         "duplicate_votes": sum(r.duplicates for r in results),
         "fuzz_cases": sum(r.fuzz_cases for r in results),
-        "server_errors": sum(max(r.log_5xx, r.load_5xx + r.fuzz_5xx) for r in results),
+        "server_errors": sum(max(r.log_5xx, r.load_5xx + r.fuzz_5xx) + r.race_5xx for r in results),
         # Image sizes that name a model count as leaks too (issue 7: "response sizes that are
         # unique per model"; finding R-ANON-1).
         "identity_leaks": sum(len(r.identity_leaks) + r.dimension_fingerprints for r in results),
+        "anon_hits": sum(len(r.anon_hits) for r in results),
+        "raced_over_limit": sum(r.raced_over_limit for r in results),
+        "rss_growth_mb": round(max((r.rss_growth_mb for r in results), default=0.0), 1),
+        "leaked_tmp_files": sum(r.leaked_tmp_files for r in results),
     }
     print("RESULT " + " ".join(f"{k}={v}" for k, v in total.items()))
 

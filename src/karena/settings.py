@@ -69,6 +69,13 @@ class Settings(BaseSettings):
     rate_limit_per_address_per_minute: int = Field(default=120, ge=0)
     min_vote_seconds: float = Field(default=2.0, ge=0)
 
+    # Anonymous media and resource bounds (issue 13)
+    media_per_battle: bool = True
+    media_cache_bytes: int = Field(default=32 * 1024 * 1024, ge=0)
+    max_body_bytes: int = Field(default=1024 * 1024, gt=0)
+    retry_after_seconds: int = Field(default=5, ge=1, le=3600)
+    database_timeout_seconds: float = Field(default=30.0, gt=0, le=600)
+
     # Generators
     generator_timeout_seconds: float = Field(default=60.0, gt=0)
 

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from karena.errors import ConfigError, InvalidInput, UpstreamError
+from karena.errors import ConfigError, Conflict, InvalidInput, UpstreamError
 from karena.generators.openai_images import OpenAIImagesGenerator
 from karena.generators.python import PythonGenerator
 from karena.services.live import LiveGenerators
@@ -202,7 +202,7 @@ def test_typed_prompt_needs_k_live_models(store: Store, live: LiveGenerators) ->
         generator={"kind": "openai-images", "base_url": "http://127.0.0.1:9/v1", "model": "x"},
     )
     store.catalog.add_model(arena="live", name="no-generator")
-    with pytest.raises(InvalidInput, match="live generator"):
+    with pytest.raises(Conflict, match="live generator"):  # 409 (R-SCHEMA-12)
         live.create_battle(arena="live", prompt_text="hello")
 
 

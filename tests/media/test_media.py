@@ -240,8 +240,8 @@ def test_canvas_makes_every_image_the_same_size_and_colour_type(tmp_path: Path) 
         out = media.put(buf.getvalue()).path.read_bytes()
         with Image.open(io.BytesIO(out)) as img:
             seen.add((img.size, img.mode))
-            if size == (96, 48):  # wide: centred, padded above and below with black
-                assert img.getpixel((32, 2)) == (0, 0, 0)
+            if size == (96, 48):  # wide: cover-cropped, no black bars (R-ANON-3)
+                assert img.getpixel((32, 2)) == (200, 100, 50)
                 assert img.getpixel((32, 32)) == (200, 100, 50)
     assert seen == {((64, 64), "RGB")}
 

@@ -7,7 +7,9 @@ then it votes and records which model sat in which slot. :func:`find_leaks` sear
 
 from __future__ import annotations
 
+import hashlib
 import io
+import json
 import re
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -136,24 +138,88 @@ def find_leaks(battles: list[SeenBattle], model_names: list[str]) -> list[str]:
 
 
 def size_fingerprints(battles: list[SeenBattle], content_class: dict[str, str]) -> list[str]:
-    """Served outputs whose bytes differ although the models uploaded the same pixels.
+    """Served lengths that name a model: a length seen with one model only, among several.
 
     ``content_class`` maps each model to the pixels it uploaded for every prompt (models in one
-    class uploaded identical pixels, each with its own metadata). If serving stripped everything
-    but the pixels, one (prompt, class) is always served as the same bytes, so neither its size
-    nor its content can tell the models apart.
+    class uploaded identical pixels, each with its own metadata). Since images are served as
+    per-battle copies (R-ANON-2), the bytes differ in every battle; what must not differ by
+    model is their length (R-ANON-3).
     """
-    served: dict[tuple[str, str], dict[bytes, set[str]]] = defaultdict(lambda: defaultdict(set))
+    by_length: dict[int, set[str]] = defaultdict(set)
     for seen in battles:
         for position, data in seen.media.items():
-            model = seen.models[position]
-            served[(seen.prompt, content_class[model])][data].add(model)
-    leaks = []
-    for (prompt, klass), variants in served.items():
-        if len(variants) > 1:
-            sizes = {len(data): sorted(models) for data, models in variants.items()}
-            leaks.append(f"prompt {prompt[:30]!r}, class {klass}: sizes by model {sizes}")
-    return leaks
+            by_length[len(data)].add(seen.models[position])
+    if len(by_length) < 2:
+        return []
+    return [
+        f"length {length} was only ever served for {sorted(models)} "
+        f"(classes {sorted({content_class.get(m, '?') for m in models})})"
+        for length, models in sorted(by_length.items())
+        if len(models) == 1
+    ]
+
+
+def _shape(data: bytes) -> tuple[object, ...]:
+    """What an image's shape tells: format, size, and rows/columns of black bars at its edges."""
+    import numpy as np
+
+    with Image.open(io.BytesIO(data)) as image:
+        pixels = np.asarray(image.convert("L"), dtype=np.int16)
+        fmt, size = image.format, image.size
+    dark_rows = pixels.max(axis=1) <= 8
+    dark_cols = pixels.max(axis=0) <= 8
+
+    def edge(flags: np.ndarray) -> int:
+        return int(np.argmin(flags)) if not flags.all() else len(flags)
+
+    bars = (edge(dark_rows), edge(dark_rows[::-1]), edge(dark_cols), edge(dark_cols[::-1]))
+    return (fmt, size, bars)
+
+
+def media_attack(battles: list[SeenBattle], export_hashes: dict[str, str]) -> list[str]:
+    """An attacker who names a slot's model before voting, from what it was served (finding 1, 2).
+
+    The battles are played in order. Before each vote the attacker looks each slot up by: its
+    SHA-256 in the public export (``export_hashes``: hash -> model, from ``output_sha256``), the
+    same bytes in a battle already revealed, a length, or a shape (size and black bars) seen
+    with one model only so far. After the vote it learns who sat where. Every correct naming is
+    a hit; a guess is made only when the feature points at one model.
+    """
+    hits: list[str] = []
+    learned: dict[str, dict[object, set[str]]] = {
+        k: defaultdict(set) for k in ("bytes", "len", "shape")
+    }
+    for seen in battles:
+        for position, data in seen.media.items():
+            truth = seen.models[position]
+            digest = hashlib.sha256(data).hexdigest()
+            features = {"bytes": digest, "len": len(data), "shape": _shape(data)}
+            guesses = {"export hash": export_hashes.get(digest)}
+            for name, value in features.items():
+                models = learned[name].get(value, set())
+                guesses[name] = next(iter(models)) if len(models) == 1 else None
+            hits += [
+                f"{seen.token} slot {position}: {way} names {truth}"
+                for way, guess in guesses.items()
+                if guess == truth
+            ]
+        for position, data in seen.media.items():
+            truth = seen.models[position]
+            learned["bytes"][hashlib.sha256(data).hexdigest()].add(truth)
+            learned["len"][len(data)].add(truth)
+            learned["shape"][_shape(data)].add(truth)
+    return hits
+
+
+def export_hashes(client: httpx.Client, arena: str) -> dict[str, str]:
+    """hash -> model from the public vote export's ``output_sha256`` column (if it has one)."""
+    found: dict[str, str] = {}
+    for line in client.get("/api/votes/export", params={"arena": arena}).text.splitlines():
+        if line.strip():
+            row = json.loads(line)
+            for digest, model in zip(row.get("output_sha256") or [], row["models"], strict=False):
+                found[digest] = model
+    return found
 
 
 def dimensions_by_model(battles: list[SeenBattle]) -> dict[tuple[int, int], set[str]]:
@@ -164,3 +230,20 @@ def dimensions_by_model(battles: list[SeenBattle]) -> dict[tuple[int, int], set[
             with Image.open(io.BytesIO(data)) as image:
                 found[image.size].add(seen.models[position])
     return found
+
+
+def telling_image(model_index: int, prompt_index: int, model: str) -> bytes:
+    """Outputs whose stored form would name their model: by bytes, by size, by aspect."""
+    import numpy as np
+
+    from tests.reliability import hostile
+
+    if model_index == 0:  # a large file: noise does not compress (finding 2: sizes)
+        rng = np.random.default_rng(prompt_index)
+        pixels = rng.integers(0, 256, size=(256, 256, 3), dtype=np.uint8)
+        buf = io.BytesIO()
+        Image.fromarray(pixels, "RGB").save(buf, format="PNG")
+        return buf.getvalue()
+    if model_index == 1:  # 640×360: a letterbox would show its aspect (finding 2: shape)
+        return hostile.png_bytes(size=(640, 360), color=(90, 40 * prompt_index % 256, 200))
+    return hostile.png_bytes(size=(64, 64), color=(30 * model_index, 40 * prompt_index % 256, 9))

@@ -22,6 +22,8 @@ CHECKS = (
     "response_schema_conformance",
     "response_headers_conformance",
 )
+#: Per-operation schemathesis settings: what the schema cannot say (see the file).
+CONFIG = Path(__file__).with_name("schemathesis.toml")
 _ACCESS_5XX = re.compile(r'HTTP/1\.[01]" 5\d\d\b')
 
 
@@ -54,17 +56,26 @@ def run_schemathesis(
     phases: str = "examples,coverage,fuzzing",
     timeout: float = 600.0,
     log_text: Callable[[], str] | None = None,
+    checks: tuple[str, ...] = CHECKS,
+    include_path_regex: str | None = None,
 ) -> FuzzResult:
-    """Fuzz every operation of ``base_url``'s OpenAPI schema; never raises on findings."""
+    """Fuzz every operation of ``base_url``'s OpenAPI schema; never raises on findings.
+
+    ``checks`` may add schemathesis' acceptance checks (``positive_data_acceptance``,
+    ``negative_data_rejection``); ``schemathesis.toml`` beside this file lists the statuses a
+    schema cannot express. ``include_path_regex`` limits the run to matching paths.
+    """
     report_dir.mkdir(parents=True, exist_ok=True)
     before = count_server_errors(log_text()) if log_text is not None else 0
     command = [
         str(Path(sys.executable).with_name("schemathesis")),
         "--no-color",
+        "--config-file",
+        str(CONFIG),
         "run",
         f"{base_url}/openapi.json",
         "--checks",
-        ",".join(CHECKS),
+        ",".join(checks),
         "--seed",
         str(seed),
         "--max-examples",
@@ -86,6 +97,8 @@ def run_schemathesis(
         "--warnings",
         "off",
     ]
+    if include_path_regex is not None:
+        command += ["--include-path-regex", include_path_regex]
     for name, value in (headers if headers is not None else {}).items():
         command += ["--header", f"{name}: {value}"]
     result = subprocess.run(command, capture_output=True, text=True, timeout=timeout, check=False)

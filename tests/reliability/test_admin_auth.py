@@ -70,3 +70,32 @@ def test_admin_api_is_disabled_without_a_configured_token(
                 response = _call(client, method, path, headers)
                 assert response.status_code == 403, (method, path, response.text)
         assert client.get("/api/arenas").json() == arenas_before
+
+
+MALFORMED: dict[str, dict[str, object]] = {
+    "broken_json": {"content": b'{"slug": ', "headers": {"Content-Type": "application/json"}},
+    "not_utf8": {"content": b"\xff\xfe{}", "headers": {"Content-Type": "application/json"}},
+    "wrong_types": {"json": {"slug": 5, "k": "many", "enabled": "maybe"}},
+    "form_junk": {"content": b"--x\r\n\r\n", "headers": {"Content-Type": "multipart/form-data"}},
+}
+
+
+@pytest.mark.parametrize("case", sorted(MALFORMED))
+def test_r_admin_9_token_is_checked_before_the_body(shared_client: httpx.Client, case: str) -> None:
+    """Issue 13, finding 9: a malformed body got 422 before the token was looked at. Now every
+    admin operation answers 401 to a missing or forged token whatever the body, and only a
+    request with the right token learns that its body is malformed (422)."""
+    schema = shared_client.get("/openapi.json").json()["paths"]
+    for method, path in _admin_operations(shared_client):
+        if "requestBody" not in schema[path][method.lower()]:
+            continue
+        url = path.replace("{name}", "alpha").replace("{slug}", "rel")
+        for headers in ({}, api.admin_headers("forged")):
+            kwargs = dict(MALFORMED[case])
+            kwargs["headers"] = {**kwargs.get("headers", {}), **headers}  # type: ignore[dict-item]
+            response = shared_client.request(method, url, params={"arena": "rel"}, **kwargs)
+            assert response.status_code == 401, (method, path, response.text)
+        kwargs = dict(MALFORMED[case])
+        kwargs["headers"] = {**kwargs.get("headers", {}), **api.admin_headers(ADMIN_TOKEN)}  # type: ignore[dict-item]
+        response = shared_client.request(method, url, params={"arena": "rel"}, **kwargs)
+        assert response.status_code == 422, (method, path, case, response.text)

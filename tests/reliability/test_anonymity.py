@@ -9,8 +9,11 @@ from tests.reliability import hostile
 from tests.reliability.anonymity import (
     collect_battle,
     dimensions_by_model,
+    export_hashes,
     find_leaks,
+    media_attack,
     size_fingerprints,
+    telling_image,
 )
 from tests.reliability.conftest import ServerFactory
 from tests.reliability.seed import ARENA, LOAD_ENV, seed_arena
@@ -82,3 +85,21 @@ def test_image_dimensions_do_not_identify_models(
         size: models for size, models in dimensions_by_model(seen).items() if len(models) == 1
     }
     assert unique == {}
+
+
+def test_r_anon_2_3_an_attacker_learning_from_reveals_names_no_slot(
+    database_url_factory, server_factory: ServerFactory
+) -> None:
+    """Hash (against the export and past reveals), length and shape name no slot's model.
+
+    Issue 13, findings 1 and 2: before, 11 of 11 slots were named by hash and 16 of 16 by size
+    or letterbox. The attacker plays 8 battles, learning who sat where after each vote.
+    """
+    server = server_factory(database_url_factory("sqlite"), env=LOAD_ENV)
+    server.start()
+    seed_arena(server.base_url, models=MODELS[:4], prompts=2, image=telling_image)
+    with httpx.Client(base_url=server.base_url, timeout=30.0) as client:
+        seen = [collect_battle(client, arena=ARENA, voter=f"atk-{i}") for i in range(8)]
+        hashes = export_hashes(client, ARENA)
+    assert {m for s in seen for m in s.models.values()} == set(MODELS[:4])
+    assert media_attack(seen, hashes) == []

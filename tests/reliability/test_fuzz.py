@@ -61,3 +61,29 @@ def test_non_utf8_json_body_gets_a_documented_status(server: ServerProcess) -> N
             headers={"Content-Type": "application/json"},
         )
     assert str(response.status_code) in documented["responses"], response.text
+
+
+def test_r_schema_12_schema_valid_requests_are_accepted(
+    server: ServerProcess, tmp_path: Path
+) -> None:
+    """Issue 13, finding 12, with schemathesis' acceptance checks on the three operations it
+    named: an empty upload (now schema-invalid: minLength 1), a link with U+0086 (now refused
+    by the schema's pattern too) and a typed prompt on an arena without live models (now 409,
+    declared)."""
+    result = run_schemathesis(
+        server.base_url,
+        tmp_path / "report",
+        label="acceptance",
+        seed=SEED,
+        max_examples=MAX_EXAMPLES,
+        phases="coverage,fuzzing",
+        headers=api.admin_headers(ADMIN_TOKEN),
+        log_text=server.log_text,
+        checks=("positive_data_acceptance", "negative_data_rejection", "not_a_server_error",
+                "status_code_conformance"),
+        include_path_regex="^/api/admin/outputs$|^/api/admin/models$|^/api/battles$",
+    )  # fmt: skip
+    assert result.cases > 50, result.output_tail
+    assert result.failures == (), result.output_tail
+    assert result.errors == (), result.output_tail
+    assert result.server_errors == 0, server.log_text()[-4000:]

@@ -132,20 +132,18 @@ def recompute(
 ) -> None:
     """Rebuild ratings exactly from the vote log.
 
-    Reports any drift from the live ratings.
+    Reports any drift from the live ratings (both read under the arena lock, so votes cast
+    meanwhile do not count as drift).
     """
     store = _open(database_url)
     try:
         slugs = [arena] if arena is not None else [a.slug for a in store.catalog.list_arenas()]
         for slug in slugs:
-            before = {r.model_id: (r.mu, r.sigma) for r in store.boards.leaderboard(arena=slug)}
-            n = store.boards.recompute(arena=slug)
-            after = {r.model_id: (r.mu, r.sigma) for r in store.boards.leaderboard(arena=slug)}
-            drift = max(
-                (abs(a[0] - before[m][0]) + abs(a[1] - before[m][1]) for m, a in after.items()),
-                default=0.0,
+            done = store.boards.recompute_report(arena=slug)
+            typer.echo(
+                f"{slug}: replayed {done.votes} votes; "
+                f"largest change |Δμ|+|Δσ| = {done.largest_change:.3g}"
             )
-            typer.echo(f"{slug}: replayed {n} votes; largest change |Δμ|+|Δσ| = {drift:.3g}")
     finally:
         store.close()
 

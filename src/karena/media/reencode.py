@@ -16,7 +16,14 @@ from typing import Any
 from karena.errors import UnsupportedMedia
 from karena.media.validate import Detected
 
-__all__ = ["MAX_IMAGE_PIXELS", "canonicalise", "reencode_image", "scrub_mp4", "scrub_webm"]
+__all__ = [
+    "MAX_IMAGE_PIXELS",
+    "canonicalise",
+    "cover_canvas",
+    "reencode_image",
+    "scrub_mp4",
+    "scrub_webm",
+]
 
 #: Refuse images above this many pixels (decompression bombs): 8192 x 8192.
 MAX_IMAGE_PIXELS = 8192 * 8192
@@ -25,25 +32,29 @@ _MP4_CONTAINERS = {b"moov", b"trak", b"edts", b"mdia", b"minf", b"dinf", b"stbl"
 _MP4_METADATA = {b"udta", b"meta", b"ilst", b"XMP_", b"uuid"}
 
 
-def _fit_to_canvas(img: Any, canvas: int) -> Any:
-    """Scale ``img`` to fit a ``canvas``² square (aspect kept) and centre it on black."""
+def cover_canvas(img: Any, canvas: int) -> Any:
+    """Scale ``img`` to cover a ``canvas``² square (aspect kept) and cut the centre out.
+
+    Unlike a letterbox, the result has no bars whose size would tell the source's aspect ratio.
+    """
     from PIL import Image
 
     w, h = img.size
-    scale = canvas / max(w, h)
-    size = (max(1, round(w * scale)), max(1, round(h * scale)))
-    resized = img.resize(size, Image.Resampling.LANCZOS) if size != (w, h) else img
-    square = Image.new("RGB", (canvas, canvas), (0, 0, 0))
-    square.paste(resized, ((canvas - size[0]) // 2, (canvas - size[1]) // 2))
-    return square
+    if (w, h) == (canvas, canvas):
+        return img
+    scale = canvas / min(w, h)
+    size = (max(canvas, round(w * scale)), max(canvas, round(h * scale)))
+    resized = img.resize(size, Image.Resampling.LANCZOS)
+    left, top = (size[0] - canvas) // 2, (size[1] - canvas) // 2
+    return resized.crop((left, top, left + canvas, top + canvas))
 
 
 def reencode_image(data: bytes, fmt: str, canvas: int = 0) -> bytes:
     """Decode an image fully and write it again as metadata-free RGB PNG (first frame only).
 
-    With ``canvas`` > 0 the image is fitted into a ``canvas`` × ``canvas`` square, so that
+    With ``canvas`` > 0 the image is cover-cropped onto a ``canvas`` × ``canvas`` square, so that
     models rendering at different native sizes or aspect ratios cannot be told apart by the
-    served dimensions.
+    served dimensions, nor by letterbox bars (issue 13, finding 2).
     """
     from PIL import Image, ImageOps
 
@@ -67,7 +78,7 @@ def reencode_image(data: bytes, fmt: str, canvas: int = 0) -> bytes:
                 else:
                     frame = frame.convert("RGB")
                 if canvas > 0:
-                    frame = _fit_to_canvas(frame, canvas)
+                    frame = cover_canvas(frame, canvas)
                 clean = Image.frombytes(frame.mode, frame.size, frame.tobytes())
         except UnsupportedMedia:
             raise

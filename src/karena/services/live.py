@@ -13,7 +13,7 @@ from collections.abc import Mapping
 
 import numpy as np
 
-from karena.errors import InvalidInput
+from karena.errors import Conflict
 from karena.generators.base import Generator
 from karena.generators.registry import build_generator, check_generator_config
 from karena.services.categories import classifier_from_settings, safe_category
@@ -92,7 +92,8 @@ class LiveGenerators:
             if m.enabled and (m.generator is not None or m.name in attached)
         }
         if len(live) < catalog.k:
-            raise InvalidInput(
+            # 409: the request is valid; the arena's state (too few live models) refuses it.
+            raise Conflict(
                 f"arena {arena!r} has {len(live)} models with a live generator; typed "
                 f"prompts need K={catalog.k}"
             )

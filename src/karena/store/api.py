@@ -50,7 +50,9 @@ class Store:
         or edit an existing arena use, so a typo in a URL never creates a database.
         ``clock`` returns the current UTC time; tests pass a fake one to move time without sleeping.
         """
-        db = Database.connect(settings.resolved_database_url())
+        db = Database.connect(
+            settings.resolved_database_url(), timeout_s=settings.database_timeout_seconds
+        )
         try:
             if migrate:
                 db.migrate()

@@ -19,6 +19,7 @@ from dataclasses import replace
 from datetime import timedelta
 
 from sqlalchemy import and_, delete, select
+from sqlalchemy.orm import Session
 
 from karena.errors import NotFound
 from karena.rating.leaderboard import JudgePlacement, LeaderboardRow, with_movement
@@ -38,7 +39,14 @@ from karena.store.context import StoreContext
 from karena.store.families import arena_beta, model_family
 from karena.store.history import earlier_ratings, log_ready, model_history
 from karena.store.lookups import find_arena, find_model, lock_arena, page_bounds
-from karena.store.models import Arena, BatchBoardRow, JudgePlacementRow, Model, Prompt
+from karena.store.models import (
+    Arena,
+    BatchBoardRow,
+    JudgePlacementRow,
+    Model,
+    Prompt,
+    RatingRow,
+)
 from karena.store.ratings import (
     StoredRating,
     leaderboard_rows,
@@ -54,6 +62,7 @@ from karena.store.types import (
     ModelHistory,
     ModelPage,
     PairVote,
+    Recomputed,
     ReferenceBattle,
 )
 
@@ -302,10 +311,27 @@ class Boards:
 
     def recompute(self, *, arena: str) -> int:
         """Rebuild ratings and pair counts from the counted vote log; returns votes replayed."""
+        return self.recompute_report(arena=arena).votes
+
+    def recompute_report(self, *, arena: str) -> Recomputed:
+        """Rebuild as :meth:`recompute`, and measure how far the live ratings were from it.
+
+        The live ratings are read in the same transaction, under the arena lock, just before
+        the rebuild: a vote recorded meanwhile cannot look like drift (issue 13, finding 11).
+        """
         with self.ctx.db.write() as s:
             a = find_arena(s, arena)
             a = lock_arena(s, a.id)
-            return rebuild(s, arena=a, now=self.ctx.now())
+            prior = model_for_arena(a).initial()
+            live = _rating_values(s, a.id)
+            votes = rebuild(s, arena=a, now=self.ctx.now())
+            rebuilt = _rating_values(s, a.id)
+        start = (prior.mu, prior.sigma)  # a model without a row has its prior
+        change = 0.0
+        for m in live.keys() | rebuilt.keys():
+            (mu0, sigma0), (mu1, sigma1) = live.get(m, start), rebuilt.get(m, start)
+            change = max(change, abs(mu1 - mu0) + abs(sigma1 - sigma0))
+        return Recomputed(votes=votes, largest_change=change)
 
     def model_page(self, *, arena: str, name: str, offset: int = 0, limit: int = 50) -> ModelPage:
         """A model's battles (newest first), head-to-head records and variant family."""
@@ -336,3 +362,13 @@ class Boards:
     def pair_votes(self, *, arena: str) -> tuple[PairVote, ...]:
         """Counted votes decomposed into pairwise facts, in sequence order (ArenaPO's input)."""
         return tuple(reads.pair_votes(reads.iter_votes(self.ctx.db, arena, counted_only=True)))
+
+
+def _rating_values(session: Session, arena_id: int) -> dict[int, tuple[float, float]]:
+    """(μ, σ) by model id, read with Core (no ORM objects to clash with the rebuild's)."""
+    rows = session.execute(
+        select(RatingRow.model_id, RatingRow.mu, RatingRow.sigma).where(
+            RatingRow.arena_id == arena_id
+        )
+    )
+    return {int(m): (float(mu), float(sigma)) for m, mu, sigma in rows}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import threading
 import time
 from collections.abc import Iterator
@@ -98,12 +99,12 @@ def _reported(url: str) -> Iterator[None]:
         ) from None
 
 
-def _sqlite_on_connect(dbapi_conn: Any, _record: Any) -> None:
+def _sqlite_on_connect(busy_timeout_s: float, dbapi_conn: Any, _record: Any) -> None:
     # Take transaction control away from pysqlite so that we can say BEGIN IMMEDIATE ourselves.
     dbapi_conn.isolation_level = None
     cur = dbapi_conn.cursor()
     cur.execute("PRAGMA journal_mode=WAL")
-    cur.execute(f"PRAGMA busy_timeout={int(SQLITE_BUSY_TIMEOUT_S * 1000)}")
+    cur.execute(f"PRAGMA busy_timeout={int(busy_timeout_s * 1000)}")
     cur.execute("PRAGMA foreign_keys=ON")
     # NORMAL in WAL mode survives any process crash; only an OS crash can drop the last commits.
     cur.execute("PRAGMA synchronous=NORMAL")
@@ -208,23 +209,31 @@ class Database:
         return self.engine.dialect.name == "postgresql"
 
     @classmethod
-    def connect(cls, url: str) -> Database:
+    def connect(cls, url: str, *, timeout_s: float = SQLITE_BUSY_TIMEOUT_S) -> Database:
         """Create the engine for ``url`` (after :func:`normalise_url`); nothing is connected yet.
 
         Creating nothing is the point: only :meth:`migrate` makes a SQLite file (and its folder)
         or a schema, so a command that reads never leaves one behind after a typo in a URL.
+        ``timeout_s`` is how long a SQLite writer waits for the lock, and how long PostgreSQL
+        may take to accept a connection, before the call fails (KARENA_DATABASE_TIMEOUT_SECONDS).
         """
         url = normalise_url(url)
         if url.startswith("sqlite"):
             engine = create_engine(
                 url,
-                connect_args={"timeout": SQLITE_BUSY_TIMEOUT_S, "check_same_thread": False},
+                connect_args={"timeout": timeout_s, "check_same_thread": False},
             )
-            event.listen(engine, "connect", _sqlite_on_connect)
+            event.listen(engine, "connect", functools.partial(_sqlite_on_connect, timeout_s))
             event.listen(engine, "begin", _sqlite_on_begin)
             read_engine = engine
         else:
-            engine = create_engine(url, pool_size=10, max_overflow=20)
+            engine = create_engine(
+                url,
+                pool_size=10,
+                max_overflow=20,
+                pool_timeout=timeout_s,
+                connect_args={"connect_timeout": max(1, round(timeout_s))},
+            )
             event.listen(engine, "checkin", _note_checkin)
             event.listen(engine, "checkout", _ping_if_idle)
             # Reads that need no snapshot spare the BEGIN and COMMIT round trips.

@@ -12,7 +12,7 @@ from typing import Any
 from karena.errors import InvalidInput
 from karena.store.types import StoredVote
 
-__all__ = ["COLUMNS", "vote_record", "write_votes"]
+__all__ = ["COLUMNS", "PUBLIC_COLUMNS", "vote_record", "write_votes"]
 
 #: Export columns, in order. List-valued columns hold one entry per display position.
 COLUMNS = (
@@ -20,6 +20,10 @@ COLUMNS = (
     "model_ids", "output_ids", "output_sha256", "voter_hash", "counted", "battle_created_at",
     "created_at", "client",
 )  # fmt: skip
+#: The columns of the public export (``GET /api/votes/export``): no content hash beside a model
+#: name, which would let a voter who hashes what a battle serves name its models before voting
+#: (issue 13, finding 1). The operator's export (``karena export``) keeps every column.
+PUBLIC_COLUMNS = tuple(c for c in COLUMNS if c != "output_sha256")
 
 
 def vote_record(v: StoredVote) -> dict[str, Any]:
@@ -46,7 +50,7 @@ def vote_record(v: StoredVote) -> dict[str, Any]:
     }
 
 
-def _write_parquet(votes: Iterable[StoredVote], tmp: Path) -> int:
+def _write_parquet(votes: Iterable[StoredVote], tmp: Path, columns: tuple[str, ...]) -> int:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
@@ -62,6 +66,7 @@ def _write_parquet(votes: Iterable[StoredVote], tmp: Path) -> int:
             ("created_at", pa.timestamp("us", tz="UTC")), ("client", pa.string()),
         ]
     )  # fmt: skip
+    schema = pa.schema([schema.field(c) for c in columns])
     rows = 0
     with pq.ParquetWriter(tmp, schema) as writer:
         batch: list[dict[str, Any]] = []
@@ -75,7 +80,7 @@ def _write_parquet(votes: Iterable[StoredVote], tmp: Path) -> int:
             rec = vote_record(v)
             rec["battle_created_at"] = v.battle_created_at
             rec["created_at"] = v.created_at
-            batch.append(rec)
+            batch.append({c: rec[c] for c in columns})
             rows += 1
             if len(batch) >= 5000:
                 flush()
@@ -83,8 +88,13 @@ def _write_parquet(votes: Iterable[StoredVote], tmp: Path) -> int:
     return rows
 
 
-def write_votes(votes: Iterable[StoredVote], path: Path, fmt: str) -> int:
-    """Write ``votes`` to ``path`` atomically (temp file, then rename); returns rows written."""
+def write_votes(
+    votes: Iterable[StoredVote], path: Path, fmt: str, *, columns: tuple[str, ...] = COLUMNS
+) -> int:
+    """Write ``votes`` to ``path`` atomically (temp file, then rename); returns rows written.
+
+    ``columns`` (a subset of :data:`COLUMNS`, in its order) are the columns written.
+    """
     if fmt not in ("jsonl", "csv", "parquet"):
         raise InvalidInput(f"export format must be jsonl, csv or parquet, got {fmt!r}")
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -92,17 +102,19 @@ def write_votes(votes: Iterable[StoredVote], path: Path, fmt: str) -> int:
     rows = 0
     try:
         if fmt == "parquet":
-            rows = _write_parquet(votes, tmp)
+            rows = _write_parquet(votes, tmp, columns)
         else:
             with tmp.open("w", encoding="utf-8", newline="") as fh:
-                writer = csv.DictWriter(fh, fieldnames=COLUMNS) if fmt == "csv" else None
+                writer = csv.DictWriter(fh, fieldnames=columns) if fmt == "csv" else None
                 if writer is not None:
                     writer.writeheader()
                 for v in votes:
-                    rec = vote_record(v)
+                    full = vote_record(v)
+                    rec = {c: full[c] for c in columns}
                     if writer is not None:
                         for key in ("ranks", "models", "model_ids", "output_ids", "output_sha256"):
-                            rec[key] = json.dumps(rec[key], ensure_ascii=False)
+                            if key in rec:
+                                rec[key] = json.dumps(rec[key], ensure_ascii=False)
                         writer.writerow(rec)
                     else:
                         fh.write(json.dumps(rec, ensure_ascii=False) + "\n")

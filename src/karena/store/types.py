@@ -30,6 +30,7 @@ __all__ = [
     "Page",
     "PairVote",
     "PromptInfo",
+    "Recomputed",
     "ReferenceBattle",
     "StoredVote",
     "VoteResult",
@@ -429,3 +430,13 @@ class ModelHistory:
     batch: tuple[BatchPoint, ...]
     batch_step: int
     batch_pending: int
+
+
+@dataclass(frozen=True, slots=True)
+class Recomputed:
+    """What ``karena recompute`` did to one arena: the votes replayed, and the largest change
+    ``|Δμ| + |Δσ|`` of any model, the live ratings and the replay both read under the arena
+    lock (so votes cast meanwhile are in both, or in neither)."""
+
+    votes: int
+    largest_change: float

@@ -425,13 +425,15 @@ class Voting:
         path: Path,
         fmt: Literal["jsonl", "csv", "parquet"],
         category: str | None = None,
+        public: bool = False,
     ) -> int:
         """Write the vote log to ``path`` (JSONL, CSV or flat Parquet); returns rows written.
 
         ``category``: only the votes on prompts of that category (NotFound if the arena has no
-        prompt in it).
+        prompt in it). ``public`` leaves out the outputs' content hashes (``output_sha256``), as
+        the public web export does; the operator's export keeps them (ArenaPO reads them).
         """
-        from karena.store.export import write_votes
+        from karena.store.export import COLUMNS, PUBLIC_COLUMNS, write_votes
 
         with self.ctx.db.read() as s:
             a = find_arena(s, arena)  # NotFound before a file is written
@@ -440,4 +442,5 @@ class Voting:
             ):
                 raise NotFound(f"arena {a.slug!r} has no prompts in category {category!r}")
         votes = reads.iter_votes(self.ctx.db, arena, category=category)
-        return write_votes(votes, Path(path), fmt)
+        columns = PUBLIC_COLUMNS if public else COLUMNS
+        return write_votes(votes, Path(path), fmt, columns=columns)

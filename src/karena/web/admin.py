@@ -29,6 +29,9 @@ from karena.web.schemas import (
 from karena.web.schemas_boards import BatchRefreshOut
 from karena.web.schemas_families import PairedIn, VoterReportOut
 
+#: The one route that takes a large body (KARENA_MAX_UPLOAD_BYTES); the rest: KARENA_MAX_BODY_BYTES.
+UPLOAD_PATH = "/api/admin/outputs"
+
 router = APIRouter(
     prefix="/api/admin",
     tags=["admin"],
@@ -120,7 +123,13 @@ def upload_output(
     arena: Annotated[Slug, Form()],
     model: Annotated[str, Form(min_length=1, max_length=200)],
     prompt_key: Annotated[str, Form(min_length=1, max_length=200)],
-    file: Annotated[UploadFile, File(description="PNG, JPEG, WebP, MP4, WebM or UTF-8 text")],
+    file: Annotated[
+        UploadFile,
+        File(
+            description="PNG, JPEG, WebP, MP4, WebM or UTF-8 text; never empty (415)",
+            json_schema_extra={"minLength": 1},
+        ),
+    ],
     replace: Annotated[bool, Form()] = False,
 ) -> OutputOut:
     """Upload one model's output for one prompt; type and size are checked by content."""

@@ -9,7 +9,7 @@ import re
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, BinaryIO, Literal
 
 from fastapi import APIRouter, Query, Request, Response
 from fastapi import Path as PathParam
@@ -19,7 +19,6 @@ from karena.errors import InvalidInput, NotFound
 from karena.services.live import LiveGenerators
 from karena.store.api import Store
 from karena.web.deps import (
-    SettingsDep,
     StoreDep,
     client_address,
     client_info,
@@ -44,7 +43,6 @@ from karena.web.schemas import (
 from karena.web.schemas_history import ModelHistoryOut
 
 router = APIRouter(prefix="/api", tags=["arena"], responses=error_responses(422))
-media_router = APIRouter(tags=["media"])
 
 TokenParam = Annotated[str, PathParam(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9_-]+$")]
 ArenaQuery = Annotated[Slug | None, Query(description="Arena slug; the first arena if omitted.")]
@@ -293,18 +291,37 @@ def model_page(
     )
 
 
-def _stream_and_delete(path: Path) -> Iterator[bytes]:
+def _stream(handle: BinaryIO) -> Iterator[bytes]:
     try:
-        with path.open("rb") as handle:
-            while chunk := handle.read(1 << 16):
-                yield chunk
+        while chunk := handle.read(1 << 16):
+            yield chunk
+    finally:
+        handle.close()
+
+
+def export_file(
+    store: Store, slug: str, fmt: Literal["jsonl", "csv", "parquet"], category: str | None = None
+) -> BinaryIO:
+    """The public export of ``slug`` as an open file that has no name on disk any more.
+
+    The file is written under a temporary name, opened, and its name removed at once: however
+    the response ends (sent, the client gone mid-stream, the worker cancelled before the first
+    byte), no ``karena-export-*`` file is left behind, and the space is freed when the handle
+    closes (issue 13, finding 5).
+    """
+    handle, name = tempfile.mkstemp(prefix="karena-export-", suffix=f".{fmt}")
+    os.close(handle)
+    path = Path(name)
+    try:
+        store.voting.export_votes(arena=slug, path=path, fmt=fmt, public=True, category=category)
+        return path.open("rb")
     finally:
         path.unlink(missing_ok=True)
 
 
 @router.get(
     "/votes/export",
-    summary="Export the vote log as JSONL, CSV or Parquet (loadable by Hugging Face datasets), "
+    summary="Export the vote log as JSONL, CSV or Parquet (no output hashes; Hugging Face ready), "
     "all of it or the votes on one prompt category",
     responses={
         **error_responses(404),
@@ -326,56 +343,17 @@ def export_votes(
     ] = None,
 ) -> StreamingResponse:
     slug = resolve_arena(store, arena)
-    handle, name = tempfile.mkstemp(prefix="karena-export-", suffix=f".{format}")
-    os.close(handle)
-    path = Path(name)
-    try:
-        store.voting.export_votes(arena=slug, path=path, fmt=format, category=category)
-    except BaseException:
-        path.unlink(missing_ok=True)
-        raise
     stem = re.sub(r"[^A-Za-z0-9_-]", "_", "-".join(x for x in ("votes", slug, category) if x))
     return StreamingResponse(
-        _stream_and_delete(path),
+        _stream(export_file(store, slug, format, category)),
         media_type=_EXPORT_TYPES[format],
         headers={"Content-Disposition": f'attachment; filename="{stem}.{format}"'},
-    )
-
-
-@media_router.get(
-    "/b/{token}/{slot}",
-    summary="One anonymous battle output, by battle token and slot position",
-    responses={
-        **error_responses(404, 422),
-        200: {
-            "description": "the output's bytes",
-            "content": {
-                t: {"schema": {"type": "string", "format": "binary"}}
-                for t in ("image/png", "image/jpeg", "image/webp", "video/mp4", "video/webm",
-                          "text/plain")
-            },
-        },
-    },
-)  # fmt: skip
-def battle_media(
-    token: TokenParam,
-    slot: Annotated[int, PathParam(ge=0, lt=8)],
-    store: StoreDep,
-    settings: SettingsDep,
-) -> Response:
-    blob = store.battles.battle_media(token=token, position=slot)
-    # No ETag, Last-Modified or Content-Disposition: each could tell one model from another.
-    return Response(
-        blob.data,
-        media_type=blob.content_type,
-        headers={"Cache-Control": "no-store"},
     )
 
 
 __all__ = [
     "leaderboard_csv",
     "leaderboard_out",
-    "media_router",
     "resolve_arena",
     "router",
 ]

@@ -21,7 +21,8 @@ from karena.web.batch_refresher import BatchBoardRefresher
 from karena.web.deps import BATTLES_PER_VOTE, SlidingWindowLimiter
 from karena.web.docs import install_docs
 from karena.web.errors import install_error_handlers
-from karena.web.middleware import BodySizeLimit, SecurityHeaders
+from karena.web.media import ServedMedia, media_router
+from karena.web.middleware import AdminGate, BodySizeLimit, SecurityHeaders
 
 _HERE = Path(__file__).resolve().parent
 #: Room for multipart framing around the largest accepted upload.
@@ -94,18 +95,21 @@ def create_app(
     app.state.executor = executor
     app.state.batch_refresher = refresher
     app.state.live_arenas = live_arenas
+    app.state.served_media = ServedMedia(settings)
     app.state.templates = Jinja2Templates(directory=str(_HERE / "templates"))
     limit = settings.rate_limit_per_minute
     app.state.battle_limiter = SlidingWindowLimiter(limit * BATTLES_PER_VOTE if limit > 0 else 0)
 
     install_error_handlers(app)
     app.include_router(api.router)
-    app.include_router(api.media_router)
+    app.include_router(media_router)
     app.include_router(admin.router)
     app.include_router(pages.router)
     install_docs(app, _HERE / "static")
     app.mount("/static", StaticFiles(directory=str(_HERE / "static")), name="static")
-    app.add_middleware(BodySizeLimit, limit=settings.max_upload_bytes + _UPLOAD_OVERHEAD)
+    uploads = {admin.UPLOAD_PATH: settings.max_upload_bytes + _UPLOAD_OVERHEAD}
+    app.add_middleware(BodySizeLimit, limit=settings.max_body_bytes, routes=uploads)
+    app.add_middleware(AdminGate, token=settings.admin_token)
     app.add_middleware(SecurityHeaders)
     return app
 

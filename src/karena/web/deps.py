@@ -14,7 +14,7 @@ from typing import Annotated, TypeVar
 
 from fastapi import Depends, Request, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from pydantic import BaseModel
+from pydantic import BaseModel, SecretStr
 
 from karena.errors import Forbidden, RateLimited, Unauthorized
 from karena.services.live import LiveGenerators
@@ -132,19 +132,30 @@ def client_info(request: Request) -> dict[str, object]:
     return {"user_agent": request.headers.get("user-agent", "")[:200]}
 
 
+def check_admin_token(expected: SecretStr | None, authorization: str | None) -> None:
+    """Raise unless ``authorization`` is ``Bearer <expected>`` (403 when no token is configured).
+
+    The one check behind both :class:`karena.web.middleware.AdminGate`, which runs it before a
+    request's body is read, and :func:`require_admin`.
+    """
+    if expected is None or not expected.get_secret_value():
+        raise Forbidden("the admin API is disabled: set KARENA_ADMIN_TOKEN to enable it")
+    scheme, _, given = (authorization or "").strip().partition(" ")
+    if scheme.lower() != "bearer" or not given.strip():
+        raise Unauthorized("admin token required: send 'Authorization: Bearer <token>'")
+    if not hmac.compare_digest(given.strip().encode(), expected.get_secret_value().encode()):
+        raise Unauthorized("wrong admin token")
+
+
 async def require_admin(
     request: Request,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> None:
-    """Refuse unless the request carries the configured admin bearer token."""
-    settings = settings_of(request)
-    if settings.admin_token is None or not settings.admin_token.get_secret_value():
-        raise Forbidden("the admin API is disabled: set KARENA_ADMIN_TOKEN to enable it")
-    if credentials is None or credentials.scheme.lower() != "bearer":
-        raise Unauthorized("admin token required: send 'Authorization: Bearer <token>'")
-    expected = settings.admin_token.get_secret_value().encode()
-    if not hmac.compare_digest(credentials.credentials.encode(), expected):
-        raise Unauthorized("wrong admin token")
+    """Refuse unless the request carries the configured admin bearer token.
+
+    ``credentials`` only declares the scheme in the OpenAPI schema; the header is checked as sent.
+    """
+    check_admin_token(settings_of(request).admin_token, request.headers.get("authorization"))
 
 
 class SlidingWindowLimiter:

@@ -1,11 +1,13 @@
 """Every failure becomes ``{"error", "detail"}`` JSON (or a small HTML page for browsers).
 
-Domain exceptions keep their own status; request-validation errors are 422; anything unexpected
-is a logged 500 with no traceback in the response.
+Domain exceptions keep their own status; request-validation errors are 422; a database that is
+unreachable, locked or out of space (and a full disk) is 503 with ``Retry-After``; anything
+unexpected is a logged 500 with no traceback in the response.
 """
 
 from __future__ import annotations
 
+import errno
 import logging
 import math
 from typing import Any
@@ -14,6 +16,14 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from fastapi.templating import Jinja2Templates
+from sqlalchemy.exc import (
+    DBAPIError,
+    DisconnectionError,
+    InterfaceError,
+    OperationalError,
+    SQLAlchemyError,
+)
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from karena.errors import KarenaError, RateLimited
@@ -74,6 +84,34 @@ def _validation_detail(exc: RequestValidationError) -> list[dict[str, Any]]:
     ]
 
 
+_DISK_FULL = frozenset({errno.ENOSPC, errno.EDQUOT})
+
+
+def outage_message(exc: BaseException) -> str | None:
+    """What to tell a client when ``exc`` means the database or disk is away for now; else None.
+
+    Operational errors (connection refused or dropped, SQLite busy or locked, a full disk), a
+    connection the pool found dead, a pool with no connection free, and ENOSPC on our own
+    files are outages (503, worth retrying); any other database error is a bug (500).
+    """
+    if isinstance(exc, OSError) and exc.errno in _DISK_FULL:
+        return "the server's disk is full; try again later"
+    if isinstance(exc, PoolTimeout):
+        return "the database is busy; try again shortly"
+    if isinstance(exc, DisconnectionError):
+        return "the database is unreachable; try again shortly"
+    if not isinstance(exc, DBAPIError):
+        return None
+    if not (exc.connection_invalidated or isinstance(exc, OperationalError | InterfaceError)):
+        return None
+    reason = str(exc.orig).lower()
+    if "locked" in reason or "busy" in reason:
+        return "the database is busy (locked); try again shortly"
+    if "full" in reason or "no space" in reason:
+        return "the database's disk is full; try again later"
+    return "the database is unreachable; try again shortly"
+
+
 def install_error_handlers(app: FastAPI) -> None:
     """Register the handlers on ``app``."""
 
@@ -106,6 +144,22 @@ def install_error_handlers(app: FastAPI) -> None:
         for key, value in (exc.headers or {}).items():
             response.headers[key] = value
         return response
+
+    async def _outage_or_bug(request: Request, exc: Exception) -> Response:
+        message = outage_message(exc)
+        if message is None:
+            log.exception("unexpected error on %s %s", request.method, request.url.path)
+            return error_response(request, 500, "internal server error")
+        log.warning("503 on %s %s: %s", request.method, request.url.path, exc)
+        retry_after = int(request.app.state.settings.retry_after_seconds)
+        response = error_response(request, 503, message, {"retry_after_seconds": retry_after})
+        response.headers["Retry-After"] = str(retry_after)
+        return _keep_voter_cookie(request, response)
+
+    # Registered by class, so Starlette's ExceptionMiddleware answers them: no traceback logged
+    # twice, and an outage is not an "Exception in ASGI application".
+    app.add_exception_handler(SQLAlchemyError, _outage_or_bug)
+    app.add_exception_handler(OSError, _outage_or_bug)
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> Response:

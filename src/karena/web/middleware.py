@@ -1,10 +1,14 @@
-"""Pure-ASGI middleware (cheap per request): privacy and security headers, and a body-size guard."""
+"""Pure-ASGI middleware (cheap per request): privacy and security headers, and a body-size cap."""
 
 from __future__ import annotations
 
 import json
 
+from pydantic import SecretStr
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from karena.errors import KarenaError
+from karena.web.deps import check_admin_token
 
 #: Pages may load only our own scripts, styles and media.
 _CSP = (
@@ -54,33 +58,105 @@ class SecurityHeaders:
         await self.app(scope, receive, send_with_headers)
 
 
-class BodySizeLimit:
-    """Refuses a request whose declared body is over ``limit`` bytes with 413, before reading it."""
+class _BodyTooLarge(Exception):
+    """Raised into the app by the guarded ``receive`` once a body passes its cap."""
 
-    def __init__(self, app: ASGIApp, limit: int) -> None:
+
+class BodySizeLimit:
+    """A hard cap on every request body, whatever its framing (issue 13, finding 4).
+
+    A declared ``Content-Length`` over the cap is refused before a byte is read. Any other body
+    (chunked, or a lying length) is counted as it streams: the message that passes the cap is
+    not handed to the app, the app's own answer is dropped, and the client gets 413; uvicorn then
+    closes the connection without reading the rest. So no route, public or not, ever holds more
+    than ``limit`` bytes of one body. ``routes`` maps exact paths to larger caps (uploads).
+    """
+
+    def __init__(self, app: ASGIApp, limit: int, routes: dict[str, int] | None = None) -> None:
         self.app = app
         self.limit = limit
+        self.routes = dict(routes or {})
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http":
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        limit = self.routes.get(scope.get("path", ""), self.limit)
+        for key, value in scope.get("headers", []):
+            if key == b"content-length":
+                try:
+                    size = int(value)
+                except ValueError:
+                    size = -1
+                if size < 0 or size > limit:
+                    await _reject(send, size, limit)
+                    return
+        received = 0
+        over = False
+        started = False
+
+        async def counted_receive() -> Message:
+            nonlocal received, over
+            if over:
+                raise _BodyTooLarge
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > limit:
+                    over = True
+                    raise _BodyTooLarge
+            return message
+
+        async def guarded_send(message: Message) -> None:
+            nonlocal started
+            if over and not started:
+                return  # the app's answer to a body it never fully got: ours goes instead
+            started = True
+            await send(message)
+
+        try:
+            await self.app(scope, counted_receive, guarded_send)
+        except Exception:
+            # FastAPI may wrap our exception (a body it "could not parse"); only ours is ours.
+            if not over:
+                raise
+        if over and not started:
+            await _reject(send, received, limit)
+
+
+class AdminGate:
+    """Checks the admin token of every ``/api/admin`` request before anything reads its body.
+
+    FastAPI parses a route's body before its dependencies run, so a malformed body would get 422
+    before the token was looked at (issue 13, finding 9). Here a missing or wrong token is 401
+    (403 with no token configured) whatever the body, and the body is never read.
+    """
+
+    def __init__(self, app: ASGIApp, token: SecretStr | None, prefix: str = "/api/admin") -> None:
+        self.app = app
+        self.token = token
+        self.prefix = prefix
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        path: str = scope.get("path", "") if scope["type"] == "http" else ""
+        if path == self.prefix or path.startswith(self.prefix + "/"):
+            header = None
             for key, value in scope.get("headers", []):
-                if key == b"content-length":
-                    try:
-                        size = int(value)
-                    except ValueError:
-                        size = -1
-                    if size < 0 or size > self.limit:
-                        await _reject(send, size, self.limit)
-                        return
+                if key == b"authorization":
+                    header = value.decode("latin-1")
+            try:
+                check_admin_token(self.token, header)
+            except KarenaError as exc:
+                await send_json(send, exc.status_code, {"error": exc.message, "detail": None})
+                return
         await self.app(scope, receive, send)
 
 
-async def _reject(send: Send, size: int, limit: int) -> None:
-    if size < 0:
-        status, message = 400, "invalid Content-Length header"
-    else:
-        status, message = 413, f"request body is larger than {limit} bytes"
-    body = json.dumps({"error": message, "detail": {"limit": limit}}).encode()
+async def send_json(
+    send: Send, status: int, payload: object, headers: list[tuple[bytes, bytes]] | None = None
+) -> None:
+    """A complete JSON response sent from middleware (no-store)."""
+    body = json.dumps(payload).encode()
     await send(
         {
             "type": "http.response.start",
@@ -89,7 +165,16 @@ async def _reject(send: Send, size: int, limit: int) -> None:
                 (b"content-type", b"application/json"),
                 (b"content-length", str(len(body)).encode()),
                 (b"cache-control", b"no-store"),
+                *(headers or []),
             ],
         }
     )
     await send({"type": "http.response.body", "body": body})
+
+
+async def _reject(send: Send, size: int, limit: int) -> None:
+    if size < 0:
+        status, message = 400, "invalid Content-Length header"
+    else:
+        status, message = 413, f"request body is larger than {limit} bytes"
+    await send_json(send, status, {"error": message, "detail": {"limit": limit}})

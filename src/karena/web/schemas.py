@@ -32,7 +32,8 @@ _BAD_IN_TEXT = r"\x00-\x08\x0b-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u20
 _TEXT_PATTERN = rf"^[^\s{_BAD}](?:[^{_BAD_IN_TEXT}]*[^\s{_BAD}])?$"
 Name = Annotated[str, Field(min_length=1, max_length=200, pattern=_NAME_PATTERN)]
 Label = Annotated[str, Field(min_length=1, max_length=64, pattern=_NAME_PATTERN)]
-Link = Annotated[str, Field(max_length=500, pattern=r"^(https?://[^\s\x00-\x1f\x7f]+)?$")]
+# No C0 or C1 control (U+0086 included), as the store's clean_name refuses (issue 13, finding 12).
+Link = Annotated[str, Field(max_length=500, pattern=rf"^(https?://[^\s{_BAD}]+)?$")]
 
 
 class _Body(BaseModel):
@@ -447,6 +448,29 @@ class CountOut(BaseModel):
     count: int
 
 
+_RETRY_AFTER = {
+    "Retry-After": {
+        "description": "seconds to wait before trying again (KARENA_RETRY_AFTER_SECONDS)",
+        "schema": {"type": "integer"},
+    }
+}
+#: What any route may answer: a body over the cap, and an outage of the database or disk.
+_ALWAYS: dict[int | str, dict[str, Any]] = {
+    413: {"model": ErrorOut, "description": "request body over KARENA_MAX_BODY_BYTES"},
+    503: {
+        "model": ErrorOut,
+        "description": "the database is unreachable, locked or out of space: retry later",
+        "headers": _RETRY_AFTER,
+    },
+}
+
+
 def error_responses(*codes: int) -> dict[int | str, dict[str, Any]]:
-    """OpenAPI entries for the error codes a route may answer, all in the ErrorOut shape."""
-    return {code: {"model": ErrorOut, "description": "error"} for code in codes}
+    """OpenAPI entries for the error codes a route may answer, all in the ErrorOut shape.
+
+    Every route also declares 413 (body cap) and 503 with ``Retry-After`` (an outage).
+    """
+    declared: dict[int | str, dict[str, Any]] = {
+        code: {"model": ErrorOut, "description": "error"} for code in codes if code not in _ALWAYS
+    }
+    return {**_ALWAYS, **declared}
