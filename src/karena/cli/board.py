@@ -14,7 +14,8 @@ DbOpt = Annotated[
 ]
 
 board_app = command_group(
-    "The batch board: the order-independent leaderboard, overall and per prompt category."
+    "Refit and print the batch board.\n\nThe batch board is the leaderboard's default ranking: "
+    "an order-independent fit of every counted vote, overall and per prompt category."
 )
 
 

@@ -102,9 +102,10 @@ def export(
     ] = None,
     database_url: DbOpt = None,
 ) -> None:
-    """Export an arena's vote log (JSONL, CSV or Parquet), or its votes of one category.
+    """Export an arena's vote log (JSONL, CSV or Parquet).
 
-    `karena replay` reads the JSONL; Hugging Face datasets loads the Parquet.
+    `karena replay` reads the JSONL; Hugging Face datasets loads the Parquet. --category keeps
+    the votes on prompts of one category.
     """
     from karena.errors import InvalidInput
 
@@ -150,7 +151,7 @@ def recompute(
 
 
 def leaderboard(arena: ArenaOpt, database_url: DbOpt = None) -> None:
-    """Print an arena's leaderboard."""
+    """Print an arena's online leaderboard (the batch board: karena board show)."""
     from rich.table import Table
 
     from karena.cli.common import print_table
