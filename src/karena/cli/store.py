@@ -151,7 +151,10 @@ def recompute(
 
 
 def leaderboard(arena: ArenaOpt, database_url: DbOpt = None) -> None:
-    """Print an arena's online leaderboard (the batch board: karena board show)."""
+    """Print an arena's online leaderboard.
+
+    The batch board, the default ranking of the web page and API, is `karena board show`.
+    """
     from rich.table import Table
 
     from karena.cli.common import print_table
