@@ -176,7 +176,7 @@ def leaderboard(arena: ArenaOpt, database_url: DbOpt = None) -> None:
 
 arena_app = command_group("Create and list arenas.")
 model_app = command_group("Add, enable and disable models.")
-prompt_app = command_group("Add prompts.")
+prompt_app = command_group("Add prompts and set their categories.")
 voter_app = command_group("Ban and unban voters; list the least reliable ones.")
 
 
@@ -304,6 +304,25 @@ def prompt_add(
     finally:
         store.close()
     typer.echo(f"prompt {p.key} in {arena}")
+
+
+@prompt_app.command("category", short_help="Set or clear a prompt's category.")
+def prompt_category(
+    arena: Annotated[str, typer.Argument(help="Arena slug.")],
+    key: Annotated[str, typer.Argument(help="The prompt's key.")],
+    category: Annotated[str, typer.Argument(help="The category; omit it to clear.")] = "",
+    database_url: DbOpt = None,
+) -> None:
+    """Set (or, without CATEGORY, clear) a prompt's category.
+
+    The category batch boards follow at their next refit (karena board refresh).
+    """
+    store = _open(database_url)
+    try:
+        p = store.catalog.set_prompt_category(arena=arena, key=key, category=category)
+    finally:
+        store.close()
+    typer.echo(f"prompt {p.key} in {arena}: category {p.category or '(none)'}")
 
 
 @voter_app.command("ban")
