@@ -158,3 +158,41 @@ def test_the_vote_export_takes_a_category(make_app: AppFactory) -> None:
     result = CliRunner().invoke(build_app(), args, env=env, catch_exceptions=False)
     assert result.exit_code == 0 and "wrote 1 votes" in result.output
     assert [json.loads(x)["prompt"] for x in out.read_text().splitlines()] == ["a red circle"]
+
+
+def test_an_admin_sets_a_prompts_category(arena_app: ArenaApp) -> None:
+    from tests.web.conftest import ADMIN_TOKEN
+
+    auth = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
+    client = arena_app.client
+    key = arena_app.arena.prompts[0].key
+    url = f"/api/admin/prompts/{key}/category"
+    assert client.patch(url, params={"arena": "demo"}, json={"category": "x"}).status_code == 401
+    done = client.patch(url, params={"arena": "demo"}, json={"category": "night"}, headers=auth)
+    assert done.status_code == 200 and done.json()["category"] == "night"
+    for _ in range(8):  # votes on every prompt; some on the re-categorised one
+        battle = client.post("/api/battles", json={"arena": "demo"}).json()
+        vote = {"mode": "rank", "ranks": [1, 2, 3, 4]}
+        assert client.post(f"/api/battles/{battle['token']}/vote", json=vote).status_code == 200
+    arena_app.store.boards.refresh_batch_board(arena="demo")
+    board = client.get("/api/leaderboard", params={"category": "night"}).json()
+    night = sum(1 for v in arena_app.store.voting.iter_votes(arena="demo") if v.prompt_key == key)
+    assert board["votes_fitted"] == night and "night" in board["categories"]
+    bad = client.patch(url, params={"arena": "demo"}, json={"category": "a\x00b"}, headers=auth)
+    assert bad.status_code == 422
+    missing = client.patch(
+        "/api/admin/prompts/nope/category", params={"arena": "demo"}, json={"category": "x"},
+        headers=auth,
+    )  # fmt: skip
+    assert missing.status_code == 404 and "no prompt 'nope'" in missing.text
+    cleared = client.patch(url, params={"arena": "demo"}, json={"category": ""}, headers=auth)
+    assert cleared.json()["category"] == ""
+    env = {
+        "KARENA_DATA_DIR": str(arena_app.settings.data_dir),
+        "KARENA_DATABASE_URL": arena_app.settings.resolved_database_url(),
+    }
+    args = ["prompt", "category", "demo", key, "stars"]
+    result = CliRunner().invoke(build_app(), args, env=env, catch_exceptions=False)
+    assert result.exit_code == 0 and "category stars" in result.output
+    assert next(p for p in arena_app.store.catalog.list_prompts(arena="demo").items
+                if p.key == key).category == "stars"  # fmt: skip

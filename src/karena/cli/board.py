@@ -13,7 +13,10 @@ DbOpt = Annotated[
     typer.Option("--database-url", help="SQLAlchemy URL [KARENA_DATABASE_URL; default SQLite]."),
 ]
 
-board_app = command_group("The order-independent batch board, overall and per category.")
+board_app = command_group(
+    "Refit and print the batch board.\n\nThe batch board is the leaderboard's default ranking: "
+    "an order-independent fit of every counted vote, overall and per prompt category."
+)
 
 
 @board_app.command("refresh", short_help="Refit batch boards now (overall and per category).")

@@ -104,8 +104,8 @@ def export(
 ) -> None:
     """Export an arena's vote log (JSONL, CSV or Parquet).
 
-    `--category` exports only the votes on prompts of one category.
-    `karena replay` reads the JSONL; Hugging Face datasets loads the Parquet.
+    `karena replay` reads the JSONL; Hugging Face datasets loads the Parquet. --category keeps
+    the votes on prompts of one category.
     """
     from karena.errors import InvalidInput
 
@@ -149,7 +149,10 @@ def recompute(
 
 
 def leaderboard(arena: ArenaOpt, database_url: DbOpt = None) -> None:
-    """Print an arena's leaderboard."""
+    """Print an arena's online leaderboard.
+
+    The batch board, the default ranking of the web page and API, is `karena board show`.
+    """
     from rich.table import Table
 
     from karena.cli.common import print_table
@@ -171,7 +174,7 @@ def leaderboard(arena: ArenaOpt, database_url: DbOpt = None) -> None:
 
 arena_app = command_group("Create and list arenas.")
 model_app = command_group("Add, enable and disable models.")
-prompt_app = command_group("Add prompts.")
+prompt_app = command_group("Add prompts and set their categories.")
 voter_app = command_group("Ban and unban voters; list the least reliable ones.")
 
 
@@ -299,6 +302,25 @@ def prompt_add(
     finally:
         store.close()
     typer.echo(f"prompt {p.key} in {arena}")
+
+
+@prompt_app.command("category", short_help="Set or clear a prompt's category.")
+def prompt_category(
+    arena: Annotated[str, typer.Argument(help="Arena slug.")],
+    key: Annotated[str, typer.Argument(help="The prompt's key.")],
+    category: Annotated[str, typer.Argument(help="The category; omit it to clear.")] = "",
+    database_url: DbOpt = None,
+) -> None:
+    """Set (or, without CATEGORY, clear) a prompt's category.
+
+    The category batch boards follow at their next refit (karena board refresh).
+    """
+    store = _open(database_url)
+    try:
+        p = store.catalog.set_prompt_category(arena=arena, key=key, category=category)
+    finally:
+        store.close()
+    typer.echo(f"prompt {p.key} in {arena}: category {p.category or '(none)'}")
 
 
 @voter_app.command("ban")

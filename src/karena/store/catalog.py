@@ -263,6 +263,22 @@ class Catalog:
         s.flush()
         return prompt
 
+    def set_prompt_category(self, *, arena: str, key: str, category: str) -> PromptInfo:
+        """Set (``""``: clear) a prompt's category, e.g. to correct the typed-prompt classifier.
+
+        The arena's category batch boards follow at their next refit.
+        """
+        with self.ctx.db.write() as s:
+            a = find_arena(s, arena)
+            prompt = s.scalar(
+                select(Prompt).where(Prompt.arena_id == a.id, Prompt.key == text_key(key, "prompt"))
+            )
+            if prompt is None:
+                raise NotFound(f"no prompt {key!r} in arena {a.slug!r}")
+            prompt.category = clean_name(category, "category", 64) if category else ""
+            s.flush()
+            return convert.prompt_info(prompt)
+
     def list_prompts(self, *, arena: str, offset: int = 0, limit: int = 100) -> Page[PromptInfo]:
         """A page of an arena's prompts, by id."""
         offset, limit = page_bounds(offset, limit)

@@ -21,6 +21,7 @@ from karena.web.schemas import (
     ModelUpdate,
     OutputOut,
     ParentIn,
+    PromptCategoryIn,
     PromptCreate,
     PromptOut,
     Slug,
@@ -109,6 +110,21 @@ def add_prompt(body: PromptCreate, store: StoreDep) -> PromptOut:
         category=body.category,
     )
     return PromptOut.of(prompt)
+
+
+@router.patch(
+    "/prompts/{key:path}/category", response_model=PromptOut, responses=error_responses(404)
+)
+def set_prompt_category(
+    key: Annotated[str, PathParam(min_length=1, max_length=200)],
+    body: PromptCategoryIn,
+    store: StoreDep,
+    arena: Annotated[Slug, Query()],
+) -> PromptOut:
+    """Set or clear (``""``) a prompt's category; its category board follows at the next refit."""
+    return PromptOut.of(
+        store.catalog.set_prompt_category(arena=arena, key=key, category=body.category)
+    )
 
 
 @router.post(

@@ -411,6 +411,12 @@ class PromptCreate(_Body):
     category: Label | Literal[""] = ""
 
 
+class PromptCategoryIn(_Body):
+    """A prompt's category (``""``: none)."""
+
+    category: Label | Literal[""]
+
+
 class PromptOut(BaseModel):
     id: int
     key: str
