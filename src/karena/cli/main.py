@@ -20,7 +20,9 @@ _CLI_ERRORS: tuple[type[Exception], ...] = tuple(
 _ABORTS: tuple[type[BaseException], ...] = (KeyboardInterrupt, typer.Abort, click.exceptions.Abort)
 
 #: Command modules, each exposing ``register(app: typer.Typer) -> None``.
-COMMAND_MODULES = ("replay", "simulate", "store", "serve", "eval", "rewards", "doctor")
+COMMAND_MODULES = (
+    "replay", "simulate", "store", "serve", "eval", "rewards", "doctor", "generate",
+)  # fmt: skip
 
 
 def build_app() -> typer.Typer:
