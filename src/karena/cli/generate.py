@@ -88,8 +88,71 @@ def generate(
         raise typer.Exit(1)
 
 
+def worker(
+    concurrency: Annotated[
+        int, typer.Option("--concurrency", "-j", min=1, max=256, help="Jobs run at once.")
+    ] = 1,
+    arena: Annotated[
+        str | None, typer.Option("--arena", "-a", help="Only this arena's jobs.")
+    ] = None,
+    once: Annotated[
+        bool, typer.Option("--once", help="Exit when the queue is empty instead of waiting.")
+    ] = False,
+    database_url: DbOpt = None,
+) -> None:
+    """Run queued generation jobs (typed prompts) until stopped (Ctrl-C or SIGTERM).
+
+    Start as many as you like, on this machine or on GPU machines that share the database:
+    each job is taken by one worker at a time, under a lease its heartbeat renews; the job of a
+    worker that is killed is taken again once its lease runs out. Runs only models with a
+    stored generator config.
+    """
+    import logging
+    import signal
+    import threading
+
+    from karena.cli.common import open_store
+    from karena.services.live import LiveGenerators
+    from karena.services.queue import WorkerStats, default_worker_name, run_worker
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
+    store = open_store(database_url)
+    stop = threading.Event()
+    previous = signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    live = LiveGenerators(store)
+    totals = WorkerStats()
+    lock = threading.Lock()
+    base = default_worker_name()
+
+    def one(i: int) -> None:
+        stats = run_worker(store, live, name=f"{base}:{i}", stop=stop, arena=arena,
+                           configured_only=True, exit_when_idle=once)  # fmt: skip
+        with lock:
+            totals.done += stats.done
+            totals.retried += stats.retried
+            totals.failed += stats.failed
+
+    threads = [threading.Thread(target=one, args=(i,), daemon=True) for i in range(concurrency)]
+    typer.echo(f"worker {base}: {concurrency} at a time" + (f", arena {arena}" if arena else ""))
+    try:
+        for t in threads:
+            t.start()
+        while any(t.is_alive() for t in threads):
+            for t in threads:
+                t.join(timeout=0.2)
+    except KeyboardInterrupt:
+        stop.set()
+        for t in threads:
+            t.join(timeout=30)
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+        store.close()
+    typer.echo(f"{totals.done} jobs done, {totals.retried} retried, {totals.failed} failed")
+
+
 def register(app: typer.Typer) -> None:
-    """Add ``generate`` (and ``worker``) to the CLI."""
+    """Add ``generate`` and ``worker`` to the CLI."""
     app.command("generate", short_help="Fill a gallery from a prompt set with live generators.")(
         generate
     )
+    app.command("worker", short_help="Run queued generation jobs (typed prompts).")(worker)
