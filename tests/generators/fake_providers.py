@@ -6,7 +6,8 @@
   with an output URL (``/files/{id}.png``), or ``failed`` for a prompt containing "forbidden";
 - fal-style queue: ``POST /fal/{app}`` -> ``{request_id, status_url, response_url}``; the status
   goes ``IN_QUEUE``, ``IN_PROGRESS``, ``COMPLETED``; the response holds ``images[0].url``;
-- Hugging Face Inference-style: ``POST /hf/models/{repo}`` -> the PNG bytes.
+- Hugging Face Inference-style: ``POST /hf/models/{repo}`` -> the PNG bytes (a 400 for a
+  prompt containing "forbidden").
 
 A test sets ``fail_next`` (HTTP statuses answered to the next submissions, before any work),
 ``delay`` (seconds each submission takes), ``key`` (the key every request must carry; a wrong
@@ -139,7 +140,10 @@ class ProviderServer:
             })  # fmt: skip
         elif path.startswith("/hf/models/"):
             time.sleep(self.delay)
-            h._send(200, png_for(prompt), "image/png")
+            if "forbidden" in prompt:
+                h._json(400, {"error": "prompt refused by the safety filter"})
+            else:
+                h._send(200, png_for(prompt), "image/png")
         else:
             h._json(404, {"error": "no route"})
 

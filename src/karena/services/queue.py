@@ -19,7 +19,7 @@ import socket
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -58,6 +58,7 @@ class BattleStatus:
     next_token: str | None = None
     done: int = 0
     total: int = 0
+    prompt_text: str = ""
 
 
 @dataclass
@@ -117,14 +118,16 @@ class GenerationQueue:
         """The battle's state; opens it when its outputs are all stored (NotFound)."""
         try:
             battle = self.store.battles.get_battle(token=token)
-            return BattleStatus(token, "ready", battle.arena_slug, battle)
+            return BattleStatus(token, "ready", battle.arena_slug, battle,
+                                prompt_text=battle.prompt_text)  # fmt: skip
         except NotFound:
             pass
         pending = self.store.jobs.pending_battle(token=token)
         total = len(pending.model_ids)
         if pending.state == "failed":
             return BattleStatus(token, "failed", pending.arena_slug, message=pending.message,
-                                next_token=pending.next_token, total=total)  # fmt: skip
+                                next_token=pending.next_token, total=total,
+                                prompt_text=pending.prompt_text)  # fmt: skip
         stored = [
             m
             for m in pending.model_ids
@@ -142,12 +145,13 @@ class GenerationQueue:
                 battle = self.store.battles.get_battle(token=token)
             self.store.jobs.settle_battle(token=token, state="open")
             return BattleStatus(token, "ready", pending.arena_slug, battle, done=total,
-                                total=total)  # fmt: skip
+                                total=total, prompt_text=pending.prompt_text)  # fmt: skip
         failed = [j for j in pending.jobs if j.state == "failed" and j.model_id not in stored]
         if failed:
-            return self._fail(token, pending.arena_slug, failed[0].error, voter_id, total)
+            status = self._fail(token, pending.arena_slug, failed[0].error, voter_id, total)
+            return replace(status, prompt_text=pending.prompt_text)
         return BattleStatus(token, "generating", pending.arena_slug, done=len(stored),
-                            total=total)  # fmt: skip
+                            total=total, prompt_text=pending.prompt_text)  # fmt: skip
 
     def _fail(
         self, token: str, arena: str, error: str, voter_id: str | None, total: int

@@ -111,6 +111,7 @@ class Jobs:
             if row is None:
                 raise NotFound("unknown battle")
             slug = s.scalar(select(Arena.slug).where(Arena.id == row.arena_id))
+            prompt = s.scalar(select(Prompt.text).where(Prompt.id == row.prompt_id))
             jobs = s.execute(
                 select(GenerationJob.model_id, GenerationJob.state, GenerationJob.error).where(
                     GenerationJob.prompt_id == row.prompt_id,
@@ -119,6 +120,7 @@ class Jobs:
             ).all()
             return PendingBattleInfo(
                 token=row.token, arena_slug=str(slug), prompt_id=row.prompt_id,
+                prompt_text=str(prompt),
                 model_ids=tuple(row.model_ids), voter_hash=row.voter_hash, state=row.state,
                 message=row.message, next_token=row.next_token, created_at=row.created_at,
                 jobs=tuple(JobState(int(m), str(st), str(e)) for m, st, e in jobs),

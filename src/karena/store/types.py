@@ -380,6 +380,7 @@ class PendingBattleInfo:
     token: str
     arena_slug: str
     prompt_id: int
+    prompt_text: str
     model_ids: tuple[int, ...]
     voter_hash: str | None
     state: str

@@ -14,6 +14,7 @@ from fastapi.templating import Jinja2Templates
 
 from karena import __version__
 from karena.services.live import LiveGenerators
+from karena.services.queue import GenerationQueue
 from karena.settings import Settings
 from karena.store.api import Store
 from karena.web import admin, api, pages
@@ -63,6 +64,7 @@ def create_app(
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         yield
+        app.state.queue.close()
         executor.shutdown(wait=True)
         if owned:
             the_store.close()
@@ -78,6 +80,7 @@ def create_app(
     app.state.settings = settings
     app.state.store = the_store
     app.state.live = live if live is not None else LiveGenerators(the_store)
+    app.state.queue = GenerationQueue(app.state.live, threads=settings.web_generation_threads)
     app.state.executor = executor
     app.state.live_arenas = live_arenas
     app.state.templates = Jinja2Templates(directory=str(_HERE / "templates"))
