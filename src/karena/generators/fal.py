@@ -17,7 +17,7 @@ from urllib.parse import urlsplit
 
 from karena.errors import UpstreamError
 from karena.generators.base import GeneratedOutput
-from karena.generators.http import HttpPolicy, api_key, download, json_body, send
+from karena.generators.http import HttpPolicy, api_key, download, json_body, send, shared_client
 
 __all__ = ["FalGenerator"]
 
@@ -33,11 +33,10 @@ class FalGenerator:
     timeout: float = 300.0
     poll_interval: float = 1.0
     policy: HttpPolicy = field(default_factory=HttpPolicy)
+    _clients: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
     def generate(self, prompt: str) -> GeneratedOutput:
         """Submit to the queue, wait for COMPLETED, download the first image or video."""
-        import httpx
-
         key = api_key(self.api_key_env, "the fal queue")
         base = self.base_url.rstrip("/")
         what = "fal queue"
@@ -48,58 +47,58 @@ class FalGenerator:
 
         deadline = time.monotonic() + self.timeout
         url = f"{base}/{self.model}"
-        with httpx.Client(timeout=self.policy.timeout, follow_redirects=False) as client:
-            resp = send(
-                client,
-                "POST",
-                url,
-                what=what,
-                policy=self.policy,
-                secret=key,
-                headers=headers_for(url),
-                json={"prompt": prompt, **dict(self.inputs)},
-            )
-            sub = json_body(resp, what, key)
-            rid = sub.get("request_id")
-            if not isinstance(rid, str):
-                raise UpstreamError(f"{what} answered without a request_id")
-            status_url = str(sub.get("status_url") or f"{url}/requests/{rid}/status")
-            response_url = str(sub.get("response_url") or f"{url}/requests/{rid}")
-            while True:
-                resp = send(
-                    client,
-                    "GET",
-                    status_url,
-                    what=what,
-                    policy=self.policy,
-                    secret=key,
-                    headers=headers_for(status_url),
-                )
-                status = json_body(resp, what, key).get("status")
-                if status == "COMPLETED":
-                    break
-                if status not in ("IN_QUEUE", "IN_PROGRESS"):
-                    raise UpstreamError(
-                        f"{what} request {rid} ended as {str(status)[:40]!r}",
-                        detail={"retryable": False},
-                    )
-                if time.monotonic() >= deadline:
-                    raise UpstreamError(
-                        f"{what} request {rid} not done after {self.timeout:g} s",
-                        detail={"retryable": True},
-                    )
-                time.sleep(self.poll_interval)
+        client = shared_client(self._clients, self.policy.timeout)
+        resp = send(
+            client,
+            "POST",
+            url,
+            what=what,
+            policy=self.policy,
+            secret=key,
+            headers=headers_for(url),
+            json={"prompt": prompt, **dict(self.inputs)},
+        )
+        sub = json_body(resp, what, key)
+        rid = sub.get("request_id")
+        if not isinstance(rid, str):
+            raise UpstreamError(f"{what} answered without a request_id")
+        status_url = str(sub.get("status_url") or f"{url}/requests/{rid}/status")
+        response_url = str(sub.get("response_url") or f"{url}/requests/{rid}")
+        while True:
             resp = send(
                 client,
                 "GET",
-                response_url,
+                status_url,
                 what=what,
                 policy=self.policy,
                 secret=key,
-                headers=headers_for(response_url),
+                headers=headers_for(status_url),
             )
-            result = json_body(resp, what, key)
-            data = download(client, _output_url(result), what=what, policy=self.policy)
+            status = json_body(resp, what, key).get("status")
+            if status == "COMPLETED":
+                break
+            if status not in ("IN_QUEUE", "IN_PROGRESS"):
+                raise UpstreamError(
+                    f"{what} request {rid} ended as {str(status)[:40]!r}",
+                    detail={"retryable": False},
+                )
+            if time.monotonic() >= deadline:
+                raise UpstreamError(
+                    f"{what} request {rid} not done after {self.timeout:g} s",
+                    detail={"retryable": True},
+                )
+            time.sleep(self.poll_interval)
+        resp = send(
+            client,
+            "GET",
+            response_url,
+            what=what,
+            policy=self.policy,
+            secret=key,
+            headers=headers_for(response_url),
+        )
+        result = json_body(resp, what, key)
+        data = download(client, _output_url(result), what=what, policy=self.policy)
         return GeneratedOutput(data, {"generator": "fal", "request": rid})
 
 

@@ -13,7 +13,14 @@ from typing import Any
 
 from karena.errors import UpstreamError
 from karena.generators.base import GeneratedOutput
-from karena.generators.http import MAX_RESPONSE_BYTES, HttpPolicy, api_key, send, snippet
+from karena.generators.http import (
+    MAX_RESPONSE_BYTES,
+    HttpPolicy,
+    api_key,
+    send,
+    shared_client,
+    snippet,
+)
 
 __all__ = ["HFInferenceGenerator"]
 
@@ -27,11 +34,10 @@ class HFInferenceGenerator:
     api_key_env: str | None = "HF_TOKEN"
     parameters: Mapping[str, Any] = field(default_factory=dict)
     policy: HttpPolicy = field(default_factory=HttpPolicy)
+    _clients: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
     def generate(self, prompt: str) -> GeneratedOutput:
         """POST the prompt and return the bytes of the answer."""
-        import httpx
-
         key = api_key(self.api_key_env, "the Hugging Face Inference endpoint")
         headers = {"Accept": "image/png"}
         if key:
@@ -41,17 +47,17 @@ class HFInferenceGenerator:
         if self.parameters:
             body["parameters"] = dict(self.parameters)
         what = "Hugging Face Inference endpoint"
-        with httpx.Client(timeout=self.policy.timeout, follow_redirects=False) as client:
-            resp = send(
-                client,
-                "POST",
-                url,
-                what=what,
-                policy=self.policy,
-                secret=key,
-                headers=headers,
-                json=body,
-            )
+        client = shared_client(self._clients, self.policy.timeout)
+        resp = send(
+            client,
+            "POST",
+            url,
+            what=what,
+            policy=self.policy,
+            secret=key,
+            headers=headers,
+            json=body,
+        )
         ctype = resp.headers.get("content-type", "")
         if ctype.startswith("application/json") or ctype.startswith("text/"):
             raise UpstreamError(

@@ -28,6 +28,7 @@ __all__ = [
     "download",
     "json_body",
     "send",
+    "shared_client",
     "snippet",
 ]
 
@@ -43,6 +44,16 @@ class HttpPolicy:
     timeout: float = 60.0
     retries: int = 2
     backoff: float = 0.5  # seconds before the first retry; doubles after each
+
+
+def shared_client(holder: dict[str, Any], timeout: float) -> Any:
+    """One ``httpx.Client`` per generator, made on first use (connections are reused)."""
+    client = holder.get("client")
+    if client is None:
+        import httpx
+
+        client = holder.setdefault("client", httpx.Client(timeout=timeout, follow_redirects=False))
+    return client
 
 
 def api_key(env_name: str | None, what: str) -> str | None:

@@ -18,7 +18,7 @@ from urllib.parse import urlsplit
 
 from karena.errors import UpstreamError
 from karena.generators.base import GeneratedOutput
-from karena.generators.http import HttpPolicy, api_key, download, json_body, send
+from karena.generators.http import HttpPolicy, api_key, download, json_body, send, shared_client
 
 __all__ = ["ReplicateGenerator"]
 
@@ -35,11 +35,10 @@ class ReplicateGenerator:
     timeout: float = 300.0
     poll_interval: float = 1.0
     policy: HttpPolicy = field(default_factory=HttpPolicy)
+    _clients: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
     def generate(self, prompt: str) -> GeneratedOutput:
         """Create a prediction, poll it, download its first output."""
-        import httpx
-
         key = api_key(self.api_key_env, "the Replicate endpoint")
         headers = {"Authorization": f"Bearer {key}"} if key else {}
         base = self.base_url.rstrip("/")
@@ -50,52 +49,50 @@ class ReplicateGenerator:
             url = f"{base}/models/{self.model}/predictions"
         what = "Replicate endpoint"
         deadline = time.monotonic() + self.timeout
-        with httpx.Client(timeout=self.policy.timeout, follow_redirects=False) as client:
+        client = shared_client(self._clients, self.policy.timeout)
+        resp = send(
+            client,
+            "POST",
+            url,
+            what=what,
+            policy=self.policy,
+            secret=key,
+            headers=headers,
+            json=body,
+        )
+        pred = json_body(resp, what, key)
+        while True:
+            status = pred.get("status")
+            if status == "succeeded":
+                data = download(client, _first(pred.get("output")), what=what, policy=self.policy)
+                meta = {"generator": "replicate", "prediction": str(pred.get("id", ""))}
+                return GeneratedOutput(data, meta)
+            if status in ("failed", "canceled"):
+                raise UpstreamError(
+                    f"{what} prediction {pred.get('id')} {status}: "
+                    f"{str(pred.get('error') or 'no reason given')[:200]}",
+                    detail={"retryable": False},
+                )
+            if status not in ("starting", "processing"):
+                raise UpstreamError(f"{what} answered an unknown status {str(status)[:40]!r}")
+            if time.monotonic() >= deadline:
+                raise UpstreamError(
+                    f"{what} prediction {pred.get('id')} not done after {self.timeout:g} s",
+                    detail={"retryable": True},
+                )
+            time.sleep(self.poll_interval)
+            get_url = _poll_url(pred, base)
+            same_host = urlsplit(get_url).netloc == urlsplit(base).netloc
             resp = send(
                 client,
-                "POST",
-                url,
+                "GET",
+                get_url,
                 what=what,
                 policy=self.policy,
                 secret=key,
-                headers=headers,
-                json=body,
+                headers=headers if same_host else {},
             )
             pred = json_body(resp, what, key)
-            while True:
-                status = pred.get("status")
-                if status == "succeeded":
-                    data = download(
-                        client, _first(pred.get("output")), what=what, policy=self.policy
-                    )
-                    meta = {"generator": "replicate", "prediction": str(pred.get("id", ""))}
-                    return GeneratedOutput(data, meta)
-                if status in ("failed", "canceled"):
-                    raise UpstreamError(
-                        f"{what} prediction {pred.get('id')} {status}: "
-                        f"{str(pred.get('error') or 'no reason given')[:200]}",
-                        detail={"retryable": False},
-                    )
-                if status not in ("starting", "processing"):
-                    raise UpstreamError(f"{what} answered an unknown status {str(status)[:40]!r}")
-                if time.monotonic() >= deadline:
-                    raise UpstreamError(
-                        f"{what} prediction {pred.get('id')} not done after {self.timeout:g} s",
-                        detail={"retryable": True},
-                    )
-                time.sleep(self.poll_interval)
-                get_url = _poll_url(pred, base)
-                same_host = urlsplit(get_url).netloc == urlsplit(base).netloc
-                resp = send(
-                    client,
-                    "GET",
-                    get_url,
-                    what=what,
-                    policy=self.policy,
-                    secret=key,
-                    headers=headers if same_host else {},
-                )
-                pred = json_body(resp, what, key)
 
 
 def _first(output: object) -> object:

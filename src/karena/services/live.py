@@ -8,6 +8,7 @@ The store keeps the config as data and never imports a generator; this layer sit
 
 from __future__ import annotations
 
+import json
 import secrets
 from collections.abc import Mapping
 
@@ -34,6 +35,7 @@ class LiveGenerators:
     def __init__(self, store: Store) -> None:
         self.store = store
         self._generators: dict[tuple[int, str], Generator] = {}
+        self._built: dict[str, Generator] = {}
 
     def add_model(
         self,
@@ -88,11 +90,19 @@ class LiveGenerators:
     def generator_for(
         self, arena_id: int, model: str, config: Mapping[str, object] | None
     ) -> Generator:
-        """The model's in-process generator, else one built from its stored config."""
+        """The model's in-process generator, else one built from its stored config.
+
+        Built generators are kept per config, so a local pipeline loads once per process.
+        """
         gen = self._generators.get((arena_id, model))
         if gen is not None:
             return gen
-        return build_generator(config or {}, timeout=self.store.settings.generator_timeout_seconds)
+        key = json.dumps(config or {}, sort_keys=True, default=str)
+        built = self._built.get(key)
+        if built is None:
+            timeout = self.store.settings.generator_timeout_seconds
+            built = self._built.setdefault(key, build_generator(config or {}, timeout=timeout))
+        return built
 
     def has_attached(self, arena_id: int, model: str) -> bool:
         """Whether a generator for this model was attached in this process."""

@@ -155,6 +155,9 @@ class Jobs:
         params: dict[str, Any] = {
             "now": now, "lease": now + timedelta(seconds=lease_seconds), "worker": worker[:64]
         }  # fmt: skip
+        with self.ctx.db.read_conn() as conn:  # an idle poll takes no write lock
+            if conn.execute(_any_claimable(), {"now": now}).first() is None:
+                return None
         with self.ctx.db.write_conn() as conn:
             if arena is not None:
                 params["arena"] = conn.execute(select(Arena.id).where(Arena.slug == arena)).scalar()
@@ -237,6 +240,14 @@ def _update(assignments: str) -> Any:
 
 def _time_params(*names: str) -> list[Any]:
     return [bindparam(n, type_=UTCDateTime()) for n in names]
+
+
+@cache
+def _any_claimable() -> Any:
+    return text(
+        "SELECT id FROM generation_jobs WHERE (state = 'queued' AND available_at <= :now)"
+        " OR (state = 'running' AND lease_until < :now) LIMIT 1"
+    ).bindparams(*_time_params("now"))
 
 
 @cache
