@@ -113,10 +113,11 @@ def worker(
 
     from karena.cli.common import open_store
     from karena.services.live import LiveGenerators
-    from karena.services.queue import WorkerStats, default_worker_name, run_worker
+    from karena.services.queue import WorkerStats, default_worker_name, run_worker, warm_up
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     store = open_store(database_url)
+    warm_up()
     stop = threading.Event()
     previous = signal.signal(signal.SIGTERM, lambda *_: stop.set())
     live = LiveGenerators(store)

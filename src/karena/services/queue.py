@@ -29,7 +29,9 @@ from karena.services.live import LiveGenerators
 from karena.store.api import Store
 from karena.store.types import BattleView, ClaimedJob
 
-__all__ = ["BattleRequest", "BattleStatus", "GenerationQueue", "WorkerStats", "run_worker"]
+__all__ = [
+    "BattleRequest", "BattleStatus", "GenerationQueue", "WorkerStats", "run_worker", "warm_up",
+]  # fmt: skip
 
 log = logging.getLogger("karena.worker")
 
@@ -68,6 +70,23 @@ class WorkerStats:
     done: int = 0
     retried: int = 0
     failed: int = 0
+
+
+def warm_up() -> None:
+    """Import what every job needs (HTTP adapters, image checks) before the first job.
+
+    A worker started cold would otherwise spend its first job's time importing; several
+    starting at once on a small machine add that to every queued battle's wait.
+    """
+    import httpx  # noqa: F401
+    import PIL.Image  # noqa: F401
+
+    import karena.generators.fal
+    import karena.generators.hf_inference
+    import karena.generators.openai_images
+    import karena.generators.replicate
+    import karena.media.reencode
+    import karena.media.validate  # noqa: F401
 
 
 def default_worker_name() -> str:
