@@ -78,6 +78,11 @@ class Settings(BaseSettings):
 
     # Generators
     generator_timeout_seconds: float = Field(default=60.0, gt=0)
+    web_generation_threads: int = Field(default=2, ge=0, le=64)
+    job_lease_seconds: float = Field(default=60.0, gt=0)
+    job_max_attempts: int = Field(default=3, ge=1, le=100)
+    job_retry_backoff_seconds: float = Field(default=2.0, ge=0)
+    worker_poll_seconds: float = Field(default=0.5, gt=0, le=60)
 
     # Judge (K-Sort Eval)
     judge_base_url: str = "http://127.0.0.1:8001/v1"

@@ -207,12 +207,13 @@ def make_app(seeded_data: tuple[Path, str]) -> Iterator[AppFactory]:
         )
         app = create_app(settings, store=store, live=live)
         client = TestClient(app, raise_server_exceptions=True)
-        opened.append((client, store))
+        opened.append((client, store, app))
         return ArenaApp(client, store, settings, clock, arena)
 
     yield build
-    for client, store in opened:
+    for client, store, app in opened:
         client.close()
+        app.state.queue.close()  # its worker threads, when a typed prompt started them
         store.close()
 
 
@@ -220,3 +221,15 @@ def make_app(seeded_data: tuple[Path, str]) -> Iterator[AppFactory]:
 def arena_app(make_app: AppFactory) -> ArenaApp:
     """A seeded arena app with relaxed abuse limits and an admin token."""
     return make_app()
+
+
+def wait_for_battle(client: Any, token: str, timeout: float = 30.0) -> dict[str, Any]:
+    """Poll a typed prompt's battle status until it is no longer generating; its last status."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while True:
+        status: dict[str, Any] = client.get(f"/api/battles/{token}/status").json()
+        if status["state"] != "generating" or time.monotonic() > deadline:
+            return status
+        time.sleep(0.05)

@@ -13,6 +13,7 @@ import httpx
 import pytest
 
 from karena.generators.demo import DEMO_RENDERERS
+from tests.web.conftest import wait_for_battle
 from tests.web.server import free_port
 
 pytestmark = pytest.mark.slow
@@ -64,8 +65,10 @@ def test_demo_builds_serves_and_restarts_with_its_votes(tmp_path: Path) -> None:
                 "/api/battles",
                 json={"arena": "demo", "prompt": "two blue stars above a red circle"},
             )
-            assert typed.status_code == 201, typed.text
-            assert client.get(typed.json()["slots"][0]["url"]).status_code == 200
+            assert typed.status_code == 202, typed.text  # queued: the web's workers draw it
+            ready = wait_for_battle(client, typed.json()["token"])
+            assert ready["state"] == "ready", ready
+            assert client.get(ready["battle"]["slots"][0]["url"]).status_code == 200
             time.sleep(2.1)  # the default bot guard (2 s) is on in the demo
             vote = client.post(f"/api/battles/{typed.json()['token']}/vote", json={"mode": "tie"})
             assert vote.status_code == 200, vote.text

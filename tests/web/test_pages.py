@@ -6,7 +6,7 @@ import re
 from pathlib import Path
 
 from karena.generators.demo import DEMO_RENDERERS
-from tests.web.conftest import ADMIN_TOKEN, ArenaApp
+from tests.web.conftest import ADMIN_TOKEN, ArenaApp, wait_for_battle
 
 DEMO_NAMES = [r.name for r in DEMO_RENDERERS]
 STATIC = Path(__file__).resolve().parents[2] / "src" / "karena" / "web" / "static"
@@ -63,15 +63,19 @@ def test_typed_prompt_is_escaped(arena_app: ArenaApp) -> None:
     assert "<script>alert" not in response.text
     assert "&lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt;" in response.text
     api = arena_app.client.post("/api/battles", json={"arena": "demo", "prompt": evil})
-    assert api.status_code == 201 and api.json()["prompt"] == evil
+    assert api.status_code in (201, 202) and api.json()["prompt"] == evil
+    ready = wait_for_battle(arena_app.client, api.json()["token"])
+    assert ready["state"] == "ready" and ready["battle"]["prompt"] == evil
 
 
 def test_prompts_the_renderers_cannot_draw_get_a_clear_error(arena_app: ArenaApp) -> None:
     response = arena_app.client.post(
         "/api/battles", json={"arena": "demo", "prompt": "a photo of the moon"}
     )
-    assert response.status_code == 422
-    assert "shapes" in response.json()["error"]
+    assert response.status_code == 202  # queued: the renderers answer in a worker
+    status = wait_for_battle(arena_app.client, response.json()["token"])
+    assert status["state"] == "failed" and "shapes" in status["message"]
+    assert status["next_token"] is not None  # and a new battle from the gallery instead
 
 
 def test_hostile_model_names_are_escaped_on_the_leaderboard(arena_app: ArenaApp) -> None:

@@ -21,7 +21,7 @@ _ABORTS: tuple[type[BaseException], ...] = (KeyboardInterrupt, typer.Abort, clic
 
 #: Command modules, each exposing ``register(app: typer.Typer) -> None``.
 COMMAND_MODULES = (
-    "replay", "simulate", "store", "board", "serve", "eval", "rewards", "doctor",
+    "replay", "simulate", "store", "board", "serve", "eval", "rewards", "doctor", "generate",
 )  # fmt: skip
 
 

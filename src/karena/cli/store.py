@@ -236,14 +236,39 @@ def model_add(
     parent: Annotated[
         str | None, typer.Option(help="The model of this arena it is a variant of.")
     ] = None,
+    generator: Annotated[
+        str | None,
+        typer.Option(
+            help='Live generator config as JSON, e.g. \'{"kind": "fal", ...}\' '
+            "(docs/generation.md)."
+        ),
+    ] = None,
     database_url: DbOpt = None,
 ) -> None:
-    """Add a model to an arena."""
+    """Add a model to an arena.
+
+    With --generator it can make outputs on demand (typed prompts, karena generate).
+    """
+    import json
+
+    from karena.errors import InvalidInput
+    from karena.generators.registry import check_generator_config
+
+    config = None
+    if generator is not None:
+        try:
+            config = json.loads(generator)
+        except json.JSONDecodeError as exc:
+            raise InvalidInput(f"--generator is not valid JSON: {exc.msg}") from None
+        if not isinstance(config, dict):
+            raise InvalidInput("--generator must be a JSON object")
+        check_generator_config(config)
     store = _open(database_url)
     try:
         m = store.catalog.add_model(
-            arena=arena, name=name, organization=organization, link=link, parent=parent
-        )
+            arena=arena, name=name, organization=organization, link=link, parent=parent,
+            generator=config,
+        )  # fmt: skip
     finally:
         store.close()
     family = f" (a variant of {m.parent})" if m.parent else ""

@@ -15,6 +15,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+from pathlib import Path
 from typing import Any
 
 from karena.errors import InvalidInput
@@ -28,6 +29,8 @@ __all__ = [
     "json_object",
     "ksort_model_name",
     "ksort_ranks",
+    "parse_prompts",
+    "read_prompt_file",
     "read_prompts",
 ]
 
@@ -65,17 +68,37 @@ def read_prompts(source: GallerySource, max_bytes: int) -> dict[str, tuple[str, 
     if name is None:
         raise InvalidInput(f"{source.label} has no prompts file ({', '.join(PROMPT_FILES)})")
     text = source.read(files[name], max_bytes).decode("utf-8-sig")
+    return parse_prompts(name, text)
+
+
+def read_prompt_file(path: Path, max_bytes: int) -> dict[str, tuple[str, str]]:
+    """A prompt set in one file (``.jsonl``, ``.json``, ``.csv``, ``.tsv`` or ``.txt``)."""
+    if path.suffix.lower() not in (".jsonl", ".json", ".csv", ".tsv", ".txt"):
+        raise InvalidInput(f"{path}: a prompt set is a .jsonl, .json, .csv, .tsv or .txt file")
+    if path.stat().st_size > max_bytes:
+        raise InvalidInput(f"{path} is larger than {max_bytes} bytes")
+    prompts = parse_prompts(path.name.lower(), path.read_text(encoding="utf-8-sig"))
+    if not prompts:
+        raise InvalidInput(f"{path} holds no prompts")
+    return prompts
+
+
+def parse_prompts(name: str, text: str) -> dict[str, tuple[str, str]]:
+    """``{key: (text, category)}`` from a prompts file's text; its format from ``name``."""
     out: dict[str, tuple[str, str]] = {}
     if name.endswith(".jsonl"):
         for n, line in enumerate(text.splitlines(), 1):
             if line.strip():
                 row = json_object(line, f"{name} line {n}")
-                out[str(row.get("id"))] = (
+                out[str(row.get("id", n - 1))] = (
                     str(row.get("text", row.get("prompt", ""))),
                     str(row.get("category", "")),
                 )
     elif name.endswith(".json"):
-        data = json.loads(text)
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise InvalidInput(f"{name} is not valid JSON: {exc.msg}") from None
         rows = data.items() if isinstance(data, dict) else [(r.get("id"), r) for r in data]
         for key, value in rows:
             if isinstance(value, dict):

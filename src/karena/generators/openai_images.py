@@ -10,6 +10,7 @@ from typing import Any
 
 from karena.errors import ConfigError, UpstreamError
 from karena.generators.base import GeneratedOutput
+from karena.generators.http import snippet
 
 __all__ = ["OpenAIImagesGenerator"]
 
@@ -59,14 +60,15 @@ class OpenAIImagesGenerator:
             body["size"] = self.size
         body.update(dict(self.extra))
         headers = self._headers()
+        key = headers.get("Authorization", "").removeprefix("Bearer ") or None
         try:
             with httpx.Client(timeout=self.timeout, follow_redirects=False) as client:
                 resp = client.post(url, json=body, headers=headers)
                 if resp.status_code >= 400:
                     raise UpstreamError(
                         f"image endpoint {url} answered HTTP {resp.status_code}: "
-                        f"{_snippet(resp.text)}",
-                        detail={"status": resp.status_code},
+                        f"{snippet(resp.text, key)}",
+                        detail={"status": resp.status_code, "retryable": resp.status_code >= 500},
                     )
                 data = _first_item(resp)
                 if data.get("b64_json"):
@@ -82,24 +84,21 @@ class OpenAIImagesGenerator:
                 raise UpstreamError(f"image endpoint {url} returned neither b64_json nor url")
         except httpx.TimeoutException:
             raise UpstreamError(
-                f"image endpoint {url} timed out after {self.timeout:g} s"
+                f"image endpoint {url} timed out after {self.timeout:g} s",
+                detail={"retryable": True},
             ) from None
         except httpx.HTTPError as exc:
             raise UpstreamError(
-                f"image endpoint {url} failed: {type(exc).__name__}: {exc}"
+                f"image endpoint {url} failed: {type(exc).__name__}: {exc}",
+                detail={"retryable": True},
             ) from None
-
-
-def _snippet(text: str, limit: int = 200) -> str:
-    one_line = " ".join(text.split())
-    return one_line[:limit] + ("…" if len(one_line) > limit else "")
 
 
 def _first_item(resp: Any) -> dict[str, Any]:
     try:
         payload = resp.json()
     except ValueError:
-        raise UpstreamError(f"image endpoint answered non-JSON: {_snippet(resp.text)}") from None
+        raise UpstreamError(f"image endpoint answered non-JSON: {snippet(resp.text)}") from None
     items = payload.get("data") if isinstance(payload, dict) else None
     if not isinstance(items, list) or not items or not isinstance(items[0], dict):
         raise UpstreamError("image endpoint answered without a 'data' list of images")

@@ -8,6 +8,7 @@ The store keeps the config as data and never imports a generator; this layer sit
 
 from __future__ import annotations
 
+import json
 import secrets
 from collections.abc import Mapping
 
@@ -18,8 +19,9 @@ from karena.generators.base import Generator
 from karena.generators.registry import build_generator, check_generator_config
 from karena.services.categories import classifier_from_settings, safe_category
 from karena.store.api import Store
+from karena.store.arena_cache import ModelRow
 from karena.store.text import clean_prompt
-from karena.store.types import BattleView, ModelInfo
+from karena.store.types import BattleView, ModelInfo, PromptInfo
 
 __all__ = ["LiveGenerators"]
 
@@ -37,6 +39,7 @@ class LiveGenerators:
         # Typed prompts get a category (services/categories.py); a bad setting fails here, at
         # startup, not on a voter's first prompt.
         self.classify = classifier_from_settings(store.settings)
+        self._built: dict[str, Generator] = {}
 
     def add_model(
         self,
@@ -67,22 +70,10 @@ class LiveGenerators:
         info = self.store.catalog.get_model(arena=arena, name=model)
         self._generators[(info.arena_id, info.name)] = generator
 
-    def create_battle(
-        self,
-        *,
-        arena: str,
-        prompt_text: str,
-        voter_id: str | None = None,
-        seed: int | None = None,
-    ) -> BattleView:
-        """Open a battle on a user-typed prompt among the models with a live generator.
-
-        Missing outputs are generated (and stored, so the same prompt later costs nothing)
-        before the battle opens: it never shows a missing output, and a failed generation
-        opens no battle. A new prompt is stored with the category the prompt classifier
-        gives it (keyword rules by default; ``KARENA_PROMPT_CLASSIFIER``).
-        """
-        rng = np.random.default_rng(seed if seed is not None else secrets.randbits(64))
+    def plan_typed(
+        self, *, arena: str, prompt_text: str, rng: np.random.Generator
+    ) -> tuple[PromptInfo, list[ModelRow]]:
+        """The stored prompt and the K models (with a live generator) a typed prompt gets."""
         text = clean_prompt(prompt_text)
         catalog = self.store.battles.arena_catalog(arena=arena)
         attached = {name for arena_id, name in self._generators if arena_id == catalog.id}
@@ -102,15 +93,52 @@ class LiveGenerators:
         prompt = self.store.catalog.add_prompt(
             arena=arena, text=text, source="user", category=category
         )
+        return prompt, picked
+
+    def generator_for(
+        self, arena_id: int, model: str, config: Mapping[str, object] | None
+    ) -> Generator:
+        """The model's in-process generator, else one built from its stored config.
+
+        Built generators are kept per config, so a local pipeline loads once per process.
+        """
+        gen = self._generators.get((arena_id, model))
+        if gen is not None:
+            return gen
+        key = json.dumps(config or {}, sort_keys=True, default=str)
+        built = self._built.get(key)
+        if built is None:
+            timeout = self.store.settings.generator_timeout_seconds
+            built = self._built.setdefault(key, build_generator(config or {}, timeout=timeout))
+        return built
+
+    def has_attached(self, arena_id: int, model: str) -> bool:
+        """Whether a generator for this model was attached in this process."""
+        return (arena_id, model) in self._generators
+
+    def create_battle(
+        self,
+        *,
+        arena: str,
+        prompt_text: str,
+        voter_id: str | None = None,
+        seed: int | None = None,
+    ) -> BattleView:
+        """Open a battle on a user-typed prompt among the models with a live generator.
+
+        Missing outputs are generated (and stored, so the same prompt later costs nothing)
+        before the battle opens: it never shows a missing output, and a failed generation
+        opens no battle. A new prompt is stored with the category the prompt classifier
+        gives it (keyword rules by default; ``KARENA_PROMPT_CLASSIFIER``).
+        """
+        rng = np.random.default_rng(seed if seed is not None else secrets.randbits(64))
+        prompt, picked = self.plan_typed(arena=arena, prompt_text=prompt_text, rng=rng)
         for model in picked:
             if self.store.catalog.get_output(model_id=model.id, prompt_id=prompt.id) is not None:
                 continue
-            gen = self._generators.get((prompt.arena_id, model.name))
-            if gen is None:
-                gen = build_generator(
-                    model.generator or {}, timeout=self.store.settings.generator_timeout_seconds
-                )
-            produced = gen.generate(text)
+            produced = self.generator_for(prompt.arena_id, model.name, model.generator).generate(
+                prompt.text
+            )
             self.store.catalog.add_output(
                 arena=arena,
                 model=model.name,

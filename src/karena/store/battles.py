@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 from sqlalchemy import Connection, insert, select
+from sqlalchemy.exc import IntegrityError
 
 from karena.errors import Conflict, NotFound
 from karena.store import convert, planning
@@ -122,8 +123,12 @@ class Battles:
         plan: planning.BattlePlan,
         voter_id: str | None,
         now: datetime,
+        token: str | None = None,
+        voter_hash: str | None = None,
     ) -> BattleView:
-        token = secrets.token_urlsafe(24)
+        token = token if token is not None else secrets.token_urlsafe(24)
+        if voter_id is not None:
+            voter_hash = self.ctx.voter_hash(voter_id)
         expires = now + timedelta(seconds=self.ctx.settings.battle_ttl_seconds)
         battle_id = conn.execute(
             _insert_battle_statement(),
@@ -132,7 +137,7 @@ class Battles:
                 "prompt_id": plan.prompt_id,
                 "token": token,
                 "state": "open",
-                "voter_hash": self.ctx.voter_hash(voter_id) if voter_id is not None else None,
+                "voter_hash": voter_hash,
                 "created_at": now,
                 "expires_at": expires,
             },
@@ -169,16 +174,25 @@ class Battles:
         model_ids: Sequence[int],
         voter_id: str | None = None,
         rng: np.random.Generator,
+        token: str | None = None,
+        voter_hash: str | None = None,
     ) -> BattleView:
         """Open a battle on this prompt with these models, in a shuffled display order.
 
         Every model must have an output for the prompt (NotFound otherwise): add them first.
+        ``token`` opens it under a token handed out before (a pending battle's; Conflict if a
+        battle has it already); ``voter_hash`` stands for ``voter_id`` when only it is known.
         """
         now = self.ctx.now()
-        with self.ctx.db.write_conn() as conn:
-            catalog = self.ctx.arena_cache.catalog(conn, arena)
-            plan = planning.plan_for_prompt(catalog, prompt_id, model_ids, rng)
-            view = self._insert_battle(conn, plan, voter_id, now)
+        try:
+            with self.ctx.db.write_conn() as conn:
+                catalog = self.ctx.arena_cache.catalog(conn, arena)
+                plan = planning.plan_for_prompt(catalog, prompt_id, model_ids, rng)
+                view = self._insert_battle(conn, plan, voter_id, now, token, voter_hash)
+        except IntegrityError:
+            if token is None:
+                raise
+            raise Conflict("a battle with this token is open already") from None
         self.ctx.arena_cache.note_battle(catalog, plan.model_ids)
         return view
 

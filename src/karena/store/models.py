@@ -29,9 +29,11 @@ __all__ = [
     "BatchHistoryRow",
     "Battle",
     "BattleSlot",
+    "GenerationJob",
     "Model",
     "Output",
     "PairCount",
+    "PendingBattle",
     "Prompt",
     "RatingRow",
     "RatingSnapshot",
@@ -318,3 +320,52 @@ class BatchBoardRow(Base):
     seconds: Mapped[float] = mapped_column(Double)
     fitted_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     fitting_since: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+
+class GenerationJob(Base):
+    """One output to generate: (model, prompt), queued for ``karena worker`` (revision 0010).
+
+    ``state``: queued -> running (claimed by ``worker`` until ``lease_until``; a lease that
+    runs out makes the job claimable again) -> done, or back to queued after a retryable
+    failure (not before ``available_at``), or failed after ``max_attempts``.
+    """
+
+    __tablename__ = "generation_jobs"
+    __table_args__ = (
+        UniqueConstraint("model_id", "prompt_id", name="uq_generation_jobs_model_prompt"),
+        Index("ix_generation_jobs_state_available", "state", "available_at"),
+    )
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    arena_id: Mapped[int] = mapped_column(ForeignKey("arenas.id", ondelete="CASCADE"), index=True)
+    model_id: Mapped[int] = mapped_column(ForeignKey("models.id", ondelete="CASCADE"))
+    prompt_id: Mapped[int] = mapped_column(ForeignKey("prompts.id", ondelete="CASCADE"))
+    state: Mapped[str] = mapped_column(String(16))
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    max_attempts: Mapped[int] = mapped_column(Integer)
+    worker: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    available_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    error: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class PendingBattle(Base):
+    """A battle on a typed prompt that waits for its outputs (revision 0010).
+
+    It opens, under the same ``token``, once every model has its output; ``state`` is
+    generating | open | failed (``message`` says why, ``next_token`` is the battle offered
+    instead).
+    """
+
+    __tablename__ = "pending_battles"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    token: Mapped[str] = mapped_column(String(64), unique=True)
+    arena_id: Mapped[int] = mapped_column(ForeignKey("arenas.id", ondelete="CASCADE"), index=True)
+    prompt_id: Mapped[int] = mapped_column(ForeignKey("prompts.id", ondelete="CASCADE"))
+    model_ids: Mapped[list[int]] = mapped_column(JSON)
+    voter_hash: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    state: Mapped[str] = mapped_column(String(16))
+    message: Mapped[str] = mapped_column(Text, default="")
+    next_token: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)

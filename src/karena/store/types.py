@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Generic, Literal, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, Literal, TypeVar
 
 if TYPE_CHECKING:
     from karena.rating.leaderboard import LeaderboardRow
@@ -18,8 +18,11 @@ __all__ = [
     "BatchRefresh",
     "BattleMedia",
     "BattleView",
+    "ClaimedJob",
     "ContestantResult",
     "FamilyRecord",
+    "JobCounts",
+    "JobState",
     "MediaBlob",
     "ModelBattle",
     "ModelFamily",
@@ -29,6 +32,7 @@ __all__ = [
     "OutputInfo",
     "Page",
     "PairVote",
+    "PendingBattleInfo",
     "PromptInfo",
     "Recomputed",
     "ReferenceBattle",
@@ -440,3 +444,54 @@ class Recomputed:
 
     votes: int
     largest_change: float
+
+
+@dataclass(frozen=True, slots=True)
+class ClaimedJob:
+    """A generation job a worker holds: which output to make, and the attempt this is."""
+
+    id: int
+    arena_slug: str
+    model_name: str
+    generator: Mapping[str, Any] | None
+    prompt_key: str
+    prompt_text: str
+    attempt: int
+    max_attempts: int
+
+
+@dataclass(frozen=True, slots=True)
+class JobState:
+    """The state of one model's job for a pending battle (queued/running/done/failed)."""
+
+    model_id: int
+    state: str
+    error: str
+
+
+@dataclass(frozen=True, slots=True)
+class PendingBattleInfo:
+    """A typed prompt's battle waiting for its outputs; state generating | open | failed."""
+
+    token: str
+    arena_slug: str
+    prompt_id: int
+    prompt_text: str
+    model_ids: tuple[int, ...]
+    voter_hash: str | None
+    state: str
+    message: str
+    next_token: str | None
+    created_at: datetime
+    jobs: tuple[JobState, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class JobCounts:
+    """Generation jobs by state."""
+
+    STATES: ClassVar[tuple[str, ...]] = ("queued", "running", "done", "failed")
+    queued: int = 0
+    running: int = 0
+    done: int = 0
+    failed: int = 0

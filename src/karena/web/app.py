@@ -14,6 +14,7 @@ from fastapi.templating import Jinja2Templates
 
 from karena import __version__
 from karena.services.live import LiveGenerators
+from karena.services.queue import GenerationQueue
 from karena.settings import Settings
 from karena.store.api import Store
 from karena.web import admin, api, pages
@@ -77,6 +78,7 @@ def create_app(
         yield
         if refresher is not None:
             refresher.stop()
+        app.state.queue.close()
         executor.shutdown(wait=True)
         if owned:
             the_store.close()
@@ -92,6 +94,7 @@ def create_app(
     app.state.settings = settings
     app.state.store = the_store
     app.state.live = live if live is not None else LiveGenerators(the_store)
+    app.state.queue = GenerationQueue(app.state.live, threads=settings.web_generation_threads)
     app.state.executor = executor
     app.state.batch_refresher = refresher
     app.state.live_arenas = live_arenas

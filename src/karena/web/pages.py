@@ -11,10 +11,11 @@ from fastapi.templating import Jinja2Templates
 
 from karena import __version__
 from karena.errors import KarenaError, NotFound
+from karena.services.queue import GenerationQueue
 from karena.store.api import Store
 from karena.store.types import BattleView
 from karena.web.api import BoardQuery, leaderboard_out, resolve_arena
-from karena.web.deps import LiveDep, StoreDep, VoterDep, attach_new_voter_cookie
+from karena.web.deps import StoreDep, VoterDep, attach_new_voter_cookie
 from karena.web.plot import history_plot, interval_plot
 from karena.web.schemas import MAX_PROMPT_CHARS, ModelPageOut
 from karena.web.schemas_history import ModelHistoryOut
@@ -84,7 +85,6 @@ def vote_page(
 def battle_for_prompt(
     request: Request,
     store: StoreDep,
-    live: LiveDep,
     voter: VoterDep,
     arena: Annotated[str, Form(max_length=64)],
     prompt: Annotated[str, Form(min_length=1, max_length=MAX_PROMPT_CHARS)],
@@ -92,8 +92,9 @@ def battle_for_prompt(
     """A battle on the voter's own prompt (live generators only); redirects to its page."""
     slug = resolve_arena(store, arena)
     request.app.state.battle_limiter.check(voter)
-    battle = live.create_battle(arena=slug, voter_id=voter, prompt_text=prompt)
-    redirect = RedirectResponse(f"/battle/{battle.token}", status_code=303)
+    queue: GenerationQueue = request.app.state.queue
+    req = queue.request_battle(arena=slug, voter_id=voter, prompt_text=prompt)
+    redirect = RedirectResponse(f"/battle/{req.token}", status_code=303)
     return attach_new_voter_cookie(request, redirect)
 
 
@@ -101,11 +102,16 @@ def battle_for_prompt(
 def battle_page(
     request: Request,
     store: StoreDep,
+    voter: VoterDep,
     token: Annotated[str, PathParam(max_length=128, pattern=r"^[A-Za-z0-9_-]+$")],
 ) -> Response:
-    """An existing battle by its opaque token."""
-    battle = store.battles.get_battle(token=token)
-    return _vote_page(request, store, battle.arena_slug, battle)
+    """An existing battle by its opaque token, or "generating…" while its outputs are made."""
+    queue: GenerationQueue = request.app.state.queue
+    status = queue.status(token=token, voter_id=voter)
+    if status.battle is not None:
+        return _vote_page(request, store, status.battle.arena_slug, status.battle)
+    context = {"nav": "vote", "arena_slug": status.arena_slug, "status": status}
+    return _render(request, "generating.html", context)
 
 
 @router.get("/leaderboard")

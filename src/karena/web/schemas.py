@@ -8,6 +8,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictBool
 
 from karena.rating.leaderboard import LeaderboardRow
+from karena.services.queue import BattleStatus
 from karena.store.types import (
     ArenaInfo,
     BattleView,
@@ -131,6 +132,36 @@ def _no_bool_or_text(value: object) -> object:
 
 _JSON_INT = BeforeValidator(_no_bool_or_text)
 Rank = Annotated[int, Field(ge=1, le=MAX_K), _JSON_INT]
+
+
+class BattleStatusOut(BaseModel):
+    """A typed prompt's battle while its outputs are made: poll ``status_url`` until ready."""
+
+    token: str
+    arena: str
+    prompt: str
+    state: Literal["generating", "ready", "failed"]
+    done: int = Field(description="outputs stored so far")
+    total: int = Field(description="outputs the battle needs")
+    message: str = Field("", description="why it failed, for the voter")
+    next_token: str | None = Field(None, description="a new battle offered after a failure")
+    status_url: str
+    battle: BattleOut | None = None
+
+    @classmethod
+    def of(cls, status: BattleStatus) -> BattleStatusOut:
+        return cls(
+            token=status.token,
+            arena=status.arena_slug,
+            prompt=status.prompt_text,
+            state=status.state,  # type: ignore[arg-type]
+            done=status.done,
+            total=status.total,
+            message=status.message,
+            next_token=status.next_token,
+            status_url=f"/api/battles/{status.token}/status",
+            battle=BattleOut.of(status.battle) if status.battle is not None else None,
+        )
 
 
 class RankVote(_Body):
