@@ -1,0 +1,167 @@
+"""Pins of the matchmaking core that the mutation run found loose (issue 18).
+
+Models of *different* σ, so that the conservative score S = μ − 3σ is told apart from μ + 3σ and
+μ − 4σ; a pivot exactly one comparison below the next model; the messages a caller reads.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from karena.errors import InvalidInput
+from karena.matchmaking import MatchState, SkillOnlyMatchmaker, UCBMatchmaker
+from karena.matchmaking.base import MatchArrays, RatingArrays, least_compared_pivot, top_by_score
+from karena.matchmaking.pairs import DensePairCounts
+from karena.matchmaking.ucb import UNMET
+from karena.rating.types import Rating
+
+# Pivot 0 has S = 20. Opponent 1: μ 26, σ 2 → S = 20 (μ + 3σ = 32, μ − 4σ = 18).
+# Opponent 2: μ 21, σ 0 → S = 21 whatever the multiple of σ. Only S = μ − 3σ puts 1 closer.
+MUS = [20.0, 26.0, 21.0]
+SIGMAS = [0.0, 2.0, 0.0]
+
+
+def _state(mus: list[float], sigmas: list[float], counts: np.ndarray | None = None) -> MatchState:
+    n = len(mus)
+    pc = counts if counts is not None else np.zeros((n, n), dtype=np.int64)
+    ratings = tuple(Rating(m, s) for m, s in zip(mus, sigmas, strict=True))
+    return MatchState(ratings, pc)
+
+
+def _counts_pivot_zero() -> np.ndarray:
+    # 1 and 2 met each other once; 0 has met nobody: 0 is the pivot.
+    c = np.zeros((3, 3), dtype=np.int64)
+    c[1, 2] = c[2, 1] = 1
+    return c
+
+
+def test_conservative_score_is_mu_minus_three_sigma() -> None:
+    arrays = _state(MUS, SIGMAS).to_arrays()
+    np.testing.assert_array_equal(arrays.conservative, [[20.0, 20.0, 21.0]])
+    assert Rating(26.0, 2.0).conservative == 20.0
+
+
+def test_skill_only_opponent_is_closest_in_mu_minus_three_sigma() -> None:
+    state = _state(MUS, SIGMAS, _counts_pivot_zero())
+    for seed in range(5):
+        assert SkillOnlyMatchmaker().select(state, 2, np.random.default_rng(seed)) == (0, 1)
+
+
+def test_ucb_skill_term_uses_mu_minus_three_sigma() -> None:
+    state = _state(MUS, SIGMAS, _counts_pivot_zero())
+    # All unmet with the pivot: ordered by the skill term among themselves.
+    assert UCBMatchmaker().select(state, 2, np.random.default_rng(0)) == (0, 1)
+    scores = UCBMatchmaker().opponent_scores(state.to_arrays(), np.array([0]))[0]
+    assert scores[1] == UNMET + 0.0 and scores[2] == UNMET - 1.0
+
+
+def test_ucb_scores_met_pairs_by_skill_plus_bonus() -> None:
+    c = np.zeros((3, 3), dtype=np.int64)
+    c[0, 1] = c[1, 0] = 4
+    c[0, 2] = c[2, 0] = 1
+    state = _state(MUS, SIGMAS, c)
+    scores = UCBMatchmaker(alpha=1.0).opponent_scores(state.to_arrays(), np.array([0]))[0]
+    n = 5.0
+    assert scores[1] == pytest.approx(0.0 + np.sqrt(np.log(n) / 4.0), rel=1e-15)
+    assert scores[2] == pytest.approx(-1.0 + np.sqrt(np.log(n) / 1.0), rel=1e-15)
+    # Without unmet_first an unmet pair scores its skill term alone.
+    lone = _state(MUS, SIGMAS, _counts_pivot_zero())
+    raw = UCBMatchmaker(unmet_first=False).opponent_scores(lone.to_arrays(), np.array([0]))[0]
+    np.testing.assert_array_equal(raw[1:], [0.0, -1.0])
+
+
+def test_pivot_is_never_a_model_with_one_more_comparison() -> None:
+    """Totals 2, 2, 1, 1: the pivot is 2 or 3 for every seed, never 0 or 1 (one more)."""
+    c = np.array([[0, 1, 1, 0], [1, 0, 0, 1], [1, 0, 0, 0], [0, 1, 0, 0]], dtype=np.int64)
+    arrays = _state([25.0] * 4, [1.0] * 4, c).to_arrays()
+    assert arrays.pair_counts.totals.tolist() == [[2, 2, 1, 1]]
+    seen = {int(least_compared_pivot(arrays, np.random.default_rng(s))[0]) for s in range(200)}
+    assert seen == {2, 3}
+
+
+def test_ties_for_least_compared_are_broken_by_rng_both_ways() -> None:
+    arrays = _state([25.0] * 3, [1.0] * 3).to_arrays()
+    seen = {int(least_compared_pivot(arrays, np.random.default_rng(s))[0]) for s in range(60)}
+    assert seen == {0, 1, 2}
+
+
+def test_top_by_score_orders_best_first_and_skips_excluded() -> None:
+    score = np.array([[0.5, 3.0, -1.0, 2.0, np.inf]])
+    exclude = np.array([[False, False, False, False, True]])
+    rng = np.random.default_rng(0)
+    assert top_by_score(score, exclude, 3, rng).tolist() == [[1, 3, 0]]
+    assert top_by_score(score, exclude, 1, rng).tolist() == [[1]]
+    full = top_by_score(score[:, :4], exclude[:, :4], 4, rng)
+    assert full.tolist() == [[1, 3, 0, 2]]
+
+
+def test_rating_arrays_validate_with_clear_messages() -> None:
+    with pytest.raises(InvalidInput, match=r"equal-length vectors, got \(2,\), \(3,\)"):
+        RatingArrays([1.0, 2.0], [1.0, 1.0, 1.0])
+    with pytest.raises(InvalidInput, match="finite with sigma >= 0"):
+        RatingArrays([1.0, np.nan], [1.0, 1.0])
+    with pytest.raises(InvalidInput, match="finite with sigma >= 0"):
+        RatingArrays([1.0, 2.0], [1.0, -0.5])
+    ra = RatingArrays([1.0, 2.0, 3.0], [0.5, 0.0, 2.0])
+    assert len(ra) == 3 and ra[1] == Rating(2.0, 0.0)
+    assert ra[1:] == RatingArrays([2.0, 3.0], [0.0, 2.0])
+    assert list(ra) == [Rating(1.0, 0.5), Rating(2.0, 0.0), Rating(3.0, 2.0)]
+    assert ra == [Rating(1.0, 0.5), Rating(2.0, 0.0), Rating(3.0, 2.0)]
+    assert ra != [Rating(1.0, 0.5), Rating(2.0, 0.0)]
+    assert ra != RatingArrays([1.0, 2.0, 3.0], [0.5, 0.0, 2.5])
+    assert ra.__eq__("abc") is NotImplemented
+    assert repr(ra) == "RatingArrays(n=3)"
+    assert not ra.mu.flags.writeable and not ra.sigma.flags.writeable
+
+
+def test_match_state_validates_with_clear_messages() -> None:
+    ratings = (Rating(1.0, 1.0), Rating(2.0, 1.0), Rating(3.0, 1.0))
+    with pytest.raises(InvalidInput, match=r"pair_counts must be 3x3, got \(2, 2\)"):
+        MatchState(ratings, np.zeros((2, 2), dtype=np.int64))
+    with pytest.raises(InvalidInput, match=r"1 arena of 3 models, got \(1, 2\)"):
+        MatchState(ratings, DensePairCounts(np.zeros((1, 2, 2), dtype=np.int64)))
+    zero = np.zeros((3, 3), dtype=np.int64)
+    with pytest.raises(InvalidInput, match=r"busy model index 3 is outside 0..2"):
+        MatchState(ratings, zero, busy=frozenset({3}))
+    with pytest.raises(InvalidInput, match=r"disabled model index -1 is outside 0..2"):
+        MatchState(ratings, zero, disabled=frozenset({-1, 1}))
+    for bad in ((0, 0), (0, 3), (-1, 0), (0, 1, 2)):
+        with pytest.raises(InvalidInput, match="are not two distinct indices < 3"):
+            MatchState(ratings, zero, paired=(bad,))  # type: ignore[arg-type]
+    state = MatchState(ratings, zero, busy=frozenset({2}), disabled=frozenset({0}))
+    assert state.n == 3 and state.n_available == 2 and state.available() == [1, 2]
+    assert state.busy_mask.tolist() == [False, False, True]
+    assert state.disabled_mask.tolist() == [True, False, False]
+    arrays = state.to_arrays()
+    assert arrays.shape == (1, 3) and arrays.paired is not None
+    assert arrays.paired.shape == (1, 0, 2)
+    from_ra = MatchState(RatingArrays([1.0, 2.0, 3.0], [1.0, 1.0, 1.0]), zero)
+    np.testing.assert_array_equal(from_ra.mu, [1.0, 2.0, 3.0])
+
+
+def test_match_arrays_shape_checks_name_the_problem() -> None:
+    s, n = 1, 3
+    ok = dict(
+        mu=np.zeros((s, n)),
+        sigma=np.ones((s, n)),
+        pair_counts=np.zeros((s, n, n), dtype=np.int64),
+        busy=np.zeros((s, n), bool),
+        disabled=np.zeros((s, n), bool),
+    )
+    mm = UCBMatchmaker()
+    rng = np.random.default_rng(0)
+    with pytest.raises(InvalidInput, match="a battle needs K >= 2 models, got 1"):
+        mm.select_batch(MatchArrays(**ok), 1, rng)  # type: ignore[arg-type]
+    for key in ("busy", "disabled"):
+        bad = dict(ok, **{key: np.zeros((s, n + 1), bool)})
+        with pytest.raises(InvalidInput, match="match arrays have inconsistent shapes"):
+            mm.select_batch(MatchArrays(**bad), 2, rng)  # type: ignore[arg-type]
+    bad = dict(ok, pair_counts=np.zeros((s, n + 1, n + 1), dtype=np.int64))
+    with pytest.raises(InvalidInput, match="match arrays have inconsistent shapes"):
+        mm.select_batch(MatchArrays(**bad), 2, rng)  # type: ignore[arg-type]
+    with pytest.raises(InvalidInput, match="need at least K=4 enabled models, have 3") as err:
+        mm.select_batch(MatchArrays(**ok), 4, rng)  # type: ignore[arg-type]
+    assert err.value.detail == {"k": 4, "enabled": 3}
+    # Exactly K enabled models is enough.
+    assert sorted(mm.select_batch(MatchArrays(**ok), 3, rng)[0].tolist()) == [0, 1, 2]  # type: ignore[arg-type]

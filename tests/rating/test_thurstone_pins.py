@@ -1,0 +1,203 @@
+"""Pins of the Thurstone model that the mutation run found loose (issue 18).
+
+Ranking probabilities for K ≥ 3 against numerical integration (scipy.integrate.quad of the
+order statistics), not only their sum; the win probability; the tie and best-of-K weights.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+
+import numpy as np
+import pytest
+from scipy import integrate, special, stats
+
+from karena.errors import InvalidInput
+from karena.rating.models.thurstone import (
+    DEFAULT_BETA,
+    ThurstoneK,
+    best_of_k_weight,
+    draw_margin_for,
+    gaussian_ranking_probability,
+    gaussian_win_probability,
+    vote_weight,
+)
+from karena.rating.types import BestOfK, Ranking, Rating, Tie
+
+RATINGS = (Rating(27.0, 2.0), Rating(24.0, 5.0), Rating(25.5, 0.5), Rating(22.0, 3.0))
+
+
+def _dist(r: Rating, beta: float) -> stats.rv_continuous:
+    return stats.norm(r.mu, math.sqrt(r.sigma**2 + beta**2))
+
+
+def ref_three(ratings: tuple[Rating, ...], order: tuple[int, ...], beta: float) -> float:
+    """P(X_a > X_b > X_c) = ∫ f_b(y) (1 − F_a(y)) F_c(y) dy."""
+    a, b, c = (_dist(ratings[i], beta) for i in order)
+    value, _ = integrate.quad(lambda y: b.pdf(y) * a.sf(y) * c.cdf(y), -np.inf, np.inf)
+    return float(value)
+
+
+def ref_four(ratings: tuple[Rating, ...], order: tuple[int, ...], beta: float) -> float:
+    """P(X_a > X_b > X_c > X_d) = ∫ f_b(y)(1 − F_a(y)) ∫_{−∞}^{y} f_c(z) F_d(z) dz dy.
+
+    On a fine grid (Simpson-exact to ~1e−9 here): the inner integral by cumulative trapezoid.
+    """
+    a, b, c, d = (ratings[i] for i in order)
+    y = np.linspace(-40.0, 90.0, 400_001)
+
+    def pdf(r: Rating) -> np.ndarray:
+        s = math.sqrt(r.sigma**2 + beta**2)
+        return np.exp(-0.5 * ((y - r.mu) / s) ** 2) / (s * math.sqrt(2 * math.pi))
+
+    def cdf(r: Rating) -> np.ndarray:
+        return special.ndtr((y - r.mu) / math.sqrt(r.sigma**2 + beta**2))
+
+    inner = integrate.cumulative_trapezoid(pdf(c) * cdf(d), y, initial=0.0)
+    return float(integrate.trapezoid(pdf(b) * (1.0 - cdf(a)) * inner, y))
+
+
+@pytest.mark.parametrize("order", list(itertools.permutations(range(3))))
+def test_three_way_ranking_probability_matches_integration(order: tuple[int, ...]) -> None:
+    ratings = RATINGS[:3]
+    got = gaussian_ranking_probability(ratings, order, DEFAULT_BETA)
+    assert got == pytest.approx(ref_three(ratings, order, DEFAULT_BETA), abs=2e-5)
+
+
+@pytest.mark.parametrize("order", [(0, 1, 2, 3), (3, 2, 1, 0), (2, 0, 3, 1)])
+def test_four_way_ranking_probability_matches_integration(order: tuple[int, ...]) -> None:
+    got = gaussian_ranking_probability(RATINGS, order, 2.0)
+    assert got == pytest.approx(ref_four(RATINGS, order, 2.0), abs=2e-5)
+
+
+def test_model_ranking_probability_uses_its_beta() -> None:
+    model = ThurstoneK(beta=1.5)
+    ratings = RATINGS[:3]
+    assert model.ranking_probability(ratings, (0, 2, 1)) == pytest.approx(
+        ref_three(ratings, (0, 2, 1), 1.5), abs=2e-5
+    )
+    assert model.ranking_probability(ratings[:2], (1, 0)) == pytest.approx(
+        gaussian_win_probability(ratings[1], ratings[0], 1.5), rel=1e-14
+    )
+
+
+def test_win_probability_is_phi_of_the_scaled_gap() -> None:
+    a, b = Rating(30.0, 3.0), Rating(26.0, 1.0)
+    c = math.sqrt(9.0 + 1.0 + 2.0 * 2.0**2)
+    assert gaussian_win_probability(a, b, 2.0) == pytest.approx(stats.norm.cdf(4.0 / c), rel=1e-14)
+    assert ThurstoneK(beta=2.0).win_probability(a, b) == gaussian_win_probability(a, b, 2.0)
+
+
+def test_draw_margin_gives_the_draw_chance() -> None:
+    eps = draw_margin_for(0.10, DEFAULT_BETA)
+    assert eps == pytest.approx(0.7404665874521482, rel=1e-12)
+    assert ThurstoneK().draw_margin == pytest.approx(eps, rel=1e-15)
+    assert draw_margin_for(0.2, 1.0, n_players=3) == pytest.approx(
+        stats.norm.ppf(0.6) * math.sqrt(3.0), rel=1e-14
+    )
+
+
+def test_vote_weights() -> None:
+    assert best_of_k_weight(2) == 1.0 and best_of_k_weight(4) == 0.7397
+    assert best_of_k_weight(16) == 0.3484
+    assert best_of_k_weight(17) == pytest.approx(2.0 / (1.0 + 4.0), rel=1e-15)
+    ranking = np.array([1, 2, 3, 4])
+    assert vote_weight(ranking, np.array([0, 1, 2, 3])) == pytest.approx(3.0 / 5.0, rel=1e-15)
+    # Empty slots (model −1) are not counted in K.
+    assert vote_weight(np.array([1, 2, 3, 0]), np.array([0, 1, 2, -1])) == 0.75
+    best = np.array([0, 1, 0, 0])
+    assert vote_weight(best, np.array([0, 1, 2, 3])) == 0.7397
+    assert vote_weight(np.array([0, 1, 0, 0]), np.array([0, 1, 2, -1])) == 0.8437
+
+
+def test_invalid_parameters_are_refused_with_their_names() -> None:
+    with pytest.raises(InvalidInput, match="weighting must be 'calibrated' or 'paper', got 'x'"):
+        ThurstoneK(weighting="x")  # type: ignore[arg-type]
+    with pytest.raises(InvalidInput, match="gamma must be 'paper' or 'weng_lin', got 'x'"):
+        ThurstoneK(gamma="x")  # type: ignore[arg-type]
+    for kwargs in ({"beta": 0.0}, {"sigma0": 0.0}, {"tau": -0.1}, {"draw_margin": -0.1}):
+        with pytest.raises(InvalidInput, match="need beta > 0, sigma0 > 0, tau >= 0"):
+            ThurstoneK(**kwargs)  # type: ignore[arg-type]
+    ThurstoneK(tau=0.0, draw_margin=0.0)  # the boundaries themselves are fine
+
+
+def test_kernel_params_name_the_forms() -> None:
+    assert ThurstoneK().kernel_params() == [
+        DEFAULT_BETA,
+        0.0,
+        0.7404665874521482,
+        1.0,
+        1e-4,
+        1.0,
+    ]
+    paper = ThurstoneK(weighting="paper", gamma="paper", tau=0.5, kappa=0.01)
+    assert paper.kernel_params() == [DEFAULT_BETA, 0.5, 0.7404665874521482, 0.0, 0.01, 0.0]
+
+
+def _one_pair_reference(winner: Rating, loser: Rating, beta: float, margin: float) -> tuple:
+    """TrueSkill's 1-vs-1 update (a Gaussian truncated at the margin), from scipy."""
+    c = math.sqrt(winner.sigma**2 + loser.sigma**2 + 2 * beta**2)
+    x = (winner.mu - loser.mu) / c - margin / c
+    v = stats.norm.pdf(x) / stats.norm.cdf(x)
+    w = v * (v + x)
+    mw = winner.mu + winner.sigma**2 / c * v
+    ml = loser.mu - loser.sigma**2 / c * v
+    sw = winner.sigma * math.sqrt(1 - winner.sigma**2 / c**2 * w)
+    sl = loser.sigma * math.sqrt(1 - loser.sigma**2 / c**2 * w)
+    return Rating(mw, sw), Rating(ml, sl)
+
+
+@pytest.mark.parametrize("weighting", ["calibrated", "paper"])
+def test_one_pair_is_the_exact_truncated_gaussian_update(weighting: str) -> None:
+    """With K = 2 both forms are the one-pair update, whatever the σs (unequal here)."""
+    model = ThurstoneK(weighting=weighting, gamma="paper")  # type: ignore[arg-type]
+    a, b = Rating(24.0, 6.0), Rating(27.0, 2.0)
+    got = model.update((a, b), Ranking((1, 2)))
+    want = _one_pair_reference(a, b, model.beta, model.draw_margin)
+    for g, w in zip(got, want, strict=True):
+        assert g.mu == pytest.approx(w.mu, rel=1e-12)
+        assert g.sigma == pytest.approx(w.sigma, rel=1e-12)
+    flipped = model.update((b, a), Ranking((2, 1)))
+    assert flipped == (got[1], got[0])
+
+
+def test_weng_lin_gamma_damps_the_variance_update() -> None:
+    a, b = Rating(24.0, 6.0), Rating(27.0, 2.0)
+    paper = ThurstoneK(weighting="paper", gamma="paper").update((a, b), Ranking((1, 2)))
+    damped = ThurstoneK(weighting="paper", gamma="weng_lin").update((a, b), Ranking((1, 2)))
+    assert damped[0].mu == paper[0].mu
+    c = math.sqrt(36 + 4 + 2 * DEFAULT_BETA**2)
+    # σ'² = σ²(1 − γ σ²/c² W) with γ = σ/c: the shrink of σ² is γ times the paper's.
+    shrink_paper = 1 - (paper[0].sigma / 6.0) ** 2
+    shrink_damped = 1 - (damped[0].sigma / 6.0) ** 2
+    assert shrink_damped == pytest.approx(shrink_paper * 6.0 / c, rel=1e-12)
+
+
+def test_paper_form_variance_floor_is_kappa() -> None:
+    ratings = tuple(Rating(25.0, 8.0) for _ in range(12))
+    out = ThurstoneK(weighting="paper", gamma="paper", kappa=0.01).update(ratings, Tie(12))
+    assert all(r.sigma == pytest.approx(8.0 * 0.1, rel=1e-12) for r in out)
+
+
+def test_tau_inflates_sigma_before_the_update() -> None:
+    a, b = Rating(25.0, 3.0), Rating(25.0, 3.0)
+    model = ThurstoneK(tau=4.0, weighting="paper", gamma="paper")
+    got = model.update((a, b), Ranking((1, 2)))
+    inflated = Rating(25.0, 5.0)
+    want = _one_pair_reference(inflated, inflated, model.beta, model.draw_margin)
+    assert got[0].mu == pytest.approx(want[0].mu, rel=1e-12)
+    assert got[0].sigma == pytest.approx(want[0].sigma, rel=1e-12)
+
+
+def test_zero_sigma_stays_zero_in_the_calibrated_form() -> None:
+    got = ThurstoneK().update((Rating(25.0, 0.0), Rating(25.0, 4.0)), Ranking((1, 2)))
+    assert got[0] == Rating(25.0, 0.0)
+    assert got[1].mu < 25.0 and got[1].sigma < 4.0
+
+
+def test_best_of_k_losers_all_move_alike() -> None:
+    ratings = (Rating(25.0, 4.0),) * 4
+    out = ThurstoneK().update(ratings, BestOfK(4, 2))
+    assert out[2].mu > 25.0
+    assert out[0] == out[1] == out[3] and out[0].mu < 25.0
