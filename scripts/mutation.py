@@ -30,11 +30,12 @@ The last line is ``RESULT mutation_score=<killed/scored over all modules> ...``.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import math
 import os
 import random
 import shutil
-import subprocess
+import signal
 import sys
 import tempfile
 import time
@@ -130,17 +131,19 @@ class Tally:
         return 1.96 * math.sqrt(max(p * (1 - p), 0.25 / n) / n) * fpc
 
 
-def load_equivalents() -> set[tuple[str, str, str]]:
-    """(module, original line, mutated line), stripped, from scripts/mutation_equivalent.txt."""
-    out: set[tuple[str, str, str]] = set()
+def load_equivalents() -> set[tuple[str, ...]]:
+    """(module, function, original line, mutated line), stripped, from the equivalents file."""
+    out: set[tuple[str, ...]] = set()
     if not EQUIVALENT_FILE.exists():
         return out
     lines = [ln for ln in EQUIVALENT_FILE.read_text().splitlines() if not ln.startswith("#")]
     for ln in lines:
         if not ln.strip():
             continue
-        module, before, after = (part.strip() for part in ln.split(" ||| "))
-        out.add((module, before, after))
+        parts = tuple(part.strip() for part in ln.split(" ||| "))
+        if len(parts) != 4:
+            raise SystemExit(f"{EQUIVALENT_FILE.name}: need 4 fields separated by ' ||| ': {ln}")
+        out.add(parts)
     return out
 
 
@@ -149,6 +152,19 @@ def mutants_of(source: str, filename: str) -> list[object]:
     from mutmut import Context, list_mutations
 
     return list(list_mutations(Context(source=source, filename=filename)))
+
+
+def enclosing_function(lines: list[str], index: int) -> str:
+    """The name of the innermost ``def`` (or ``class``) that encloses line ``index``."""
+    indent = len(lines[index]) - len(lines[index].lstrip())
+    for line in reversed(lines[:index]):
+        stripped = line.lstrip()
+        depth = len(line) - len(stripped)
+        if stripped.startswith(("def ", "async def ", "class ")) and depth < indent:
+            return stripped.split(" ", 1)[1].split("(", 1)[0].split(":", 1)[0]
+        if stripped and depth == 0 and not stripped.startswith(("#", ")", "@", "class ")):
+            return "<module>"
+    return "<module>"
 
 
 def apply(source: str, filename: str, mutation_id: object) -> tuple[str, str, str]:
@@ -166,23 +182,74 @@ def apply(source: str, filename: str, mutation_id: object) -> tuple[str, str, st
     return mutated, "", ""
 
 
+#: Third-party modules the tests import, loaded once in the parent so each forked mutant run
+#: starts warm (karena itself is never imported there: each child imports the mutated copy).
+PRELOAD = (
+    "pytest",
+    "numpy",
+    "scipy.special",
+    "scipy.stats",
+    "scipy.integrate",
+    "mpmath",
+    "hypothesis",
+    "sqlalchemy",
+    "sqlalchemy.orm",
+    "alembic",
+    "pydantic",
+    "pydantic_settings",
+    "PIL.Image",
+    "psycopg",
+)
+
+
+def preload() -> None:
+    """Import the heavy third-party modules once (missing ones are skipped)."""
+    import importlib
+
+    for name in PRELOAD:
+        with contextlib.suppress(ImportError):
+            importlib.import_module(name)
+    if any(m == "karena" or m.startswith("karena.") for m in sys.modules):
+        raise SystemExit("karena was imported before the mutants ran: the copy would be shadowed")
+
+
+def _child(tests: tuple[str, ...], src_copy: Path) -> None:
+    """In the forked child: the copy first on the path, pytest quiet, exit with its code."""
+    import pytest
+
+    sys.path.insert(0, str(src_copy))
+    os.chdir(ROOT)
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, 1)
+    os.dup2(devnull, 2)
+    args = ["-x", "-q", "-p", "no:cacheprovider", "--timeout=0", "-W", "ignore", *tests]
+    code = int(pytest.main(args))
+    os._exit(code)
+
+
 def run_tests(tests: tuple[str, ...], src_copy: Path, timeout: float) -> tuple[bool, float]:
-    """(tests passed, seconds) with the copied src/ first on the path."""
-    env = dict(os.environ)
-    env["PYTHONPATH"] = str(src_copy) + os.pathsep + env.get("PYTHONPATH", "")
-    env["NUMBA_DISABLE_JIT"] = "1"
-    env.pop("KARENA_TEST_POSTGRES_URL", None)  # SQLite only: PostgreSQL would triple the time
-    env["PYTHONDONTWRITEBYTECODE"] = "1"
-    cmd = [sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider", "--timeout=0"]
-    cmd += ["-W", "ignore", *tests]
+    """(tests passed, seconds): pytest in a forked child with the copied src/ first on the path.
+
+    A child that outlives ``timeout`` is killed and counts as failing (the mutant hangs).
+    """
     start = time.perf_counter()
-    try:
-        proc = subprocess.run(
-            cmd, cwd=ROOT, env=env, capture_output=True, timeout=timeout, check=False
-        )
-    except subprocess.TimeoutExpired:
-        return False, time.perf_counter() - start
-    return proc.returncode == 0, time.perf_counter() - start
+    sys.stdout.flush()
+    sys.stderr.flush()
+    pid = os.fork()
+    if pid == 0:
+        try:
+            _child(tests, src_copy)
+        finally:
+            os._exit(3)
+    while True:
+        done, status = os.waitpid(pid, os.WNOHANG)
+        if done:
+            return os.waitstatus_to_exitcode(status) == 0, time.perf_counter() - start
+        if time.perf_counter() - start > timeout:
+            os.kill(pid, signal.SIGKILL)
+            os.waitpid(pid, 0)
+            return False, time.perf_counter() - start
+        time.sleep(0.02)
 
 
 def run_module(
@@ -206,20 +273,26 @@ def run_module(
     try:
         for index in chosen:
             mutated, before, after = apply(source, str(target), ids[index])
-            if (module.path, before.strip(), after.strip()) in equivalents:
+            line = ids[index].line_number  # type: ignore[attr-defined]
+            where = enclosing_function(source.split("\n"), line)
+            if (module.path, where, before.strip(), after.strip()) in equivalents:
                 tally.equivalent += 1
                 continue
             target.write_text(mutated)
             passed, _ = run_tests(tests, src_copy, timeout)
             if passed:
                 tally.survived += 1
-                line = ids[index].line_number + 1  # type: ignore[attr-defined]
-                tally.survivors.append(f"{module.path}:{line}: {before.strip()} -> {after.strip()}")
+                tally.survivors.append(
+                    f"{module.path}:{line + 1} ({where}): {before.strip()} -> {after.strip()}"
+                )
             else:
                 tally.killed += 1
             if verbose:
                 mark = "SURVIVED" if passed else "killed"
                 print(f"  [{mark}] {module.path}:{ids[index].line_number + 1}", flush=True)  # type: ignore[attr-defined]
+            done = tally.scored + tally.equivalent
+            if done % 10 == 0:
+                print(f"  … {done}/{len(chosen)} {module.path}", file=sys.stderr, flush=True)
     finally:
         target.write_text(source)
     tally.seconds = time.perf_counter() - start
@@ -247,6 +320,12 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{m.path:32} {count:4} mutants  tests: {' '.join(m.tests)}")
         return 0
     equivalents = load_equivalents()
+    # The children inherit this environment: interpreted kernels, SQLite only (PostgreSQL would
+    # triple the time of the store's tests), no bytecode written into the copy.
+    os.environ["NUMBA_DISABLE_JIT"] = "1"
+    os.environ.pop("KARENA_TEST_POSTGRES_URL", None)
+    sys.dont_write_bytecode = True
+    preload()
     killed = scored = 0
     with tempfile.TemporaryDirectory(prefix="karena-mutation-") as tmp:
         src_copy = Path(tmp) / "src"

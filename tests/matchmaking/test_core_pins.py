@@ -63,8 +63,8 @@ def test_ucb_scores_met_pairs_by_skill_plus_bonus() -> None:
     state = _state(MUS, SIGMAS, c)
     scores = UCBMatchmaker(alpha=1.0).opponent_scores(state.to_arrays(), np.array([0]))[0]
     n = 5.0
-    assert scores[1] == pytest.approx(0.0 + np.sqrt(np.log(n) / 4.0), rel=1e-15)
-    assert scores[2] == pytest.approx(-1.0 + np.sqrt(np.log(n) / 1.0), rel=1e-15)
+    assert scores[1] == pytest.approx(0.0 + np.sqrt(np.log(n) / 4.0), rel=1e-15, abs=0)
+    assert scores[2] == pytest.approx(-1.0 + np.sqrt(np.log(n) / 1.0), rel=1e-15, abs=0)
     # Without unmet_first an unmet pair scores its skill term alone.
     lone = _state(MUS, SIGMAS, _counts_pivot_zero())
     raw = UCBMatchmaker(unmet_first=False).opponent_scores(lone.to_arrays(), np.array([0]))[0]

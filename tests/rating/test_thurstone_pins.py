@@ -78,32 +78,36 @@ def test_model_ranking_probability_uses_its_beta() -> None:
         ref_three(ratings, (0, 2, 1), 1.5), abs=2e-5
     )
     assert model.ranking_probability(ratings[:2], (1, 0)) == pytest.approx(
-        gaussian_win_probability(ratings[1], ratings[0], 1.5), rel=1e-14
+        gaussian_win_probability(ratings[1], ratings[0], 1.5), rel=1e-14, abs=0
     )
 
 
 def test_win_probability_is_phi_of_the_scaled_gap() -> None:
     a, b = Rating(30.0, 3.0), Rating(26.0, 1.0)
     c = math.sqrt(9.0 + 1.0 + 2.0 * 2.0**2)
-    assert gaussian_win_probability(a, b, 2.0) == pytest.approx(stats.norm.cdf(4.0 / c), rel=1e-14)
+    assert gaussian_win_probability(a, b, 2.0) == pytest.approx(
+        stats.norm.cdf(4.0 / c), rel=1e-14, abs=0
+    )
     assert ThurstoneK(beta=2.0).win_probability(a, b) == gaussian_win_probability(a, b, 2.0)
 
 
 def test_draw_margin_gives_the_draw_chance() -> None:
     eps = draw_margin_for(0.10, DEFAULT_BETA)
-    assert eps == pytest.approx(0.7404665874521482, rel=1e-12)
-    assert ThurstoneK().draw_margin == pytest.approx(eps, rel=1e-15)
+    assert eps == pytest.approx(0.7404665874521482, rel=1e-12, abs=0)
+    assert ThurstoneK().draw_margin == pytest.approx(eps, rel=1e-15, abs=0)
     assert draw_margin_for(0.2, 1.0, n_players=3) == pytest.approx(
-        stats.norm.ppf(0.6) * math.sqrt(3.0), rel=1e-14
+        stats.norm.ppf(0.6) * math.sqrt(3.0), rel=1e-14, abs=0
     )
 
 
 def test_vote_weights() -> None:
     assert best_of_k_weight(2) == 1.0 and best_of_k_weight(4) == 0.7397
     assert best_of_k_weight(16) == 0.3484
-    assert best_of_k_weight(17) == pytest.approx(2.0 / (1.0 + 4.0), rel=1e-15)
+    assert best_of_k_weight(17) == pytest.approx(2.0 / (1.0 + 4.0), rel=1e-15, abs=0)
     ranking = np.array([1, 2, 3, 4])
-    assert vote_weight(ranking, np.array([0, 1, 2, 3])) == pytest.approx(3.0 / 5.0, rel=1e-15)
+    assert vote_weight(ranking, np.array([0, 1, 2, 3])) == pytest.approx(
+        3.0 / 5.0, rel=1e-15, abs=0
+    )
     # Empty slots (model −1) are not counted in K.
     assert vote_weight(np.array([1, 2, 3, 0]), np.array([0, 1, 2, -1])) == 0.75
     best = np.array([0, 1, 0, 0])
@@ -156,8 +160,8 @@ def test_one_pair_is_the_exact_truncated_gaussian_update(weighting: str) -> None
     got = model.update((a, b), Ranking((1, 2)))
     want = _one_pair_reference(a, b, model.beta, model.draw_margin)
     for g, w in zip(got, want, strict=True):
-        assert g.mu == pytest.approx(w.mu, rel=1e-12)
-        assert g.sigma == pytest.approx(w.sigma, rel=1e-12)
+        assert g.mu == pytest.approx(w.mu, rel=1e-12, abs=0)
+        assert g.sigma == pytest.approx(w.sigma, rel=1e-12, abs=0)
     flipped = model.update((b, a), Ranking((2, 1)))
     assert flipped == (got[1], got[0])
 
@@ -171,13 +175,13 @@ def test_weng_lin_gamma_damps_the_variance_update() -> None:
     # σ'² = σ²(1 − γ σ²/c² W) with γ = σ/c: the shrink of σ² is γ times the paper's.
     shrink_paper = 1 - (paper[0].sigma / 6.0) ** 2
     shrink_damped = 1 - (damped[0].sigma / 6.0) ** 2
-    assert shrink_damped == pytest.approx(shrink_paper * 6.0 / c, rel=1e-12)
+    assert shrink_damped == pytest.approx(shrink_paper * 6.0 / c, rel=1e-12, abs=0)
 
 
 def test_paper_form_variance_floor_is_kappa() -> None:
     ratings = tuple(Rating(25.0, 8.0) for _ in range(12))
     out = ThurstoneK(weighting="paper", gamma="paper", kappa=0.01).update(ratings, Tie(12))
-    assert all(r.sigma == pytest.approx(8.0 * 0.1, rel=1e-12) for r in out)
+    assert all(r.sigma == pytest.approx(8.0 * 0.1, rel=1e-12, abs=0) for r in out)
 
 
 def test_tau_inflates_sigma_before_the_update() -> None:
@@ -186,8 +190,8 @@ def test_tau_inflates_sigma_before_the_update() -> None:
     got = model.update((a, b), Ranking((1, 2)))
     inflated = Rating(25.0, 5.0)
     want = _one_pair_reference(inflated, inflated, model.beta, model.draw_margin)
-    assert got[0].mu == pytest.approx(want[0].mu, rel=1e-12)
-    assert got[0].sigma == pytest.approx(want[0].sigma, rel=1e-12)
+    assert got[0].mu == pytest.approx(want[0].mu, rel=1e-12, abs=0)
+    assert got[0].sigma == pytest.approx(want[0].sigma, rel=1e-12, abs=0)
 
 
 def test_zero_sigma_stays_zero_in_the_calibrated_form() -> None:
