@@ -6,6 +6,8 @@ Models of *different* σ, so that the conservative score S = μ − 3σ is told 
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 
@@ -165,3 +167,45 @@ def test_match_arrays_shape_checks_name_the_problem() -> None:
     assert err.value.detail == {"k": 4, "enabled": 3}
     # Exactly K enabled models is enough.
     assert sorted(mm.select_batch(MatchArrays(**ok), 3, rng)[0].tolist()) == [0, 1, 2]  # type: ignore[arg-type]
+
+
+def test_ucb_parameters_are_refused_with_their_names() -> None:
+    for alpha in (-0.5, float("inf"), float("nan")):
+        with pytest.raises(InvalidInput, match=r"^alpha must be finite and >= 0, got "):
+            UCBMatchmaker(alpha=alpha)
+    with pytest.raises(InvalidInput, match=r"^variant must be 'paper' or 'deployment', got 'x'$"):
+        UCBMatchmaker(variant="x")  # type: ignore[arg-type]
+    assert UCBMatchmaker(alpha=0.0).alpha == 0.0
+    assert UCBMatchmaker().name == "ucb" and SkillOnlyMatchmaker().name == "skill"
+    assert UNMET == 1e12
+
+
+def test_skill_only_never_seats_the_pivot_twice() -> None:
+    # The pivot's own skill term is 0, the best possible: only the exclusion keeps it out.
+    state = _state([20.0, 30.0, 40.0, 50.0], [0.0] * 4, np.zeros((4, 4), dtype=np.int64))
+    for seed in range(20):
+        chosen = SkillOnlyMatchmaker().select(state, 3, np.random.default_rng(seed))
+        assert len(set(chosen)) == 3
+
+
+@pytest.mark.parametrize("mm", [UCBMatchmaker(), SkillOnlyMatchmaker()], ids=lambda m: m.name)
+def test_matchmakers_are_frozen_slotted_configuration(mm: object) -> None:
+    """Matchmakers hold configuration only: frozen dataclasses (no state to mutate)."""
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        mm.name = "other"  # type: ignore[attr-defined]
+    assert dataclasses.is_dataclass(mm)
+    assert type(mm)() == mm
+
+
+def test_ucb_defaults_are_the_papers() -> None:
+    ucb = UCBMatchmaker()
+    assert (ucb.alpha, ucb.variant, ucb.unmet_first) == (1.0, "paper", True)
+
+
+def test_without_unmet_first_met_pairs_still_get_their_bonus() -> None:
+    c = np.zeros((3, 3), dtype=np.int64)
+    c[0, 1] = c[1, 0] = 4  # 0 met 1 four times, never 2; n = 4
+    state = _state(MUS, SIGMAS, c)
+    raw = UCBMatchmaker(unmet_first=False).opponent_scores(state.to_arrays(), np.array([0]))[0]
+    assert raw[1] == pytest.approx(0.0 + np.sqrt(np.log(4.0) / 4.0), rel=1e-15, abs=0)
+    assert raw[2] == -1.0  # unmet: the skill term alone
