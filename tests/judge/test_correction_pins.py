@@ -20,16 +20,16 @@ from karena.rating.types import Rating
 
 
 def test_input_errors_say_what_is_wrong() -> None:
-    with pytest.raises(InvalidInput, match="spearman needs equal lengths, got 2 and 3"):
+    with pytest.raises(InvalidInput, match=r"^spearman needs equal lengths, got 2 and 3$"):
         spearman([1, 2], [1, 2, 3])
-    with pytest.raises(InvalidInput, match="spearman needs at least two items"):
+    with pytest.raises(InvalidInput, match=r"^spearman needs at least two items$"):
         spearman([1], [1])
-    with pytest.raises(InvalidInput, match="rho must be finite, got nan"):
+    with pytest.raises(InvalidInput, match=r"^rho must be finite, got nan$"):
         trust(math.nan)
-    with pytest.raises(InvalidInput, match="rho must be finite, got inf"):
+    with pytest.raises(InvalidInput, match=r"^rho must be finite, got inf$"):
         trust(math.inf)
     for bad in (-0.01, 1.01):
-        with pytest.raises(InvalidInput, match=rf"lambda must be in \[0, 1\], got {bad}"):
+        with pytest.raises(InvalidInput, match=rf"^lambda must be in \[0, 1\], got {bad}$"):
             variance_weight(bad)
 
 

@@ -44,7 +44,7 @@ def test_example_format_takes_the_label() -> None:
 
 
 def test_n_below_two_is_a_programming_error() -> None:
-    with pytest.raises(ValueError, match="n must be at least 2, got 1"):
+    with pytest.raises(ValueError, match=r"^n must be at least 2, got 1$"):
         parse_ranking("Image 1", 1)
     assert parse_ranking("Image 2, Image 1", 2) == (1, 0)
 
@@ -52,26 +52,38 @@ def test_n_below_two_is_a_programming_error() -> None:
 @pytest.mark.parametrize(
     ("reply", "n", "message"),
     [
-        ("", 3, "the judge sent an empty reply"),
-        ("<think>Image 1, Image 2, Image 3", 3, "the judge's reply is an unfinished reasoning"),
+        ("", 3, "^the judge sent an empty reply$"),
+        (
+            "<think>Image 1, Image 2, Image 3",
+            3,
+            "^the judge's reply is an unfinished reasoning block$",
+        ),
         ("<THINK>Image 1, Image 2, Image 3", 3, "unfinished reasoning block"),
-        ("no idea", 3, "could not read a ranking: no ranking of 3 outputs found"),
+        ("no idea", 3, "^could not read a ranking: no ranking of 3 outputs found$"),
         (
             "Image 1, Image 2, Image 3, Image 1",
             3,
-            r"could not read a ranking: 4 mentions in one list for 3 outputs: \[1, 2, 3, 1\]",
+            r"^could not read a ranking: 4 mentions in one list for 3 outputs: \[1, 2, 3, 1\]$",
         ),
-        ("Image 2, Image 2, Image 1", 3, r"duplicate \[2\] in \[2, 2, 1\]"),
-        ("Image 3, Image 2, Image 2, Image 3", 4, r"duplicate \[2, 3\] in \[3, 2, 2, 3\]"),
-        ("Image 4, Image 1, Image 0", 3, r"out-of-range \[0, 4\] in \[4, 1, 0\] \(expected 1..3\)"),
-        ("Image 3, Image 1", 4, r"missing \[2, 4\] in \[3, 1\]"),
-        ("3, 1", 3, r"missing \[2\] in \[3, 1\]"),
-        ("3 1 2 2", 4, r"duplicate \[2\] in \[3, 1, 2, 2\]"),
+        (
+            "Image 2, Image 2, Image 1",
+            3,
+            r"^could not read a ranking: duplicate \[2\] in \[2, 2, 1\]$",
+        ),
+        ("Image 3, Image 2, Image 2, Image 3", 4, r"duplicate \[2, 3\] in \[3, 2, 2, 3\]$"),
+        (
+            "Image 4, Image 1, Image 0",
+            3,
+            r"out-of-range \[0, 4\] in \[4, 1, 0\] \(expected 1\.\.3\)$",
+        ),
+        ("Image 3, Image 1", 4, r"missing \[2, 4\] in \[3, 1\]$"),
+        ("3, 1", 3, r"missing \[2\] in \[3, 1\]$"),
+        ("3 1 2 2", 4, r"duplicate \[2\] in \[3, 1, 2, 2\]$"),
         (
             "Image 1, Image 2, Image 3. No: Image 2, Image 1, Image 3. "
             "Or Image 3, Image 1, Image 2",
             3,
-            "the reply states 3 different rankings",
+            "^the reply states 3 different rankings$",
         ),
     ],
 )
@@ -98,7 +110,7 @@ def test_one_ranking_stated_twice_is_one_ranking() -> None:
 def test_a_lone_mention_is_not_a_problem_but_two_are() -> None:
     """Single mentions in prose are ignored; the first chain of two or more is the reason."""
     reply = "Image 2 is nice. Image 3, Image 3 are equal."
-    with pytest.raises(UnparseableReply, match=r"duplicate \[3\] in \[3, 3\]"):
+    with pytest.raises(UnparseableReply, match=r"duplicate \[3\] in \[3, 3\]$"):
         parse_ranking(reply, 3)
 
 

@@ -99,11 +99,12 @@ def test_top_by_score_orders_best_first_and_skips_excluded() -> None:
 
 
 def test_rating_arrays_validate_with_clear_messages() -> None:
-    with pytest.raises(InvalidInput, match=r"equal-length vectors, got \(2,\), \(3,\)"):
+    unequal = r"^mu and sigma must be equal-length vectors, got \(2,\), \(3,\)$"
+    with pytest.raises(InvalidInput, match=unequal):
         RatingArrays([1.0, 2.0], [1.0, 1.0, 1.0])
-    with pytest.raises(InvalidInput, match="finite with sigma >= 0"):
+    with pytest.raises(InvalidInput, match=r"^ratings must be finite with sigma >= 0$"):
         RatingArrays([1.0, np.nan], [1.0, 1.0])
-    with pytest.raises(InvalidInput, match="finite with sigma >= 0"):
+    with pytest.raises(InvalidInput, match=r"^ratings must be finite with sigma >= 0$"):
         RatingArrays([1.0, 2.0], [1.0, -0.5])
     ra = RatingArrays([1.0, 2.0, 3.0], [0.5, 0.0, 2.0])
     assert len(ra) == 3 and ra[1] == Rating(2.0, 0.0)
@@ -119,17 +120,19 @@ def test_rating_arrays_validate_with_clear_messages() -> None:
 
 def test_match_state_validates_with_clear_messages() -> None:
     ratings = (Rating(1.0, 1.0), Rating(2.0, 1.0), Rating(3.0, 1.0))
-    with pytest.raises(InvalidInput, match=r"pair_counts must be 3x3, got \(2, 2\)"):
+    with pytest.raises(InvalidInput, match=r"^pair_counts must be 3x3, got \(2, 2\)$"):
         MatchState(ratings, np.zeros((2, 2), dtype=np.int64))
-    with pytest.raises(InvalidInput, match=r"1 arena of 3 models, got \(1, 2\)"):
+    one_arena = r"^pair_counts must cover 1 arena of 3 models, got \(1, 2\)$"
+    with pytest.raises(InvalidInput, match=one_arena):
         MatchState(ratings, DensePairCounts(np.zeros((1, 2, 2), dtype=np.int64)))
     zero = np.zeros((3, 3), dtype=np.int64)
-    with pytest.raises(InvalidInput, match=r"busy model index 3 is outside 0..2"):
+    with pytest.raises(InvalidInput, match=r"^busy model index 3 is outside 0\.\.2$"):
         MatchState(ratings, zero, busy=frozenset({3}))
-    with pytest.raises(InvalidInput, match=r"disabled model index -1 is outside 0..2"):
+    with pytest.raises(InvalidInput, match=r"^disabled model index -1 is outside 0\.\.2$"):
         MatchState(ratings, zero, disabled=frozenset({-1, 1}))
+    not_a_pair = r"^paired models .+ are not two distinct indices < 3$"
     for bad in ((0, 0), (0, 3), (-1, 0), (0, 1, 2)):
-        with pytest.raises(InvalidInput, match="are not two distinct indices < 3"):
+        with pytest.raises(InvalidInput, match=not_a_pair):
             MatchState(ratings, zero, paired=(bad,))  # type: ignore[arg-type]
     state = MatchState(ratings, zero, busy=frozenset({2}), disabled=frozenset({0}))
     assert state.n == 3 and state.n_available == 2 and state.available() == [1, 2]
@@ -153,16 +156,16 @@ def test_match_arrays_shape_checks_name_the_problem() -> None:
     )
     mm = UCBMatchmaker()
     rng = np.random.default_rng(0)
-    with pytest.raises(InvalidInput, match="a battle needs K >= 2 models, got 1"):
+    with pytest.raises(InvalidInput, match=r"^a battle needs K >= 2 models, got 1$"):
         mm.select_batch(MatchArrays(**ok), 1, rng)  # type: ignore[arg-type]
     for key in ("busy", "disabled"):
         bad = dict(ok, **{key: np.zeros((s, n + 1), bool)})
-        with pytest.raises(InvalidInput, match="match arrays have inconsistent shapes"):
+        with pytest.raises(InvalidInput, match=r"^match arrays have inconsistent shapes$"):
             mm.select_batch(MatchArrays(**bad), 2, rng)  # type: ignore[arg-type]
     bad = dict(ok, pair_counts=np.zeros((s, n + 1, n + 1), dtype=np.int64))
-    with pytest.raises(InvalidInput, match="match arrays have inconsistent shapes"):
+    with pytest.raises(InvalidInput, match=r"^match arrays have inconsistent shapes$"):
         mm.select_batch(MatchArrays(**bad), 2, rng)  # type: ignore[arg-type]
-    with pytest.raises(InvalidInput, match="need at least K=4 enabled models, have 3") as err:
+    with pytest.raises(InvalidInput, match=r"^need at least K=4 enabled models, have 3$") as err:
         mm.select_batch(MatchArrays(**ok), 4, rng)  # type: ignore[arg-type]
     assert err.value.detail == {"k": 4, "enabled": 3}
     # Exactly K enabled models is enough.
@@ -209,3 +212,49 @@ def test_without_unmet_first_met_pairs_still_get_their_bonus() -> None:
     raw = UCBMatchmaker(unmet_first=False).opponent_scores(state.to_arrays(), np.array([0]))[0]
     assert raw[1] == pytest.approx(0.0 + np.sqrt(np.log(4.0) / 4.0), rel=1e-15, abs=0)
     assert raw[2] == -1.0  # unmet: the skill term alone
+
+
+def test_states_compare_by_their_inputs_and_print_without_arrays() -> None:
+    zero = np.zeros((3, 3), dtype=np.int64)
+    a = _state([1.0, 2.0, 3.0], [1.0, 1.0, 1.0], zero)
+    b = _state([1.0, 2.0, 3.0], [1.0, 1.0, 1.0], zero)
+    assert a.ratings == b.ratings and a.busy == b.busy and a.paired == b.paired
+    # Equality compares the inputs only, never the derived arrays (which numpy cannot `==`).
+    assert a == MatchState(a.ratings, a.pair_counts)
+    text = repr(a)
+    assert "array(" not in text  # the derived arrays are left out of the repr
+    assert text.endswith("paired=())") and "_mask=" not in text
+
+
+def test_model_zero_may_be_paired() -> None:
+    ratings = (Rating(1.0, 1.0), Rating(2.0, 1.0), Rating(3.0, 1.0))
+    state = MatchState(ratings, np.zeros((3, 3), dtype=np.int64), paired=((0, 2),))
+    assert state.to_arrays().paired.tolist() == [[[0, 2]]]  # type: ignore[union-attr]
+
+
+def test_match_arrays_keep_given_pairs_and_default_to_none() -> None:
+    base = dict(
+        mu=np.zeros((2, 3)),
+        sigma=np.ones((2, 3)),
+        pair_counts=np.zeros((2, 3, 3), dtype=np.int64),
+        busy=np.zeros((2, 3), bool),
+        disabled=np.zeros((2, 3), bool),
+    )
+    assert MatchArrays(**base).paired.shape == (2, 0, 2)  # type: ignore[arg-type,union-attr]
+    given = np.array([[[0, 1]], [[-1, -1]]], dtype=np.int64)
+    kept = MatchArrays(**base, paired=given)  # type: ignore[arg-type]
+    assert kept.paired is given
+
+
+def test_one_idle_model_is_enough_for_a_pivot() -> None:
+    ratings = tuple(Rating(float(i), 1.0) for i in range(4))
+    state = MatchState(ratings, np.zeros((4, 4), dtype=np.int64), busy=frozenset({0, 1, 3}))
+    for seed in range(5):
+        assert UCBMatchmaker().select(state, 3, np.random.default_rng(seed))[0] == 2
+
+
+def test_array_matchmaker_is_abstract() -> None:
+    from karena.matchmaking.base import ArrayMatchmaker
+
+    with pytest.raises(TypeError, match="abstract"):
+        ArrayMatchmaker()  # type: ignore[abstract]

@@ -48,7 +48,7 @@ def test_best_of_k_winner_is_a_position_below_k(
 ) -> None:
     token = _battle(store, seeded.slug, 1, clock)
     for winner, shown in ((4, "got 4"), (5, "got 5"), (-1, "got -1")):
-        with pytest.raises(InvalidVote, match=rf"winner must be a position in 0\.\.3, {shown}$"):
+        with pytest.raises(InvalidVote, match=rf"^winner must be a position in 0\.\.3, {shown}$"):
             store.voting.submit_vote(token=token, mode="best", winner=winner, voter_id="a")
     result = store.voting.submit_vote(token=token, mode="best", winner=3, voter_id="a")
     assert result.mode == "best" and result.ranks == (2, 2, 2, 1)
@@ -58,7 +58,7 @@ def test_integral_float_ranks_are_accepted_as_integers(
     store: Store, seeded: SeededArena, clock: TestClock
 ) -> None:
     token = _battle(store, seeded.slug, 2, clock)
-    with pytest.raises(InvalidVote, match=r"rank of position 1 must be an integer, got 2\.5"):
+    with pytest.raises(InvalidVote, match=r"^rank of position 1 must be an integer, got 2\.5$"):
         store.voting.submit_vote(token=token, mode="rank", ranks=[1.0, 2.5, 3, 4], voter_id="a")
     result = store.voting.submit_vote(
         token=token, mode="rank", ranks=[1.0, 2.0, 2.0, 4.0], voter_id="a"
