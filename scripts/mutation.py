@@ -1,17 +1,18 @@
 """Mutation testing of the core: one score per module, sampled to fit 30 minutes on 2 cores.
 
-Usage (from the repository root, with the dev extra installed)::
+Usage (from the repository root, with the ``mutation`` extra installed; docs/testing.md)::
 
     .venv/bin/python scripts/mutation.py                 # every module, 60 mutants each
     .venv/bin/python scripts/mutation.py --module rating/gaussian.py --sample 0   # all mutants
     .venv/bin/python scripts/mutation.py --list           # the modules and their tests
 
 Mutants come from mutmut 2.5's operators (``mutmut.list_mutations`` / ``mutmut.mutate``: numbers,
-strings, operators, comparisons, keywords, ``and``/``or``, assignments, arguments …). Each one is
-written into a private copy of ``src/`` in a temporary folder (the work tree is never touched),
-and the module's own test files run against it (``PYTHONPATH`` puts the copy first) with
+strings, operators, comparisons, keywords, ``and``/``or``, assignments, arguments, decorators).
+Each one is written into a private copy of ``src/karena`` in a temporary folder (the work tree
+is never touched), and the module's own test files run against it in a forked child (the copy
+first on ``sys.path``; numpy, scipy, pytest … already imported by the parent) with
 ``-x -q -p no:cacheprovider`` under a per-mutant timeout. A mutant is *killed* when the tests
-fail or time out, *survives* when they pass.
+fail or time out, and *survives* when they pass.
 
 Tests run with ``NUMBA_DISABLE_JIT=1``: the compiled kernels (:mod:`karena.rating.kernels`)
 compile the very functions of :mod:`karena.rating.gaussian` and the Thurstone update, so a
@@ -19,10 +20,10 @@ mutant there is a mutant of the compiled path too, and interpreting it spares a 
 mutant (and numba's on-disk cache, which keys on the source file, never sees a mutant).
 
 Sampling: ``--sample N`` draws N mutants per module with a fixed seed (``--seed``); the score
-is then an estimate, printed with its 95% error (normal approximation with the finite-population
-correction). Mutants listed in ``scripts/mutation_equivalent.txt`` (a source line and the line
-it becomes, known to behave the same; docs/testing.md says why for each) are left out of the
-score and counted apart.
+is then an estimate, printed with its 95% interval (Wilson, with the finite-population
+correction). Mutants listed in ``scripts/mutation_equivalent.txt`` (module, enclosing function,
+a source line and the line it becomes, known to behave the same; docs/testing.md says why for
+each) are left out of the score and counted apart.
 
 The last line is ``RESULT mutation_score=<killed/scored over all modules> ...``.
 """
@@ -121,14 +122,20 @@ class Tally:
     def score(self) -> float:
         return self.killed / self.scored if self.scored else 1.0
 
-    def error(self) -> float:
-        """95% half-width of the sampled score (0 when every scorable mutant ran)."""
+    def interval(self) -> tuple[float, float]:
+        """95% interval of the module's score from the sample (Wilson, finite population).
+
+        (score, score) when every scorable mutant ran: the score is then exact.
+        """
         n, big_n = self.scored, max(self.total - self.equivalent, self.scored)
         if n == 0 or n >= big_n:
-            return 0.0
-        p = self.score
-        fpc = math.sqrt((big_n - n) / (big_n - 1))
-        return 1.96 * math.sqrt(max(p * (1 - p), 0.25 / n) / n) * fpc
+            return self.score, self.score
+        p, z = self.score, 1.96
+        fpc = (big_n - n) / (big_n - 1)  # the variance shrinks as the sample nears the whole
+        z2 = z * z * fpc
+        centre = (p + z2 / (2 * n)) / (1 + z2 / n)
+        half = z * math.sqrt(fpc) * math.sqrt(p * (1 - p) / n + z2 / (4 * n * n)) / (1 + z2 / n)
+        return max(0.0, centre - half), min(1.0, centre + half)
 
 
 def load_equivalents() -> set[tuple[str, ...]]:
@@ -241,15 +248,21 @@ def run_tests(tests: tuple[str, ...], src_copy: Path, timeout: float) -> tuple[b
             _child(tests, src_copy)
         finally:
             os._exit(3)
-    while True:
-        done, status = os.waitpid(pid, os.WNOHANG)
-        if done:
-            return os.waitstatus_to_exitcode(status) == 0, time.perf_counter() - start
-        if time.perf_counter() - start > timeout:
-            os.kill(pid, signal.SIGKILL)
-            os.waitpid(pid, 0)
-            return False, time.perf_counter() - start
-        time.sleep(0.02)
+    try:
+        while True:
+            done, status = os.waitpid(pid, os.WNOHANG)
+            if done:
+                return os.waitstatus_to_exitcode(status) == 0, time.perf_counter() - start
+            if time.perf_counter() - start > timeout:
+                break
+            time.sleep(0.02)
+    except BaseException:  # interrupted (Ctrl-C, SIGTERM): take the child down too
+        os.kill(pid, signal.SIGKILL)
+        os.waitpid(pid, 0)
+        raise
+    os.kill(pid, signal.SIGKILL)
+    os.waitpid(pid, 0)
+    return False, time.perf_counter() - start
 
 
 def run_module(
@@ -320,6 +333,8 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{m.path:32} {count:4} mutants  tests: {' '.join(m.tests)}")
         return 0
     equivalents = load_equivalents()
+    # SIGTERM (e.g. from `timeout`) unwinds like Ctrl-C: the source copy and child are cleaned up.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     # The children inherit this environment: interpreted kernels, SQLite only (PostgreSQL would
     # triple the time of the store's tests), no bytecode written into the copy.
     os.environ["NUMBA_DISABLE_JIT"] = "1"
@@ -335,8 +350,8 @@ def main(argv: list[str] | None = None) -> int:
             t = run_module(module, src_copy, args.sample, args.seed, equivalents, args.verbose)
             killed += t.killed
             scored += t.scored
-            err = t.error()
-            spread = f" ± {100 * err:.0f}" if err else ""
+            lo, hi = t.interval()
+            spread = f" [{100 * lo:.0f}–{100 * hi:.0f}]" if hi > lo else ""
             print(
                 f"{module.path:32} {t.total:7} {t.scored + t.equivalent:4} {t.killed:6} "
                 f"{t.equivalent:5} {100 * t.score:5.1f}%{spread}  ({t.seconds:.0f} s)",
