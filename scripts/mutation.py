@@ -209,6 +209,10 @@ PRELOAD = (
 )
 
 
+#: Examples per property test in a mutant's run (tests that set ``max_examples`` keep theirs).
+HYPOTHESIS_EXAMPLES = 30
+
+
 def preload() -> None:
     """Import the heavy third-party modules once (missing ones are skipped)."""
     import importlib
@@ -220,6 +224,23 @@ def preload() -> None:
         raise SystemExit("karena was imported before the mutants ran: the copy would be shadowed")
 
 
+def _hypothesis_profile() -> None:
+    """Property tests: the same examples for every mutant (derandomised), fewer of them, and
+    no example database (a failing example found under a mutant must not replay later)."""
+    with contextlib.suppress(ImportError):
+        from hypothesis import HealthCheck, settings
+
+        settings.register_profile(
+            "mutation",
+            max_examples=HYPOTHESIS_EXAMPLES,
+            derandomize=True,
+            database=None,
+            deadline=None,
+            suppress_health_check=list(HealthCheck),
+        )
+        settings.load_profile("mutation")
+
+
 def _child(tests: tuple[str, ...], src_copy: Path) -> None:
     """In the forked child: the copy first on the path, pytest quiet, exit with its code."""
     import pytest
@@ -229,6 +250,7 @@ def _child(tests: tuple[str, ...], src_copy: Path) -> None:
     devnull = os.open(os.devnull, os.O_WRONLY)
     os.dup2(devnull, 1)
     os.dup2(devnull, 2)
+    _hypothesis_profile()
     args = ["-x", "-q", "-p", "no:cacheprovider", "--timeout=0", "-W", "ignore", *tests]
     code = int(pytest.main(args))
     os._exit(code)
