@@ -225,3 +225,94 @@ def _best_of_k_information_ratio(k: int) -> float:
 @pytest.mark.parametrize("k", range(2, 17))
 def test_every_best_of_k_table_entry_is_its_information_ratio(k: int) -> None:
     assert best_of_k_weight(k) == pytest.approx(_best_of_k_information_ratio(k), abs=2e-3)
+
+
+# -- the K-wise update against the equations of its docstring, with scipy/mpmath for V, W -----
+
+
+def _v_w(x: float) -> tuple[float, float]:
+    v = float(stats.norm.pdf(x) / stats.norm.cdf(x))
+    return v, v * (v + x)
+
+
+def _tie_v_w(x: float, t: float) -> tuple[float, float]:
+    a, b = t - x, -t - x
+    z = stats.norm.cdf(a) - stats.norm.cdf(b)
+    v = (stats.norm.pdf(b) - stats.norm.pdf(a)) / z
+    return float(v), float(v * v + (a * stats.norm.pdf(a) - b * stats.norm.pdf(b)) / z)
+
+
+def reference_update(model: ThurstoneK, ratings: tuple[Rating, ...], ranks: tuple[int, ...]):
+    """ThurstoneK's update written from its docstring (K-Sort Arena Eqs. 7–10, calibrated)."""
+    k = len(ratings)
+    mu = [r.mu for r in ratings]
+    var = [r.sigma**2 + model.tau**2 for r in ratings]
+    omega, delta = [0.0] * k, [0.0] * k
+    best = 0 in ranks
+    calibrated = model.weighting == "calibrated"
+    if not calibrated:
+        weight = 1.0
+    elif best:
+        weight = best_of_k_weight(k)
+    else:
+        weight = 3.0 / (k + 1)
+    for i in range(k):
+        for j in range(i + 1, k):
+            ri, rj = ranks[i], ranks[j]
+            if ri == rj == 0:
+                continue
+            tie = ri == rj
+            if tie and model.draw_margin <= 0:
+                continue
+            i_wins = tie or rj == 0 or (ri != 0 and ri < rj)
+            a, b = (i, j) if i_wins else (j, i)
+            c = math.sqrt(var[a] + var[b] + 2 * model.beta**2)
+            x, t = (mu[a] - mu[b]) / c, model.draw_margin / c
+            if tie:
+                (va, wa), (vb, wb) = _tie_v_w(x, t), _tie_v_w(-x, t)
+            else:
+                va, wa = _v_w(x - t)
+                vb, wb = -va, wa
+            for m, v, w in ((a, va, wa), (b, vb, wb)):
+                if calibrated:
+                    keep = max(1 - var[m] * w / c**2, 1e-12)
+                    delta[m] += weight * w / c**2 / keep
+                    omega[m] += weight * (mu[m] * w / c**2 + v / c) / keep
+                else:
+                    gamma = math.sqrt(var[m]) / c if model.gamma == "weng_lin" else 1.0
+                    omega[m] += var[m] / c * v
+                    delta[m] += gamma * var[m] / c**2 * w
+    out = []
+    for m in range(k):
+        if calibrated:
+            precision = 1 / var[m] + delta[m]
+            out.append(Rating((mu[m] / var[m] + omega[m]) / precision, math.sqrt(1 / precision)))
+        else:
+            out.append(Rating(mu[m] + omega[m], math.sqrt(var[m] * max(1 - delta[m], model.kappa))))
+    return tuple(out)
+
+
+UNEQUAL = (Rating(27.0, 2.0), Rating(24.0, 6.0), Rating(25.5, 1.0), Rating(21.0, 4.0))
+
+
+@pytest.mark.parametrize(
+    "outcome",
+    [Ranking((2, 1, 3, 4)), Ranking((1, 3, 1, 2)), BestOfK(4, 3), Tie(4), Ranking((4, 3, 2, 1))],
+    ids=["ranking", "ranking-with-ties", "best-of-4", "all-tie", "upset"],
+)
+@pytest.mark.parametrize(
+    "model",
+    [
+        ThurstoneK(),
+        ThurstoneK(weighting="paper", gamma="paper"),
+        ThurstoneK(weighting="paper", gamma="weng_lin", tau=0.3),
+        ThurstoneK(draw_margin=0.0, beta=3.0),
+    ],
+    ids=["calibrated", "paper", "weng-lin-tau", "no-margin"],
+)
+def test_k_wise_update_follows_its_equations(model: ThurstoneK, outcome: object) -> None:
+    got = model.update(UNEQUAL, outcome)  # type: ignore[arg-type]
+    want = reference_update(model, UNEQUAL, outcome.rank_row())  # type: ignore[attr-defined]
+    for g, w in zip(got, want, strict=True):
+        assert g.mu == pytest.approx(w.mu, rel=1e-10, abs=0)
+        assert g.sigma == pytest.approx(w.sigma, rel=1e-10, abs=0)
