@@ -288,7 +288,13 @@ def run_tests(tests: tuple[str, ...], src_copy: Path, timeout: float) -> tuple[b
 
 
 def run_module(
-    module: Module, src_copy: Path, sample: int, seed: int, equivalents: set, verbose: bool
+    module: Module,
+    src_copy: Path,
+    sample: int,
+    seed: int,
+    equivalents: set,
+    verbose: bool,
+    only: list[int] | None = None,
 ) -> Tally:
     """Run one module's sampled mutants against its tests."""
     target = src_copy / "karena" / module.path
@@ -302,7 +308,9 @@ def run_module(
         raise SystemExit(f"{module.path}: the tests fail without any mutant: {' '.join(tests)}")
     timeout = 3.0 * base + 10.0
     chosen = list(range(len(ids)))
-    if 0 < sample < len(ids):
+    if only is not None:
+        chosen = sorted(i for i in only if 0 <= i < len(ids))
+    elif 0 < sample < len(ids):
         chosen = sorted(random.Random(f"{seed}:{module.path}").sample(chosen, sample))
     start = time.perf_counter()
     try:
@@ -318,7 +326,8 @@ def run_module(
             if passed:
                 tally.survived += 1
                 tally.survivors.append(
-                    f"{module.path}:{line + 1} ({where}): {before.strip()} -> {after.strip()}"
+                    f"#{index} {module.path}:{line + 1} ({where}): "
+                    f"{before.strip()} -> {after.strip()}"
                 )
             else:
                 tally.killed += 1
@@ -341,6 +350,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=18, help="seed of the sample")
     parser.add_argument("--list", action="store_true", help="list the modules and their tests")
     parser.add_argument("--verbose", action="store_true", help="one line per mutant")
+    parser.add_argument(
+        "--ids",
+        help="comma-separated mutant numbers (the #N of a survivor) to run instead of a sample",
+    )
     args = parser.parse_args(argv)
     modules = MODULES
     if args.module:
@@ -369,7 +382,10 @@ def main(argv: list[str] | None = None) -> int:
         shutil.copytree(PKG, src_copy / "karena", ignore=shutil.ignore_patterns("__pycache__"))
         print(f"{'module':32} {'mutants':>7} {'run':>4} {'killed':>6} {'equiv':>5} score")
         for module in modules:
-            t = run_module(module, src_copy, args.sample, args.seed, equivalents, args.verbose)
+            only = [int(i) for i in args.ids.split(",")] if args.ids else None
+            t = run_module(
+                module, src_copy, args.sample, args.seed, equivalents, args.verbose, only
+            )
             killed += t.killed
             scored += t.scored
             lo, hi = t.interval()

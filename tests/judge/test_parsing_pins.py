@@ -131,3 +131,11 @@ def test_labels_and_separators_of_a_mention() -> None:
         parse_ranking("myimage 2, myimage 1", 2)
     with pytest.raises(UnparseableReply, match="out-of-range"):
         parse_ranking("Image 12, Image 1", 2)
+
+
+def test_reasoning_blocks_of_any_case_and_many_lines_are_dropped() -> None:
+    reply = (
+        "<THINK>\nImage 1 is best?\nNo: Image 2, Image 1, Image 3.\n</Think>\n"
+        "Image 3, Image 1, Image 2"
+    )
+    assert parse_ranking(reply, 3) == (2, 0, 1)

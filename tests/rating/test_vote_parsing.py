@@ -196,3 +196,13 @@ def test_vote_and_rating_messages() -> None:
         Rating(1.0, -0.5)
     assert Rating(1.0, 0.0).conservative == 1.0
     assert Rating(10.0, 2.0).conservative == 4.0
+
+
+def test_kernel_row_constants_and_public_names() -> None:
+    from karena.rating import types
+
+    assert (EMPTY, UNRANKED) == (-1, 0)  # the compiled kernels and stored rows use these values
+    assert outcome_from_rank_row([0, 0, 1, -1, -1]) == BestOfK(3, 2)
+    assert BestOfK(3, 0).rank_row() == (1, 0, 0)
+    missing = [name for name in types.__all__ if not hasattr(types, name)]
+    assert missing == []
