@@ -208,3 +208,15 @@ def test_two_workers_on_one_database_never_fit_an_arena_at_once(
         assert other.boards.batch_board(arena=slug).votes == 60
     finally:
         other.close()
+
+
+def test_a_category_without_votes_shows_when_it_was_last_looked_at(store: Store) -> None:
+    slug = _arena(store)
+    for seed in range(10):
+        _vote(store, slug, seed)
+    store.catalog.add_prompt(arena=slug, text="a quiet prompt", key="q1", category="quiet")
+    store.boards.refresh_batch_board(arena=slug)
+    quiet = store.boards.batch_board(arena=slug, category="quiet")
+    overall = store.boards.batch_board(arena=slug)
+    assert quiet.rows == () and quiet.votes == 0 and "quiet" in quiet.categories
+    assert quiet.fitted_at == overall.fitted_at is not None and quiet.votes_since == 0

@@ -271,3 +271,14 @@ def test_two_served_workers_refit_in_the_background_while_fifty_voters_vote(
         assert final["board"] == "batch" and final["votes_since"] == 0
         assert sum(r["votes"] for r in final["rows"]) == 400
         assert all(r["rank_ub"] >= 1 for r in final["rows"])
+
+
+def test_a_category_without_votes_says_so(arena_app: ArenaApp) -> None:
+    arena_app.store.catalog.add_prompt(arena="demo", text="a quiet square", category="quiet")
+    cast(arena_app, 3)
+    arena_app.store.boards.refresh_batch_board(arena="demo")
+    html = arena_app.client.get("/leaderboard", params={"category": "quiet"}).text
+    assert "No counted votes in this category yet." in html
+    assert '<strong id="votes-fitted">0</strong>' in html
+    body = arena_app.client.get("/api/leaderboard", params={"category": "quiet"}).json()
+    assert body["rows"] == [] and body["votes_fitted"] == 0 and body["fitted_at"] is not None

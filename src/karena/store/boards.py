@@ -166,14 +166,17 @@ class Boards:
             ).all()
             names = {m.id: m.name for m in models}
             catalog = {m.id: (m.organization, m.link, m.enabled) for m in models}
-            fitted_at = row.fitted_at if row is not None else None
+            # A category with no counted votes at the last fit has no row: the overall fit
+            # stands for when it was looked at.
+            stamp = row if row is not None else overall
+            fitted_at = stamp.fitted_at if stamp is not None else None
             stale = self.ctx.now() - timedelta(seconds=self.ctx.settings.batch_board_claim_seconds)
             return BatchBoardView(
                 arena_slug=a.slug,
                 category=category,
                 rows=board_rows(row.rows, names, catalog, fitted_at) if row is not None else (),
                 votes=row.votes if row is not None else 0,
-                votes_since=a.vote_seq - (row.vote_seq if row is not None and fitted_at else 0),
+                votes_since=a.vote_seq - (stamp.vote_seq if stamp is not None and fitted_at else 0),
                 rounds=row.rounds if row is not None else 0,
                 weighted=bool(row.weighted) if row is not None else False,
                 fitted_at=fitted_at,
