@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import io
+
 import httpx
 import pytest
+from PIL import Image
 
+from karena.media.anonymise import jpeg_target
 from tests.reliability import hostile
 from tests.reliability.anonymity import (
     collect_battle,
@@ -93,7 +97,9 @@ def test_r_anon_2_3_an_attacker_learning_from_reveals_names_no_slot(
     """Hash (against the export and past reveals), length and shape name no slot's model.
 
     Issue 13, findings 1 and 2: before, 11 of 11 slots were named by hash and 16 of 16 by size
-    or letterbox. The attacker plays 8 battles, learning who sat where after each vote.
+    or letterbox. The attacker plays 8 battles, learning who sat where after each vote. Served
+    as fixed-length JPEG (the default): one model uploads pure noise, whose JPEG is over the
+    target and is smoothed to fit rather than served at a second length.
     """
     server = server_factory(database_url_factory("sqlite"), env=LOAD_ENV)
     server.start()
@@ -103,3 +109,10 @@ def test_r_anon_2_3_an_attacker_learning_from_reveals_names_no_slot(
         hashes = export_hashes(client, ARENA)
     assert {m for s in seen for m in s.models.values()} == set(MODELS[:4])
     assert media_attack(seen, hashes) == []
+    served = [data for s in seen for data in s.media.values()]
+    assert {len(data) for data in served} == {jpeg_target(512, 512, 3.75)}
+    assert len(set(served)) == len(served) == 8 * 4
+    for data in served:
+        with Image.open(io.BytesIO(data)) as img:
+            img.load()
+            assert (img.format, img.size) == ("JPEG", (512, 512))

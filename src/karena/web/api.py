@@ -106,7 +106,7 @@ async def create_battle(body: BattleCreate, request: Request) -> Response:
         else:  # a typed prompt: live generators make the missing outputs first
             live: LiveGenerators = request.app.state.live
             battle = live.create_battle(arena=arena, voter_id=voter, prompt_text=body.prompt)
-        return BattleOut.of(battle)
+        return BattleOut.of(battle, request.app.state.served_media.image_type)
 
     return json_response(request, await run_blocking(request, open_battle), status_code=201)
 
@@ -117,8 +117,9 @@ async def create_battle(body: BattleCreate, request: Request) -> Response:
     summary="Read an open battle (anonymous)",
     responses=error_responses(404),
 )
-def get_battle(token: TokenParam, store: StoreDep) -> BattleOut:
-    return BattleOut.of(store.battles.get_battle(token=token))
+def get_battle(token: TokenParam, store: StoreDep, request: Request) -> BattleOut:
+    image_type = request.app.state.served_media.image_type
+    return BattleOut.of(store.battles.get_battle(token=token), image_type)
 
 
 @router.post(

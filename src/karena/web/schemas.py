@@ -100,7 +100,8 @@ class BattleOut(BaseModel):
     slots: list[SlotOut]
 
     @classmethod
-    def of(cls, battle: BattleView) -> BattleOut:
+    def of(cls, battle: BattleView, image_type: str | None = None) -> BattleOut:
+        """``image_type``: the type image slots are served as (per-battle copies), if not stored."""
         return cls(
             token=battle.token,
             arena=battle.arena_slug,
@@ -114,7 +115,9 @@ class BattleOut(BaseModel):
                     position=s.position,
                     label=s.label,
                     url=f"/b/{battle.token}/{s.position}",
-                    content_type=s.content_type,
+                    content_type=image_type
+                    if image_type is not None and s.kind == "image"
+                    else s.content_type,
                     kind=s.kind,
                 )
                 for s in battle.slots
