@@ -190,3 +190,16 @@ def test_cache_keeps_recent_slots_within_its_budget() -> None:
     assert cache.size_bytes == 20
     cache.put("c", 0, b"w" * 26)  # alone over the budget: not kept
     assert cache.get("c", 0) is None
+
+
+def test_a_smoothed_copy_is_still_per_slot_and_repeatable() -> None:
+    """Pure noise (199 KB as JPEG at 512²) is smoothed to the one length; a reload repeats the
+    copy, another slot differs, and it still decodes on the canvas."""
+    noise = np.random.default_rng(10).integers(0, 256, size=(512, 512, 3), dtype=np.uint8)
+    first = battle_copy(png(noise), key=KEY, token="t", slot=0, canvas=512)
+    again = battle_copy(png(noise), key=KEY, token="t", slot=0, canvas=512)
+    other = battle_copy(png(noise), key=KEY, token="t", slot=1, canvas=512)
+    assert 1 <= first.smoothing <= len(SMOOTHING_RADII)
+    assert first == again and other.data != first.data
+    assert len(first.data) == len(other.data) == jpeg_target(512, 512, 3.75)
+    assert decode(first.data, "JPEG").shape == (512, 512, 3)
