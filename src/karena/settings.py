@@ -6,6 +6,7 @@ Every field is listed in docs/settings.md; a test fails when one is missing ther
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 import platformdirs
 from pydantic import Field, SecretStr, ValidationError
@@ -71,6 +72,8 @@ class Settings(BaseSettings):
 
     # Anonymous media and resource bounds (issue 13)
     media_per_battle: bool = True
+    media_served_format: Literal["jpeg", "png"] = "jpeg"
+    media_jpeg_bits_per_pixel: float = Field(default=3.75, ge=0.5, le=24)
     media_cache_bytes: int = Field(default=32 * 1024 * 1024, ge=0)
     max_body_bytes: int = Field(default=1024 * 1024, gt=0)
     retry_after_seconds: int = Field(default=5, ge=1, le=3600)

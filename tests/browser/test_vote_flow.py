@@ -130,3 +130,30 @@ def test_vote_page_fits_a_phone(server, browser, tmp_path: Path) -> None:
     heights = page.locator(".rank-button").evaluate_all("els => els.map(e => e.offsetHeight)")
     assert min(heights) >= 32
     page.screenshot(path=str(_shots(tmp_path) / "vote_page_phone.png"), full_page=True)
+
+
+@pytest.mark.parametrize("fmt", ["jpeg", "png"])
+def test_served_battle_images_decode_in_chromium(tmp_path: Path, browser, fmt: str) -> None:
+    """Every slot's image (the padded fixed-length JPEG by default, or the stored-block PNG)
+    decodes in the browser at the canvas size: COM padding is skipped as JPEG requires."""
+    url = f"sqlite:///{tmp_path / 'karena.db'}"
+    store = Store.open(make_settings(tmp_path, url))
+    try:
+        seed_demo_arena(store)
+    finally:
+        store.close()
+    env = {"KARENA_MEDIA_SERVED_FORMAT": fmt}
+    with KarenaServer(database_url=url, data_dir=tmp_path, env=env) as running:
+        page = browser.new_page(viewport={"width": 1280, "height": 900})
+        responses = []
+        page.on("response", lambda r: responses.append(r) if "/b/" in r.url else None)
+        page.goto(running.base_url + "/")
+        images = page.locator(".output img")
+        images.first.wait_for(state="visible")
+        page.wait_for_function(
+            "() => [...document.querySelectorAll('.output img')].every(i => i.complete)"
+        )
+        sizes = images.evaluate_all("els => els.map(e => [e.naturalWidth, e.naturalHeight])")
+    assert len(sizes) == 4 and all(tuple(s) == (512, 512) for s in sizes)
+    assert {r.headers["content-type"] for r in responses} == {f"image/{fmt}"}
+    assert len({int(r.headers["content-length"]) for r in responses}) == 1

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import io
+
 import httpx
 import pytest
+from PIL import Image
 
+from karena.media.anonymise import jpeg_target
 from tests.reliability import hostile
 from tests.reliability.anonymity import (
     collect_battle,
@@ -87,15 +91,19 @@ def test_image_dimensions_do_not_identify_models(
     assert unique == {}
 
 
+@pytest.mark.parametrize("fmt", ["jpeg", "png"])
 def test_r_anon_2_3_an_attacker_learning_from_reveals_names_no_slot(
-    database_url_factory, server_factory: ServerFactory
+    database_url_factory, server_factory: ServerFactory, fmt: str
 ) -> None:
     """Hash (against the export and past reveals), length and shape name no slot's model.
 
     Issue 13, findings 1 and 2: before, 11 of 11 slots were named by hash and 16 of 16 by size
-    or letterbox. The attacker plays 8 battles, learning who sat where after each vote.
+    or letterbox. The attacker plays 8 battles, learning who sat where after each vote. In both
+    served formats; as fixed-length JPEG (the default) one model's pure noise is over the
+    target and is smoothed to fit rather than served at a second length.
     """
-    server = server_factory(database_url_factory("sqlite"), env=LOAD_ENV)
+    env = {**LOAD_ENV, "KARENA_MEDIA_SERVED_FORMAT": fmt}
+    server = server_factory(database_url_factory("sqlite"), env=env)
     server.start()
     seed_arena(server.base_url, models=MODELS[:4], prompts=2, image=telling_image)
     with httpx.Client(base_url=server.base_url, timeout=30.0) as client:
@@ -103,3 +111,11 @@ def test_r_anon_2_3_an_attacker_learning_from_reveals_names_no_slot(
         hashes = export_hashes(client, ARENA)
     assert {m for s in seen for m in s.models.values()} == set(MODELS[:4])
     assert media_attack(seen, hashes) == []
+    served = [data for s in seen for data in s.media.values()]
+    length = jpeg_target(512, 512, 3.75) if fmt == "jpeg" else 787_072
+    assert {len(data) for data in served} == {length}
+    assert len(set(served)) == len(served) == 8 * 4
+    for data in served:
+        with Image.open(io.BytesIO(data)) as img:
+            img.load()
+            assert (img.format, img.size) == (fmt.upper(), (512, 512))

@@ -87,3 +87,26 @@ def test_r_schema_12_schema_valid_requests_are_accepted(
     assert result.failures == (), result.output_tail
     assert result.errors == (), result.output_tail
     assert result.server_errors == 0, server.log_text()[-4000:]
+
+
+def test_family_routes_pass_every_schemathesis_check(server: ServerProcess, tmp_path: Path) -> None:
+    """``--checks all`` on the variant-family admin routes (issue 13 follow-up): a PATCH on
+    ``/models/{name}/parent`` is 405 with ``Allow: PUT`` (not swallowed by the ``{name:path}``
+    PATCH route), ``/arenas/{slug}/paired`` refuses what its schema calls invalid, and a parent
+    cycle answers a declared 409."""
+    result = run_schemathesis(
+        server.base_url,
+        tmp_path / "report",
+        label="families",
+        seed=SEED,
+        max_examples=MAX_EXAMPLES,
+        phases="examples,coverage,fuzzing",
+        headers=api.admin_headers(ADMIN_TOKEN),
+        log_text=server.log_text,
+        checks=("all",),
+        include_path_regex="^/api/admin/models/[^/]+/parent$|^/api/admin/arenas/[^/]+/paired$",
+    )
+    assert result.cases > 20, result.output_tail
+    assert result.failures == (), result.output_tail
+    assert result.errors == (), result.output_tail
+    assert result.server_errors == 0, server.log_text()[-4000:]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import inspect, text
 
-from karena.errors import ConfigError, InvalidInput, NotFound
+from karena.errors import ConfigError, Conflict, InvalidInput, NotFound
 from karena.rating.variants import head_to_head
 from karena.store import Store
 from karena.store.arena_cache import load_catalog, load_match_state
@@ -39,9 +39,9 @@ def test_families_stay_trees_within_one_arena(store: Store, seeded: SeededArena)
     slug = seeded.slug
     store.catalog.set_model_parent(arena=slug, name="model-1", parent="model-0")
     store.catalog.set_model_parent(arena=slug, name="model-2", parent="model-1")
-    with pytest.raises(InvalidInput, match="cycle"):
+    with pytest.raises(Conflict, match="cycle"):
         store.catalog.set_model_parent(arena=slug, name="model-0", parent="model-2")
-    with pytest.raises(InvalidInput, match="cycle"):
+    with pytest.raises(Conflict, match="cycle"):
         store.catalog.set_model_parent(arena=slug, name="model-3", parent="model-3")
     with pytest.raises(NotFound):
         store.catalog.set_model_parent(arena=slug, name="model-3", parent="no-such-model")

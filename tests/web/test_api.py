@@ -57,7 +57,7 @@ def test_media_is_served_without_identifying_headers(arena_app: ArenaApp) -> Non
         assert response.headers.get_list("x-content-type-options") == ["nosniff"]
         for header in ("etag", "last-modified", "content-disposition"):
             assert header not in response.headers
-        assert response.content[:8] == b"\x89PNG\r\n\x1a\n"
+        assert response.content[:3] == b"\xff\xd8\xff"  # JPEG (KARENA_MEDIA_SERVED_FORMAT)
     _assert_error_shape(arena_app.client.get(f"/b/{battle['token']}/7"), 404)
     _assert_error_shape(arena_app.client.get("/b/no-such-token/0"), 404)
 

@@ -82,9 +82,9 @@ def test_admin_family_endpoints_refuse_bad_requests(arena_app: ArenaApp) -> None
     assert _declare(arena_app, "demo-mirror-int4", None).json()["parent"] is None
     _assert_error_shape(_declare(arena_app, "nope", PARENT), 404)
     _assert_error_shape(_declare(arena_app, VARIANT, "nope"), 404)
-    _assert_error_shape(_declare(arena_app, VARIANT, VARIANT), 422)
+    _assert_error_shape(_declare(arena_app, VARIANT, VARIANT), 409)  # its own parent: a cycle
     assert _declare(arena_app, VARIANT, PARENT).status_code == 200
-    _assert_error_shape(_declare(arena_app, PARENT, VARIANT), 422)  # a cycle
+    _assert_error_shape(_declare(arena_app, PARENT, VARIANT), 409)  # a cycle
     url = f"/api/admin/models/{VARIANT}/parent"
     _assert_error_shape(
         client.put(url, params={"arena": "demo"}, json={"parent": 3}, headers=AUTH), 422
@@ -136,3 +136,73 @@ def test_admin_lists_the_least_reliable_voters(arena_app: ArenaApp) -> None:
     _assert_error_shape(
         client.get("/api/admin/voters", params={"arena": "nope"}, headers=AUTH), 404
     )
+
+
+def test_the_parent_route_takes_put_only_and_says_so(arena_app: ArenaApp) -> None:
+    """``/models/{name}/parent`` is not swallowed by the ``{name:path}`` PATCH route: any other
+    method is 405 with ``Allow: PUT`` (schemathesis ST204/ST205 found PATCH answered 422 and
+    OPTIONS advertised PATCH)."""
+    client, url = arena_app.client, f"/api/admin/models/{VARIANT}/parent"
+    for method in ("PATCH", "OPTIONS", "GET", "DELETE", "POST"):
+        response = client.request(
+            method, url, params={"arena": "demo"}, json={"parent": PARENT}, headers=AUTH
+        )
+        assert (response.status_code, response.headers.get("allow")) == (405, "PUT"), method
+        assert set(response.json()) == {"error", "detail"}
+    assert _declare(arena_app, VARIANT, PARENT).status_code == 200
+    plain = client.options(f"/api/admin/models/{VARIANT}", params={"arena": "demo"}, headers=AUTH)
+    assert (plain.status_code, plain.headers.get("allow")) == (405, "PATCH")
+
+
+def test_a_model_named_like_the_parent_route_is_reached_with_its_slash_encoded(
+    arena_app: ArenaApp,
+) -> None:
+    """A model called "org/parent" is PATCHed as ``org%2Fparent``; its own parent route is
+    ``org%2Fparent/parent``."""
+    client = arena_app.client
+    created = client.post(
+        "/api/admin/models", json={"arena": "demo", "name": "org/parent"}, headers=AUTH
+    )
+    assert created.status_code == 201, created.text
+    off = client.patch(
+        "/api/admin/models/org%2Fparent", params={"arena": "demo"}, json={"enabled": False},
+        headers=AUTH,
+    )  # fmt: skip
+    assert off.status_code == 200 and off.json()["enabled"] is False
+    assert off.json()["name"] == "org/parent"
+    declared = client.put(
+        "/api/admin/models/org%2Fparent/parent", params={"arena": "demo"},
+        json={"parent": PARENT}, headers=AUTH,
+    )  # fmt: skip
+    assert declared.status_code == 200 and declared.json()["parent"] == PARENT
+    literal = client.patch(
+        "/api/admin/models/org/parent", params={"arena": "demo"}, json={"enabled": True},
+        headers=AUTH,
+    )  # fmt: skip
+    assert literal.status_code == 405  # the parent route of a model "org"
+
+
+def test_paired_share_must_be_a_json_number(arena_app: ArenaApp) -> None:
+    """The schema says ``share`` is a number in [0, 1]: a string or a boolean is 422 (it was
+    coerced and accepted: schemathesis' negative_data_rejection)."""
+    url = "/api/admin/arenas/demo/paired"
+    for bad in ("0.5", True, False, "1", None, [0.5], 1.5, -0.1):
+        response = arena_app.client.put(url, json={"share": bad}, headers=AUTH)
+        _assert_error_shape(response, 422)
+    for good in (1, 0.25, 0):
+        response = arena_app.client.put(url, json={"share": good}, headers=AUTH)
+        assert response.status_code == 200, response.text
+        params = arena_app.store.catalog.get_arena(slug="demo").matchmaker_params
+        assert params.get("paired", 0.0) == good
+
+
+def test_a_parent_cycle_is_a_declared_409(arena_app: ArenaApp) -> None:
+    """A valid request that the family as it stands refuses: 409 Conflict, in the schema."""
+    assert _declare(arena_app, VARIANT, PARENT).status_code == 200
+    response = _declare(arena_app, PARENT, VARIANT)
+    _assert_error_shape(response, 409)
+    assert "cycle" in response.json()["error"]
+    operation = arena_app.client.get("/openapi.json").json()["paths"][
+        "/api/admin/models/{name}/parent"
+    ]
+    assert set(operation) == {"put"} and "409" in operation["put"]["responses"]

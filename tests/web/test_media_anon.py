@@ -2,7 +2,8 @@
 
 R-ANON-2: a slot's bytes differ in every battle (so hashing it names nothing), the same slot
 reloads identically, and the public export lists no content hash. R-ANON-3: every image slot
-is served at one length, so Content-Length names nothing either.
+is served at one length, so Content-Length names nothing either: a fixed-length JPEG by
+default, stored-block PNG with ``KARENA_MEDIA_SERVED_FORMAT=png``.
 """
 
 from __future__ import annotations
@@ -13,8 +14,10 @@ import io
 import json
 
 import pyarrow.parquet as pq
+import pytest
 from PIL import Image
 
+from karena.media.anonymise import jpeg_target
 from tests.web.conftest import AppFactory, ArenaApp
 
 BATTLES = 8
@@ -27,6 +30,11 @@ def _served(app: ArenaApp, battles: int = BATTLES) -> list[tuple[str, int, bytes
         battle = app.client.post("/api/battles", json={"arena": "demo"}).json()
         slots = [app.client.get(s["url"]) for s in battle["slots"]]
         assert all(r.status_code == 200 for r in slots)
+        served_types = {r.headers["content-type"] for r in slots}
+        media = app.client.app.state.served_media  # type: ignore[attr-defined]
+        assert served_types == {f"image/{media.fmt}" if media.enabled else "image/png"}
+        # The battle JSON announces the type the slot is served as.
+        assert {s["content_type"] for s in battle["slots"]} == served_types
         vote = app.client.post(
             f"/api/battles/{battle['token']}/vote",
             json={"mode": "rank", "ranks": list(range(1, battle["k"] + 1))},
@@ -74,16 +82,24 @@ def test_r_anon_2_public_export_lists_no_content_hash(arena_app: ArenaApp) -> No
     assert not any("sha256" in line for line in get("/api/votes/export").text.splitlines())
 
 
-def test_r_anon_3_every_image_slot_has_one_length_and_one_shape(arena_app: ArenaApp) -> None:
-    """The demo's renderers differ by 5× in stored size; served, every slot has one length."""
-    served = _served(arena_app)
+@pytest.mark.parametrize(
+    ("fmt", "length"), [("jpeg", jpeg_target(512, 512, 3.75)), ("png", 787_072)]
+)
+def test_r_anon_3_every_image_slot_has_one_length_and_one_shape(
+    make_app: AppFactory, fmt: str, length: int
+) -> None:
+    """The demo's renderers differ by 5× in stored size; served, every slot has one length
+    (122 880 bytes as JPEG, 787 072 as PNG on the 512 canvas) and decodes at 512² RGB."""
+    served = _served(make_app(media_served_format=fmt))
     assert len({model for *_, model in served}) >= 4
-    assert len({len(data) for _, _, data, _ in served}) == 1
+    assert {len(data) for _, _, data, _ in served} == {length}
+    assert len({data for _, _, data, _ in served}) == len(served)
     shapes = set()
     for _, _, data, _ in served:
         with Image.open(io.BytesIO(data)) as img:
+            img.load()
             shapes.add((img.format, img.size, img.mode))
-    assert shapes == {("PNG", (512, 512), "RGB")}
+    assert shapes == {(fmt.upper(), (512, 512), "RGB")}
 
 
 def test_media_per_battle_off_serves_the_stored_bytes(make_app: AppFactory) -> None:

@@ -38,7 +38,7 @@ def test_real_server_round_trip_on_sqlite(tmp_path: Path) -> None:
         assert page.status_code == 200 and "karena_voter" in page.headers["set-cookie"]
         battle = client.post("/api/battles", json={"arena": "demo"}).json()
         media = client.get(battle["slots"][0]["url"])
-        assert media.status_code == 200 and media.content[:4] == b"\x89PNG"
+        assert media.status_code == 200 and media.content[:3] == b"\xff\xd8\xff"
         for header in ("etag", "last-modified", "content-disposition"):
             assert header not in media.headers
         vote = client.post(

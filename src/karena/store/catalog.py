@@ -167,7 +167,7 @@ class Catalog:
         """Declare the model ``name`` a variant of ``parent`` (None: of no model).
 
         The parent must be another model of the same arena, and families stay trees
-        (InvalidInput for a cycle). The catalog version moves, so paired mode sees it at once.
+        (Conflict, 409, for a cycle). The catalog version moves, so paired mode sees it at once.
         """
         with self.ctx.db.write() as s:
             a = find_arena(s, arena)

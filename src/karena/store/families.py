@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy import Connection, select
 from sqlalchemy.orm import Session, aliased
 
-from karena.errors import InvalidInput
+from karena.errors import Conflict, InvalidInput
 from karena.rating.models.thurstone import DEFAULT_BETA
 from karena.rating.registry import rating_model
 from karena.rating.types import comparisons, stored_outcome
@@ -54,8 +54,8 @@ def check_parent(session: Session, model: Model, parent: Model | None) -> None:
     seen = {model.id}
     node: Model | None = parent
     while node is not None:
-        if node.id in seen:
-            raise InvalidInput(
+        if node.id in seen:  # the request is valid; the family as it stands refuses it: 409
+            raise Conflict(
                 f"{parent.name!r} cannot be the parent of {model.name!r}: "
                 "it would make the family a cycle"
             )

@@ -8,6 +8,9 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, File, Form, Query, UploadFile
 from fastapi import Path as PathParam
+from fastapi.routing import APIRoute
+from starlette.routing import Match
+from starlette.types import Scope
 
 from karena.errors import Conflict, PayloadTooLarge
 from karena.web.deps import SettingsDep, StoreDep, require_admin
@@ -65,7 +68,24 @@ def add_model(body: ModelCreate, store: StoreDep) -> ModelOut:
     return ModelOut.of(model)
 
 
-@router.patch("/models/{name:path}", response_model=ModelOut, responses=error_responses(404))
+class _ModelNameRoute(APIRoute):
+    """``/models/{name:path}`` that leaves ``…/models/{name}/parent`` to the parent route.
+
+    A ``path`` parameter matches slashes (model names may hold one, R-WEB-2), so without this
+    ``PATCH /models/x/parent`` was taken for the model ``x/parent``: a 422 about the body
+    instead of 405 ``Allow: PUT``, and the parent route's ``Allow`` header named PATCH. A path
+    whose raw bytes end in a literal ``/parent`` is the sub-resource; a model whose name ends
+    in "/parent" is reached with the slash encoded (``x%2Fparent``), as clients encode a path
+    parameter anyway.
+    """
+
+    def matches(self, scope: Scope) -> tuple[Match, Scope]:
+        raw = scope.get("raw_path") or scope["path"].encode()
+        if raw.split(b"?", 1)[0].endswith(b"/parent"):
+            return Match.NONE, {}
+        return super().matches(scope)
+
+
 def update_model(
     name: Annotated[str, PathParam(min_length=1, max_length=200)],
     body: ModelUpdate,
@@ -78,7 +98,19 @@ def update_model(
     )
 
 
-@router.put("/models/{name:path}/parent", response_model=ModelOut, responses=error_responses(404))
+router.add_api_route(
+    "/models/{name:path}",
+    update_model,
+    methods=["PATCH"],
+    response_model=ModelOut,
+    responses=error_responses(404),
+    route_class_override=_ModelNameRoute,
+)
+
+
+@router.put(
+    "/models/{name:path}/parent", response_model=ModelOut, responses=error_responses(404, 409)
+)
 def set_parent(
     name: Annotated[str, PathParam(min_length=1, max_length=200)],
     body: ParentIn,
@@ -86,7 +118,8 @@ def set_parent(
     arena: Annotated[Slug, Query()],
 ) -> ModelOut:
     """Declare the model a variant of ``parent`` (null: of none); its page then shows the
-    head-to-head record against the parent and the equivalence verdict."""
+    head-to-head record against the parent and the equivalence verdict. 409 when the parent
+    would close a cycle (the family as it stands refuses a valid request)."""
     return ModelOut.of(store.catalog.set_model_parent(arena=arena, name=name, parent=body.parent))
 
 

@@ -127,14 +127,20 @@ async def create_battle(body: BattleCreate, request: Request) -> Response:
         # A named arena is checked by create_battle itself (NotFound): one query fewer.
         arena = body.arena if body.arena is not None else resolve_arena(store, None)
         if body.prompt is None:
-            return BattleOut.of(store.battles.create_battle(arena=arena, voter_id=voter))
+            return BattleOut.of(
+                store.battles.create_battle(arena=arena, voter_id=voter),
+                request.app.state.served_media.image_type,
+            )
         # A typed prompt: open now if its outputs are stored, else queue them (never generate
         # inside the request).
         queue: GenerationQueue = request.app.state.queue
         req = queue.request_battle(arena=arena, voter_id=voter, prompt_text=body.prompt)
         if req.battle is not None:
-            return BattleOut.of(req.battle)
-        return BattleStatusOut.of(queue.status(token=req.token, voter_id=voter))
+            return BattleOut.of(req.battle, request.app.state.served_media.image_type)
+        return BattleStatusOut.of(
+            queue.status(token=req.token, voter_id=voter),
+            request.app.state.served_media.image_type,
+        )
 
     out = await run_blocking(request, open_battle)
     status = 201 if isinstance(out, BattleOut) else 202
@@ -151,7 +157,9 @@ async def battle_status(token: TokenParam, request: Request) -> Response:
     queue: GenerationQueue = request.app.state.queue
     voter = request_voter(request)
     status = await run_blocking(request, lambda: queue.status(token=token, voter_id=voter))
-    return json_response(request, BattleStatusOut.of(status))
+    return json_response(
+        request, BattleStatusOut.of(status, request.app.state.served_media.image_type)
+    )
 
 
 @router.get(
@@ -160,8 +168,9 @@ async def battle_status(token: TokenParam, request: Request) -> Response:
     summary="Read an open battle (anonymous)",
     responses=error_responses(404),
 )
-def get_battle(token: TokenParam, store: StoreDep) -> BattleOut:
-    return BattleOut.of(store.battles.get_battle(token=token))
+def get_battle(token: TokenParam, store: StoreDep, request: Request) -> BattleOut:
+    image_type = request.app.state.served_media.image_type
+    return BattleOut.of(store.battles.get_battle(token=token), image_type)
 
 
 @router.post(

@@ -1,7 +1,8 @@
 """``GET /b/{token}/{slot}``: one battle output, as a per-battle copy that names no model.
 
-Images are served through :func:`karena.media.anonymise.battle_image` (noise keyed by the battle
-and slot, one length for every image, cover-cropped to the canvas), all of a battle's image
+Images are served through :func:`karena.media.anonymise.battle_copy` (noise keyed by the battle
+and slot, one length for every image, cover-cropped to the canvas; a fixed-length JPEG by
+default, ``KARENA_MEDIA_SERVED_FORMAT``), all of a battle's image
 slots made together on the first request and cached per worker, so that a reload serves the same
 bytes without re-encoding and no slot's latency depends on its model. Video and text are served
 as stored.
@@ -15,7 +16,12 @@ from typing import Annotated
 from fastapi import APIRouter, Request, Response
 from fastapi import Path as PathParam
 
-from karena.media.anonymise import BattleMediaCache, battle_image, media_key
+from karena.media.anonymise import (
+    BattleMediaCache,
+    battle_copy,
+    image_content_type,
+    media_key,
+)
 from karena.settings import Settings
 from karena.store.api import Store
 from karena.store.types import MediaBlob
@@ -34,6 +40,8 @@ class ServedMedia:
     def __init__(self, settings: Settings) -> None:
         self.enabled = settings.media_per_battle
         self.canvas = settings.media_image_size
+        self.fmt = settings.media_served_format
+        self.bits_per_pixel = settings.media_jpeg_bits_per_pixel
         self.key = media_key(settings.voter_salt.get_secret_value().encode())
         self.cache = BattleMediaCache(settings.media_cache_bytes)
         # A browser asks for all K slots at once: one request makes the battle's copies while
@@ -41,9 +49,22 @@ class ServedMedia:
         self._making: dict[str, threading.Lock] = {}
         self._guard = threading.Lock()
 
+    @property
+    def image_type(self) -> str | None:
+        """The content type image slots are served as, or None when served as stored."""
+        return f"image/{self.fmt}" if self.enabled else None
+
     def copy(self, data: bytes, token: str, slot: int) -> bytes:
         """Slot ``slot``'s copy of ``data`` (cached)."""
-        made = battle_image(data, key=self.key, token=token, slot=slot, canvas=self.canvas)
+        made = battle_copy(
+            data,
+            key=self.key,
+            token=token,
+            slot=slot,
+            canvas=self.canvas,
+            fmt=self.fmt,
+            bits_per_pixel=self.bits_per_pixel,
+        ).data
         self.cache.put(token, slot, made)
         return made
 
@@ -98,12 +119,13 @@ def battle_media(
     served: ServedMedia = request.app.state.served_media
     cached = served.cache.get(token, slot) if served.enabled else None
     if cached is not None:
-        data, content_type = cached, "image/png"
+        data, content_type = cached, image_content_type(cached)
     else:
         blob = store.battles.battle_media(token=token, position=slot)
         data, content_type = blob.data, blob.content_type
         if served.enabled and content_type.startswith("image/"):
-            data, content_type = served.battle_copies(store, token, slot, blob), "image/png"
+            data = served.battle_copies(store, token, slot, blob)
+            content_type = image_content_type(data)
     # No ETag, Last-Modified or Content-Disposition: each could tell one model from another.
     return Response(data, media_type=content_type, headers={"Cache-Control": "no-store"})
 

@@ -101,7 +101,8 @@ class BattleOut(BaseModel):
     slots: list[SlotOut]
 
     @classmethod
-    def of(cls, battle: BattleView) -> BattleOut:
+    def of(cls, battle: BattleView, image_type: str | None = None) -> BattleOut:
+        """``image_type``: the type image slots are served as (per-battle copies), if not stored."""
         return cls(
             token=battle.token,
             arena=battle.arena_slug,
@@ -115,7 +116,9 @@ class BattleOut(BaseModel):
                     position=s.position,
                     label=s.label,
                     url=f"/b/{battle.token}/{s.position}",
-                    content_type=s.content_type,
+                    content_type=image_type
+                    if image_type is not None and s.kind == "image"
+                    else s.content_type,
                     kind=s.kind,
                 )
                 for s in battle.slots
@@ -149,7 +152,7 @@ class BattleStatusOut(BaseModel):
     battle: BattleOut | None = None
 
     @classmethod
-    def of(cls, status: BattleStatus) -> BattleStatusOut:
+    def of(cls, status: BattleStatus, image_type: str | None = None) -> BattleStatusOut:
         return cls(
             token=status.token,
             arena=status.arena_slug,
@@ -160,7 +163,7 @@ class BattleStatusOut(BaseModel):
             message=status.message,
             next_token=status.next_token,
             status_url=f"/api/battles/{status.token}/status",
-            battle=BattleOut.of(status.battle) if status.battle is not None else None,
+            battle=BattleOut.of(status.battle, image_type) if status.battle is not None else None,
         )
 
 

@@ -83,7 +83,8 @@ class PairedIn(BaseModel):
     """Paired evaluation: the share of battles that seat an undecided variant with its parent."""
 
     model_config = ConfigDict(extra="forbid")
-    share: Annotated[float, Field(ge=0.0, le=1.0, allow_inf_nan=False)]
+    # strict: a JSON number only, as the schema says ("0.5" and true are refused, 422).
+    share: Annotated[float, Field(ge=0.0, le=1.0, allow_inf_nan=False, strict=True)]
 
 
 class VoterOut(BaseModel):
