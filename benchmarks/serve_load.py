@@ -44,10 +44,13 @@ from karena.services.demo_arena import build_demo_arena, render_missing
 from karena.services.live import LiveGenerators
 from karena.settings import Settings
 from karena.store.api import Store
+from karena.web.deps import sign_voter_id
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results"
 SEED_PROMPTS = 6
+#: The server's voter salt: ``karena serve`` refuses the default one.
+BENCH_VOTER_SALT = "serve-load-benchmark-voter-salt"
 
 
 @dataclass
@@ -144,6 +147,8 @@ def serving(database_url: str, data_dir: Path, workers: int) -> Iterator[tuple[s
         "KARENA_RATE_LIMIT_PER_MINUTE": "0",
         # Every simulated voter comes from 127.0.0.1: one address, so no per-address limit.
         "KARENA_RATE_LIMIT_PER_ADDRESS_PER_MINUTE": "0",
+        # serve refuses the default salt; the voters sign their cookies with this one.
+        "KARENA_VOTER_SALT": BENCH_VOTER_SALT,
     }
     command = [
         sys.executable, "-m", "karena.cli.main", "serve", "--host", "127.0.0.1",
@@ -242,7 +247,7 @@ class HttpConnection:
 async def _voter(base_url: str, voter: int, deadline: float, stats: RunStats, static: bool) -> None:
     parts = urlsplit(base_url)
     conn = HttpConnection(parts.hostname or "127.0.0.1", parts.port or 80)
-    cookie = f"karena_voter={voter:032x}"
+    cookie = f"karena_voter={sign_voter_id(BENCH_VOTER_SALT, f'{voter:032x}')}"
     rng = np.random.default_rng(voter)
     try:
         while time.perf_counter() < deadline:

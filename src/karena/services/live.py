@@ -69,13 +69,17 @@ class LiveGenerators:
         arena: str,
         prompt_text: str,
         voter_id: str | None = None,
+        address_id: str | None = None,
         seed: int | None = None,
     ) -> BattleView:
         """Open a battle on a user-typed prompt among the models with a live generator.
 
         Missing outputs are generated (and stored, so the same prompt later costs nothing)
         before the battle opens: it never shows a missing output, and a failed generation
-        opens no battle.
+        opens no battle. A prompt that needs any generation first takes one event from the
+        cost guard's hourly budgets (per voter, per ``address_id`` and for everyone:
+        ``store.limits.live_generation``), and raises RateLimited when one is spent; a prompt
+        whose outputs all exist costs nothing and takes nothing.
         """
         rng = np.random.default_rng(seed if seed is not None else secrets.randbits(64))
         text = clean_prompt(prompt_text)
@@ -93,9 +97,14 @@ class LiveGenerators:
             )
         picked = self.store.battles.pick_models(catalog, only=live, rng=rng)
         prompt = self.store.catalog.add_prompt(arena=arena, text=text, source="user")
-        for model in picked:
-            if self.store.catalog.get_output(model_id=model.id, prompt_id=prompt.id) is not None:
-                continue
+        missing = [
+            model
+            for model in picked
+            if self.store.catalog.get_output(model_id=model.id, prompt_id=prompt.id) is None
+        ]
+        if missing:
+            self.store.limits.live_generation(voter_id=voter_id, address_id=address_id)
+        for model in missing:
             gen = self._generators.get((prompt.arena_id, model.name))
             if gen is None:
                 gen = build_generator(

@@ -1,13 +1,14 @@
 """The one storage API for the web, CLI, judge and reward layers (keyword-only arguments).
 
 Build it with :meth:`Store.open`. The Store itself only opens and closes; its work is done by
-five services, each in the module of its name:
+six services, each in the module of its name:
 
 * ``store.catalog`` (:mod:`karena.store.catalog`): arenas, models, prompts, outputs, media;
 * ``store.battles`` (:mod:`karena.store.battles`): opening and reading battles;
 * ``store.voting`` (:mod:`karena.store.voting`): votes, abuse controls, bans, the vote log;
 * ``store.boards`` (:mod:`karena.store.boards`): leaderboards, recompute, model pages;
-* ``store.voters`` (:mod:`karena.store.voters`): how reliable each voter is.
+* ``store.voters`` (:mod:`karena.store.voters`): how reliable each voter is;
+* ``store.limits`` (:mod:`karena.store.limits`): limits on new battles, exports, live generation.
 
 Every method returns frozen values from :mod:`karena.store.types` and raises
 :mod:`karena.errors` exceptions on bad input.
@@ -22,6 +23,7 @@ from karena.store.boards import Boards
 from karena.store.catalog import Catalog
 from karena.store.context import Clock, StoreContext, utc_now
 from karena.store.db import Database
+from karena.store.limits import Limits
 from karena.store.voters import Voters
 from karena.store.voting import Voting
 
@@ -39,6 +41,7 @@ class Store:
         self.voting = Voting(self._context)
         self.boards = Boards(self._context)
         self.voters = Voters(self._context)
+        self.limits = Limits(self._context)
 
     @classmethod
     def open(cls, settings: Settings, *, migrate: bool = True, clock: Clock | None = None) -> Store:

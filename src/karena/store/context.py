@@ -15,6 +15,7 @@ from karena.media.storage import MediaStore
 from karena.settings import Settings
 from karena.store.arena_cache import ArenaCache, bump_catalog_versions
 from karena.store.db import Database
+from karena.store.rate_limits import RateCounters
 from karena.store.vote_writer import VoteWriter
 from karena.store.votes import hash_voter
 
@@ -29,7 +30,7 @@ def utc_now() -> datetime:
 
 
 class StoreContext:
-    """Settings, database, media store and clock, with this worker's catalog cache and vote writer.
+    """Settings, database, media, clock; this worker's catalog cache, vote writer, rate counters.
 
     ``clock`` may be replaced after construction (tests move to the real clock); :meth:`now`
     reads it on every call.
@@ -43,7 +44,8 @@ class StoreContext:
         self.arena_cache = ArenaCache(
             settings.match_state_max_age_seconds, margin=settings.variant_margin
         )
-        self.vote_writer = VoteWriter(db, self.now)
+        self.rate_counters = RateCounters()
+        self.vote_writer = VoteWriter(db, self.now, self.rate_counters)
         # Not event.contains(): SQLAlchemy keys its registry by id(target), so a new session
         # class at the address of a collected one looked "already hooked" and went without
         # the hook (a rare CI failure: a catalog write that moved no version).

@@ -7,6 +7,7 @@ from typing import Any, ClassVar
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
     DateTime,
     Double,
@@ -23,6 +24,7 @@ from sqlalchemy.types import TypeDecorator
 
 __all__ = [
     "Arena",
+    "BannedAddress",
     "BannedVoter",
     "Base",
     "Battle",
@@ -31,6 +33,7 @@ __all__ = [
     "Output",
     "PairCount",
     "Prompt",
+    "RateCounter",
     "RatingRow",
     "RatingSnapshot",
     "UTCDateTime",
@@ -272,3 +275,27 @@ class BannedVoter(Base):
     voter_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
     reason: Mapped[str] = mapped_column(String(500), default="")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class BannedAddress(Base):
+    """A client address (its keyed hash) that a ban covers: fresh cookies from it stay banned."""
+
+    __tablename__ = "banned_addresses"
+    __table_args__ = (Index("ix_banned_addresses_voter", "voter_hash"),)
+    address_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    voter_hash: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class RateCounter(Base):
+    """Events of one limit key in one slot (a sixth of its window): the atomic rate limits.
+
+    ``expires`` (Unix seconds) is when the row can no longer fall inside its window.
+    """
+
+    __tablename__ = "rate_counters"
+    __table_args__ = (Index("ix_rate_counters_expires", "expires"),)
+    bucket: Mapped[str] = mapped_column(String(120), primary_key=True)
+    slot: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    count: Mapped[int] = mapped_column(Integer)
+    expires: Mapped[int] = mapped_column(BigInteger)

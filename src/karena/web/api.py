@@ -97,17 +97,20 @@ async def create_battle(body: BattleCreate, request: Request) -> Response:
     # The hot routes resolve store and voter inline: each FastAPI dependency cost more CPU
     # than the lookup it wraps.
     store: Store = request.app.state.store
-    voter = request_voter(request)
-    request.app.state.battle_limiter.check(voter)
+    voter, address = request_voter(request), client_address(request)
 
     def open_battle() -> BattleOut:
+        # Per voter and per address, counted in the database: it holds across workers.
+        store.limits.open_battle(voter_id=voter, address_id=address)
         # A named arena is checked by create_battle itself (NotFound): one query fewer.
         arena = body.arena if body.arena is not None else resolve_arena(store, None)
         if body.prompt is None:
             battle = store.battles.create_battle(arena=arena, voter_id=voter)
-        else:  # a typed prompt: live generators make the missing outputs first
+        else:  # a typed prompt: live generators make the missing outputs first (cost guard)
             live: LiveGenerators = request.app.state.live
-            battle = live.create_battle(arena=arena, voter_id=voter, prompt_text=body.prompt)
+            battle = live.create_battle(
+                arena=arena, voter_id=voter, address_id=address, prompt_text=body.prompt
+            )
         return BattleOut.of(battle)
 
     return json_response(request, await run_blocking(request, open_battle), status_code=201)
@@ -243,7 +246,7 @@ def _stream_and_delete(path: Path) -> Iterator[bytes]:
     "/votes/export",
     summary="Export the vote log as JSONL, CSV or Parquet (loadable by Hugging Face datasets)",
     responses={
-        **error_responses(404),
+        **error_responses(404, 429),
         200: {
             "description": "the vote log",
             "content": {
@@ -253,11 +256,14 @@ def _stream_and_delete(path: Path) -> Iterator[bytes]:
     },
 )
 def export_votes(
+    request: Request,
     store: StoreDep,
     arena: ArenaQuery = None,
     format: Annotated[Literal["jsonl", "csv", "parquet"], Query()] = "jsonl",
 ) -> StreamingResponse:
     slug = resolve_arena(store, arena)
+    # Each export costs seconds of server time: KARENA_EXPORT_LIMIT_PER_HOUR per address.
+    store.limits.export(address_id=client_address(request))
     handle, name = tempfile.mkstemp(prefix="karena-export-", suffix=f".{format}")
     os.close(handle)
     path = Path(name)

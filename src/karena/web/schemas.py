@@ -426,5 +426,20 @@ class CountOut(BaseModel):
 
 
 def error_responses(*codes: int) -> dict[int | str, dict[str, Any]]:
-    """OpenAPI entries for the error codes a route may answer, all in the ErrorOut shape."""
-    return {code: {"model": ErrorOut, "description": "error"} for code in codes}
+    """OpenAPI entries for the error codes a route may answer, all in the ErrorOut shape.
+
+    A 429 also declares its ``Retry-After`` header (whole seconds).
+    """
+    out: dict[int | str, dict[str, Any]] = {}
+    for code in codes:
+        entry: dict[str, Any] = {"model": ErrorOut, "description": "error"}
+        if code == 429:
+            entry["description"] = "over a rate limit or budget; nothing was taken or stored"
+            entry["headers"] = {
+                "Retry-After": {
+                    "description": "seconds until the limit lets this client in again",
+                    "schema": {"type": "integer", "minimum": 1},
+                }
+            }
+        out[code] = entry
+    return out

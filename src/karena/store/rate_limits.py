@@ -1,0 +1,346 @@
+"""Rate limits that hold under concurrency and across worker processes: counters in the database.
+
+Each limit is "at most ``limit`` events of one key in any ``window_s`` seconds". Its events are
+counted in the ``rate_counters`` table, one row per (key, slot), a slot being a sixth of the
+window; an event is allowed while the slots of the last window hold fewer than ``limit``. So a
+window slides in steps of a sixth of it: an event stops counting 60 to 70 s after it happened
+(for a one-minute limit), and never more than ``limit`` events land in one slot-aligned window.
+
+:meth:`RateCounters.take` decides a batch of requests in the caller's transaction: one upsert
+locks (or creates) the current slot of every key the batch names, in sorted key order, so two
+transactions never wait on each other in a cycle; the earlier slots are read (they no longer
+change); each request is granted or refused in order; the new counts are written back. Nothing
+else writes those rows meanwhile (PostgreSQL row locks; SQLite's one writer), so concurrent
+requests cannot both take the last event, and a refused request takes nothing. The vote writer
+calls it in the transaction that records the votes: a vote counts against its limits exactly
+when it is stored.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from functools import cache
+from typing import Any
+
+from sqlalchemy import Connection, bindparam, delete, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+from karena.errors import RateLimited
+from karena.settings import Settings
+from karena.store.models import RateCounter
+
+__all__ = [
+    "BATTLES_PER_VOTE",
+    "SLOTS",
+    "Allowance",
+    "RateCounters",
+    "battle_allowances",
+    "export_allowances",
+    "live_allowances",
+    "vote_allowances",
+]
+
+#: Slots per window: the window slides in steps of a sixth of its length.
+SLOTS = 6
+#: Seconds between two deletions of expired counter rows (per process).
+PRUNE_EVERY_S = 60.0
+
+COUNTERS: Any = RateCounter.__table__
+
+
+@dataclass(frozen=True, slots=True)
+class Allowance:
+    """One event to take from a limit: at most ``limit`` per ``window_s`` seconds for ``bucket``.
+
+    ``message`` is what a refusal says ("too many votes: the limit is 30 a minute"). A limit of
+    0 or less is no limit.
+    """
+
+    bucket: str
+    limit: int
+    window_s: int
+    message: str
+
+    def refusal(self, retry_after: float) -> RateLimited:
+        """The error a request over this limit gets (a 429 with Retry-After)."""
+        return RateLimited(
+            self.message,
+            detail={
+                "retry_after": max(1, math.ceil(retry_after)),
+                "limit": self.limit,
+                "window_seconds": self.window_s,
+            },
+        )
+
+
+def _slot(now_s: float, window_s: int) -> int:
+    return math.floor(now_s * SLOTS / window_s)
+
+
+def _slot_end(slot: int, window_s: int) -> float:
+    """Unix time at which ``slot`` leaves every window."""
+    return (slot + SLOTS) * window_s / SLOTS
+
+
+@cache
+def _lock_statement(dialect: str) -> Any:
+    insert = sqlite_insert if dialect == "sqlite" else pg_insert
+    stmt = insert(COUNTERS)
+    return stmt.on_conflict_do_update(
+        index_elements=[COUNTERS.c.bucket, COUNTERS.c.slot],
+        # A no-op update: it locks the existing row (PostgreSQL) and returns its count.
+        set_={"count": COUNTERS.c.count},
+    ).returning(COUNTERS.c.bucket, COUNTERS.c.slot, COUNTERS.c.count)
+
+
+@cache
+def _write_statement() -> Any:
+    return (
+        update(COUNTERS)
+        .where(COUNTERS.c.bucket == bindparam("b_"), COUNTERS.c.slot == bindparam("s_"))
+        .values(count=bindparam("c_"))
+    )
+
+
+class RateCounters:
+    """The database-backed limits of one store (one per :class:`StoreContext`)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._pruned_at = 0.0
+
+    def take(
+        self, conn: Connection, requests: Sequence[Sequence[Allowance]], now: datetime
+    ) -> list[RateLimited | None]:
+        """Grant or refuse each request (all of its allowances, or none), in order.
+
+        Runs in the caller's write transaction; returns, per request, None when granted or the
+        error of the first limit it would exceed.
+        """
+        now_s = now.timestamp()
+        live = sorted(
+            {(a.bucket, a.window_s) for request in requests for a in request if a.limit > 0}
+        )
+        if not live:
+            return [None] * len(requests)
+        windows: dict[str, int] = {}
+        for bucket, window_s in live:
+            if windows.setdefault(bucket, window_s) != window_s:
+                raise ValueError(f"rate-limit bucket {bucket!r} used with two windows")
+        current = {bucket: _slot(now_s, window_s) for bucket, window_s in live}
+        rows = [
+            {
+                "bucket": bucket,
+                "slot": current[bucket],
+                "count": 0,
+                "expires": math.ceil(_slot_end(current[bucket], window_s)) + 1,
+            }
+            for bucket, window_s in live
+        ]
+        counts: dict[tuple[str, int], int] = {}
+        for bucket, slot, count in conn.execute(_lock_statement(conn.dialect.name), rows):
+            counts[(bucket, int(slot))] = int(count)
+        for bucket, slot, count in conn.execute(
+            select(COUNTERS.c.bucket, COUNTERS.c.slot, COUNTERS.c.count).where(
+                COUNTERS.c.bucket.in_(list(current)),
+                COUNTERS.c.slot > min(current.values()) - SLOTS,
+            )
+        ):
+            slot = int(slot)
+            if current[bucket] - SLOTS < slot < current[bucket]:
+                counts[(bucket, slot)] = int(count)
+        changed: set[str] = set()
+        outcomes: list[RateLimited | None] = []
+        for request in requests:
+            refused = None
+            for a in request:
+                if a.limit > 0 and self._used(counts, a, current) >= a.limit:
+                    refused = a.refusal(self._retry_after(counts, a, current, now_s))
+                    break
+            if refused is None:
+                for allowance in request:
+                    if allowance.limit > 0:
+                        key = (allowance.bucket, current[allowance.bucket])
+                        counts[key] += 1
+                        changed.add(allowance.bucket)
+            outcomes.append(refused)
+        if changed:
+            conn.execute(
+                _write_statement(),
+                [
+                    {"b_": b, "s_": current[b], "c_": counts[(b, current[b])]}
+                    for b in sorted(changed)
+                ],
+            )
+        self._maybe_prune(conn, now_s)
+        return outcomes
+
+    def peek(
+        self, conn: Connection, allowances: Sequence[Allowance], now: datetime
+    ) -> RateLimited | None:
+        """The error the next event would get, taking nothing (a read; no lock)."""
+        now_s = now.timestamp()
+        live = [a for a in allowances if a.limit > 0]
+        if not live:
+            return None
+        current = {a.bucket: _slot(now_s, a.window_s) for a in live}
+        counts: dict[tuple[str, int], int] = {}
+        for bucket, slot, count in conn.execute(
+            select(COUNTERS.c.bucket, COUNTERS.c.slot, COUNTERS.c.count).where(
+                COUNTERS.c.bucket.in_(list(current)),
+                COUNTERS.c.slot > min(current.values()) - SLOTS,
+            )
+        ):
+            if current[bucket] - SLOTS < int(slot) <= current[bucket]:
+                counts[(bucket, int(slot))] = int(count)
+        for allowance in live:
+            if self._used(counts, allowance, current) >= allowance.limit:
+                return allowance.refusal(self._retry_after(counts, allowance, current, now_s))
+        return None
+
+    @staticmethod
+    def _used(
+        counts: dict[tuple[str, int], int], allowance: Allowance, current: dict[str, int]
+    ) -> int:
+        end = current[allowance.bucket]
+        return sum(counts.get((allowance.bucket, s), 0) for s in range(end - SLOTS + 1, end + 1))
+
+    @staticmethod
+    def _retry_after(
+        counts: dict[tuple[str, int], int],
+        allowance: Allowance,
+        current: dict[str, int],
+        now_s: float,
+    ) -> float:
+        """Seconds until the oldest slot that holds events leaves the window."""
+        end = current[allowance.bucket]
+        for slot in range(end - SLOTS + 1, end + 1):
+            if counts.get((allowance.bucket, slot), 0) > 0:
+                return _slot_end(slot, allowance.window_s) - now_s
+        return _slot_end(end, allowance.window_s) - now_s
+
+    def _maybe_prune(self, conn: Connection, now_s: float) -> None:
+        """Delete expired rows, at most once a minute per process (in the caller's transaction)."""
+        tick = time.monotonic()
+        with self._lock:
+            if tick - self._pruned_at < PRUNE_EVERY_S:
+                return
+            self._pruned_at = tick
+        conn.execute(delete(COUNTERS).where(COUNTERS.c.expires < math.floor(now_s)))
+
+
+# -- the limits karena applies, by what they guard ---------------------------------------------
+
+#: One voter may open this many battles per vote allowed (people skip battles they dislike).
+BATTLES_PER_VOTE = 4
+
+
+def vote_allowances(
+    settings: Settings, voter_hash: str, address_hash: str | None
+) -> tuple[Allowance, ...]:
+    """A vote: per voter (KARENA_RATE_LIMIT_PER_MINUTE) and per address (…_PER_ADDRESS_…)."""
+    per_voter = settings.rate_limit_per_minute
+    out = [
+        Allowance(
+            f"vote:v:{voter_hash}",
+            per_voter,
+            60,
+            f"too many votes: the limit is {per_voter} a minute",
+        )
+    ]
+    if address_hash is not None:
+        per_address = settings.rate_limit_per_address_per_minute
+        out.append(
+            Allowance(
+                f"vote:a:{address_hash}",
+                per_address,
+                60,
+                f"too many votes from this address: the limit is {per_address} a minute",
+            )
+        )
+    return tuple(out)
+
+
+def battle_allowances(
+    settings: Settings, voter_hash: str, address_hash: str | None
+) -> tuple[Allowance, ...]:
+    """A new battle: ``BATTLES_PER_VOTE`` times each vote limit, per voter and per address."""
+    per_voter = settings.rate_limit_per_minute * BATTLES_PER_VOTE
+    out = [
+        Allowance(
+            f"battle:v:{voter_hash}",
+            per_voter,
+            60,
+            f"too many new battles: at most {per_voter} a minute",
+        )
+    ]
+    if address_hash is not None:
+        per_address = settings.rate_limit_per_address_per_minute * BATTLES_PER_VOTE
+        out.append(
+            Allowance(
+                f"battle:a:{address_hash}",
+                per_address,
+                60,
+                f"too many new battles from this address: at most {per_address} a minute",
+            )
+        )
+    return tuple(out)
+
+
+def export_allowances(settings: Settings, address_hash: str) -> tuple[Allowance, ...]:
+    """A vote-log export over HTTP: per address (KARENA_EXPORT_LIMIT_PER_HOUR)."""
+    limit = settings.export_limit_per_hour
+    return (
+        Allowance(
+            f"export:a:{address_hash}",
+            limit,
+            3600,
+            f"too many exports from this address: at most {limit} an hour",
+        ),
+    )
+
+
+def live_allowances(
+    settings: Settings, voter_hash: str | None, address_hash: str | None
+) -> tuple[Allowance, ...]:
+    """A typed prompt that needs live generation: per voter, per address and for everyone."""
+    out = []
+    if voter_hash is not None:
+        limit = settings.live_generations_per_voter_per_hour
+        out.append(
+            Allowance(
+                f"live:v:{voter_hash}",
+                limit,
+                3600,
+                f"too many new prompts: at most {limit} an hour need new outputs; pick a "
+                "battle without typing a prompt, or try again later",
+            )
+        )
+    if address_hash is not None:
+        limit = settings.live_generations_per_address_per_hour
+        out.append(
+            Allowance(
+                f"live:a:{address_hash}",
+                limit,
+                3600,
+                f"too many new prompts from this address: at most {limit} an hour need new "
+                "outputs; try again later",
+            )
+        )
+    limit = settings.live_generations_per_hour
+    out.append(
+        Allowance(
+            "live:all",
+            limit,
+            3600,
+            f"the arena's budget for new outputs is spent ({limit} prompts an hour); pick a "
+            "battle without typing a prompt, or try again later",
+        )
+    )
+    return tuple(out)
