@@ -419,6 +419,8 @@ class BanIn(_Body):
     # Same character rule as prompts: PostgreSQL text cannot hold NUL (finding R-PG-1).
     reason: Annotated[str, Field(max_length=500, pattern=rf"^[^{_BAD_IN_TEXT}]*$")] = ""
     discount_past: StrictBool = True
+    #: Also ban every address the voter voted from (a fresh cookie from there stays banned).
+    ban_address: StrictBool = True
 
 
 class CountOut(BaseModel):
