@@ -110,6 +110,7 @@ def demo_voter_salt(data_dir: Path) -> str:
     if len(salt) >= 32:
         return salt
     salt = secrets.token_urlsafe(32)
+    data_dir.mkdir(parents=True, exist_ok=True)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w", encoding="utf-8") as handle:
         handle.write(salt + "\n")
