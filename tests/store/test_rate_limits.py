@@ -127,3 +127,29 @@ def test_expired_counters_are_deleted(store: Store, clock: TestClock) -> None:
     with store.db.read_conn() as conn:
         buckets = set(conn.execute(text("SELECT bucket FROM rate_counters")).scalars())
     assert buckets == {"t:new"}
+
+
+def test_threads_racing_new_battles_get_exactly_the_limit(store: Store) -> None:
+    """R-LIMIT-6: the one-request path (``store.limits``): 20 threads, a limit of 4 battles a
+    minute per voter (rate limit 1 x 4); refusals undo their optimistic increment."""
+    store.settings = store.settings.model_copy(
+        update={"rate_limit_per_minute": 1, "rate_limit_per_address_per_minute": 100}
+    )
+    barrier = threading.Barrier(20)
+
+    def one(_: int) -> bool:
+        barrier.wait(timeout=30)
+        try:
+            store.limits.open_battle(voter_id="racer", address_id="10.1.1.1")
+        except RateLimited:
+            return False
+        return True
+
+    with ThreadPoolExecutor(max_workers=20) as pool:
+        granted = list(pool.map(one, range(20)))
+    assert granted.count(True) == 4
+    with store.db.read_conn() as conn:
+        counts = dict(
+            conn.execute(text("SELECT bucket, SUM(count) FROM rate_counters GROUP BY bucket")).all()
+        )
+    assert sorted(counts.values()) == [4, 4]  # the voter's and the address's: refusals left none

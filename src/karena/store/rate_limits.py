@@ -99,6 +99,28 @@ def _lock_statement(dialect: str) -> Any:
     ).returning(COUNTERS.c.bucket, COUNTERS.c.slot, COUNTERS.c.count)
 
 
+def _bucket(allowance: Allowance) -> str:
+    return allowance.bucket
+
+
+@cache
+def _take_one_sql(dialect: str, keys: int) -> tuple[str, str]:
+    """Driver SQL of :meth:`RateCounters.take_one`: the locking increment, the earlier slots."""
+    p = (lambda name: f"%({name})s") if dialect == "postgresql" else (lambda name: f":{name}")
+    values = ", ".join(f"({p(f'b{i}')}, {p('s')}, 1, {p('e')})" for i in range(keys))
+    buckets = ", ".join(p(f"b{i}") for i in range(keys))
+    lock = (
+        "INSERT INTO rate_counters AS c (bucket, slot, count, expires) VALUES "
+        f"{values} ON CONFLICT (bucket, slot) DO UPDATE SET count = c.count + 1 "
+        "RETURNING bucket, count"
+    )
+    prev = (
+        f"SELECT bucket, SUM(count) FROM rate_counters WHERE bucket IN ({buckets}) "
+        f"AND slot > {p('lo')} AND slot < {p('s')} GROUP BY bucket"
+    )
+    return lock, prev
+
+
 @cache
 def _write_statement() -> Any:
     return (
@@ -181,10 +203,44 @@ class RateCounters:
         self._maybe_prune(conn, now_s)
         return outcomes
 
-    def peek(
+    def take_one(
         self, conn: Connection, allowances: Sequence[Allowance], now: datetime
     ) -> RateLimited | None:
-        """The error the next event would get, taking nothing (a read; no lock)."""
+        """One request's allowances, in two round trips (the path of new battles and exports).
+
+        Optimistic: every key's current slot is incremented at once (an upsert that locks the
+        rows, in sorted order, and returns their counts) and the window's earlier slots are
+        read. When a limit is exceeded the error is returned and the caller must roll the
+        transaction back, which undoes the increments; nothing else wrote those rows meanwhile.
+        Allowances of different windows take the general path, :meth:`take`.
+        """
+        live = sorted({a.bucket: a for a in allowances if a.limit > 0}.values(), key=_bucket)
+        if not live:
+            return None
+        window_s = live[0].window_s
+        if any(a.window_s != window_s for a in live):
+            (out,) = self.take(conn, [tuple(live)], now)
+            return out
+        now_s = now.timestamp()
+        slot = _slot(now_s, window_s)
+        params: dict[str, Any] = {f"b{i}": a.bucket for i, a in enumerate(live)}
+        params.update(s=slot, lo=slot - SLOTS, e=math.ceil(_slot_end(slot, window_s)) + 1)
+        lock_sql, prev_sql = _take_one_sql(conn.dialect.name, len(live))
+        counts = {str(b): int(c) for b, c in conn.exec_driver_sql(lock_sql, params)}
+        prev = {str(b): int(c or 0) for b, c in conn.exec_driver_sql(prev_sql, params)}
+        for a in live:
+            if counts[a.bucket] + prev.get(a.bucket, 0) > a.limit:
+                return self.peek(conn, [a], now, taken=1) or a.refusal(window_s)
+        self._maybe_prune(conn, now_s)
+        return None
+
+    def peek(
+        self, conn: Connection, allowances: Sequence[Allowance], now: datetime, taken: int = 0
+    ) -> RateLimited | None:
+        """The error the next event would get, taking nothing (a read; no lock).
+
+        ``taken``: events this transaction already added to each current slot (not counted).
+        """
         now_s = now.timestamp()
         live = [a for a in allowances if a.limit > 0]
         if not live:
@@ -200,7 +256,9 @@ class RateCounters:
             if current[bucket] - SLOTS < int(slot) <= current[bucket]:
                 counts[(bucket, int(slot))] = int(count)
         for allowance in live:
-            if self._used(counts, allowance, current) >= allowance.limit:
+            if self._used(counts, allowance, current) - taken >= allowance.limit:
+                key = (allowance.bucket, current[allowance.bucket])
+                counts[key] = counts.get(key, 0) - taken
                 return allowance.refusal(self._retry_after(counts, allowance, current, now_s))
         return None
 
