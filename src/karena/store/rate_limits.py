@@ -106,7 +106,10 @@ def _bucket(allowance: Allowance) -> str:
 @cache
 def _take_one_sql(dialect: str, keys: int) -> tuple[str, str]:
     """Driver SQL of :meth:`RateCounters.take_one`: the locking increment, the earlier slots."""
-    p = (lambda name: f"%({name})s") if dialect == "postgresql" else (lambda name: f":{name}")
+
+    def p(name: str) -> str:
+        return f"%({name})s" if dialect == "postgresql" else f":{name}"
+
     values = ", ".join(f"({p(f'b{i}')}, {p('s')}, 1, {p('e')})" for i in range(keys))
     buckets = ", ".join(p(f"b{i}") for i in range(keys))
     lock = (
