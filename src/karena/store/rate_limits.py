@@ -27,9 +27,7 @@ from datetime import datetime
 from functools import cache
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, delete, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy import Connection, delete, select
 
 from karena.errors import RateLimited
 from karena.settings import Settings
@@ -88,19 +86,36 @@ def _slot_end(slot: int, window_s: int) -> float:
     return (slot + SLOTS) * window_s / SLOTS
 
 
-@cache
-def _lock_statement(dialect: str) -> Any:
-    insert = sqlite_insert if dialect == "sqlite" else pg_insert
-    stmt = insert(COUNTERS)
-    return stmt.on_conflict_do_update(
-        index_elements=[COUNTERS.c.bucket, COUNTERS.c.slot],
-        # A no-op update: it locks the existing row (PostgreSQL) and returns its count.
-        set_={"count": COUNTERS.c.count},
-    ).returning(COUNTERS.c.bucket, COUNTERS.c.slot, COUNTERS.c.count)
-
-
 def _bucket(allowance: Allowance) -> str:
     return allowance.bucket
+
+
+def _placeholder(dialect: str, name: str) -> str:
+    """A named parameter in the driver's style (psycopg or pysqlite)."""
+    return f"%({name})s" if dialect == "postgresql" else f":{name}"
+
+
+@cache
+def _take_sql(dialect: str, keys: int) -> tuple[str, str, str]:
+    """Driver SQL of :meth:`RateCounters.take`: lock the current slots (a no-op upsert that
+    returns their counts), read the earlier slots, write the new counts (executemany)."""
+
+    def p(name: str) -> str:
+        return _placeholder(dialect, name)
+
+    values = ", ".join(f"({p(f'b{i}')}, {p(f's{i}')}, 0, {p(f'e{i}')})" for i in range(keys))
+    buckets = ", ".join(p(f"b{i}") for i in range(keys))
+    lock = (
+        "INSERT INTO rate_counters AS c (bucket, slot, count, expires) VALUES "
+        f"{values} ON CONFLICT (bucket, slot) DO UPDATE SET count = c.count "
+        "RETURNING bucket, slot, count"
+    )
+    prev = (
+        f"SELECT bucket, slot, count FROM rate_counters WHERE bucket IN ({buckets}) "
+        f"AND slot > {p('lo')}"
+    )
+    write = f"UPDATE rate_counters SET count = {p('c')} WHERE bucket = {p('b')} AND slot = {p('s')}"
+    return lock, prev, write
 
 
 @cache
@@ -108,7 +123,7 @@ def _take_one_sql(dialect: str, keys: int) -> tuple[str, str]:
     """Driver SQL of :meth:`RateCounters.take_one`: the locking increment, the earlier slots."""
 
     def p(name: str) -> str:
-        return f"%({name})s" if dialect == "postgresql" else f":{name}"
+        return _placeholder(dialect, name)
 
     values = ", ".join(f"({p(f'b{i}')}, {p('s')}, 1, {p('e')})" for i in range(keys))
     buckets = ", ".join(p(f"b{i}") for i in range(keys))
@@ -122,15 +137,6 @@ def _take_one_sql(dialect: str, keys: int) -> tuple[str, str]:
         f"AND slot > {p('lo')} AND slot < {p('s')} GROUP BY bucket"
     )
     return lock, prev
-
-
-@cache
-def _write_statement() -> Any:
-    return (
-        update(COUNTERS)
-        .where(COUNTERS.c.bucket == bindparam("b_"), COUNTERS.c.slot == bindparam("s_"))
-        .values(count=bindparam("c_"))
-    )
 
 
 class RateCounters:
@@ -159,25 +165,16 @@ class RateCounters:
             if windows.setdefault(bucket, window_s) != window_s:
                 raise ValueError(f"rate-limit bucket {bucket!r} used with two windows")
         current = {bucket: _slot(now_s, window_s) for bucket, window_s in live}
-        rows = [
-            {
-                "bucket": bucket,
-                "slot": current[bucket],
-                "count": 0,
-                "expires": math.ceil(_slot_end(current[bucket], window_s)) + 1,
-            }
-            for bucket, window_s in live
-        ]
+        params: dict[str, Any] = {"lo": min(current.values()) - SLOTS}
+        for i, (bucket, window_s) in enumerate(live):
+            params[f"b{i}"], params[f"s{i}"] = bucket, current[bucket]
+            params[f"e{i}"] = math.ceil(_slot_end(current[bucket], window_s)) + 1
+        lock_sql, prev_sql, write_sql = _take_sql(conn.dialect.name, len(live))
         counts: dict[tuple[str, int], int] = {}
-        for bucket, slot, count in conn.execute(_lock_statement(conn.dialect.name), rows):
-            counts[(bucket, int(slot))] = int(count)
-        for bucket, slot, count in conn.execute(
-            select(COUNTERS.c.bucket, COUNTERS.c.slot, COUNTERS.c.count).where(
-                COUNTERS.c.bucket.in_(list(current)),
-                COUNTERS.c.slot > min(current.values()) - SLOTS,
-            )
-        ):
-            slot = int(slot)
+        for bucket, slot, count in conn.exec_driver_sql(lock_sql, params):
+            counts[(str(bucket), int(slot))] = int(count)
+        for bucket, slot, count in conn.exec_driver_sql(prev_sql, params):
+            bucket, slot = str(bucket), int(slot)
             if current[bucket] - SLOTS < slot < current[bucket]:
                 counts[(bucket, slot)] = int(count)
         changed: set[str] = set()
@@ -196,12 +193,9 @@ class RateCounters:
                         changed.add(allowance.bucket)
             outcomes.append(refused)
         if changed:
-            conn.execute(
-                _write_statement(),
-                [
-                    {"b_": b, "s_": current[b], "c_": counts[(b, current[b])]}
-                    for b in sorted(changed)
-                ],
+            conn.exec_driver_sql(
+                write_sql,
+                [{"b": b, "s": current[b], "c": counts[(b, current[b])]} for b in sorted(changed)],
             )
         self._maybe_prune(conn, now_s)
         return outcomes
