@@ -1,7 +1,8 @@
 """Votes per second and latency of create-battle + vote over HTTP against a real ``karena serve``.
 
 A bounded local load generator (asyncio + a minimal keep-alive HTTP/1.1 client, ``--concurrency``
-voters, each with its own voter cookie) loops "open a battle, rank it" for ``--seconds`` against
+voters, each with its own voter cookie and loopback address) loops "open a battle, rank it"
+for ``--seconds`` against
 the server: SQLite with 1 worker and PostgreSQL with 2 workers. Afterwards the vote log is read
 back from the database: every acknowledged vote must be there (``lost_votes``), and the
 incremental ratings must equal a recompute from the log. The baseline, measured in the same run
@@ -207,8 +208,8 @@ class HttpConnection:
     (JSON bodies, Content-Length responses) and fails loudly on anything else.
     """
 
-    def __init__(self, host: str, port: int) -> None:
-        self.host, self.port = host, port
+    def __init__(self, host: str, port: int, local_host: str | None = None) -> None:
+        self.host, self.port, self.local_host = host, port, local_host
         self.reader: asyncio.StreamReader | None = None
         self.writer: asyncio.StreamWriter | None = None
 
@@ -216,7 +217,10 @@ class HttpConnection:
         self, method: str, path: str, body: object | None = None, cookie: str = ""
     ) -> tuple[int, bytes]:
         if self.writer is None:
-            self.reader, self.writer = await asyncio.open_connection(self.host, self.port)
+            local = (self.local_host, 0) if self.local_host is not None else None
+            self.reader, self.writer = await asyncio.open_connection(
+                self.host, self.port, local_addr=local
+            )
         assert self.reader is not None
         payload = json.dumps(body).encode() if body is not None else b""
         head = f"{method} {path} HTTP/1.1\r\nHost: {self.host}\r\n"
@@ -257,7 +261,10 @@ class HttpConnection:
 
 async def _voter(base_url: str, voter: int, deadline: float, stats: RunStats, static: bool) -> None:
     parts = urlsplit(base_url)
-    conn = HttpConnection(parts.hostname or "127.0.0.1", parts.port or 80)
+    # Each voter its own loopback address, as voters on the internet have their own: the
+    # per-address limits (on with --limits) then count per voter, not one hot row for all.
+    local = f"127.0.{1 + voter // 250}.{1 + voter % 250}"
+    conn = HttpConnection(parts.hostname or "127.0.0.1", parts.port or 80, local)
     cookie = f"karena_voter={sign_voter_id(BENCH_VOTER_SALT, f'{voter:032x}')}"
     rng = np.random.default_rng(voter)
     try:

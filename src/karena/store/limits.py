@@ -45,14 +45,19 @@ class Limits:
 
     def take(self, allowances: Sequence[Allowance]) -> None:
         """Take one event from each allowance, or none (raising the first limit's RateLimited)."""
-        if not any(a.limit > 0 for a in allowances):
+        live = [a for a in allowances if a.limit > 0]
+        if not live:
+            return
+        counters, now = self.ctx.rate_counters, self.ctx.now()
+        if self.ctx.db.is_postgres and len({a.window_s for a in live}) == 1:
+            # One statement on an autocommit connection: the path of every new battle.
+            with self.ctx.db.autocommit_conn() as conn:
+                refused = counters.take_one_autocommit(conn, live, now)
+            if refused is not None:
+                raise refused
             return
         with self.ctx.db.write_conn() as conn:
-            if self.ctx.db.is_postgres:
-                # A counter lost to a crash only forgives one event: no need to wait for the
-                # WAL flush (and so hold the counter rows' locks) at commit.
-                conn.exec_driver_sql("SET LOCAL synchronous_commit TO OFF")
-            refused = self.ctx.rate_counters.take_one(conn, allowances, self.ctx.now())
+            refused = counters.take_one(conn, live, now)
             if refused is not None:
                 raise refused  # rolls the transaction back: the increments are undone
 

@@ -119,6 +119,25 @@ def _take_sql(dialect: str, keys: int) -> tuple[str, str, str]:
 
 
 @cache
+def _take_one_pg_sql(keys: int) -> tuple[str, str]:
+    """PostgreSQL SQL of :meth:`RateCounters.take_one_autocommit`: take, and give back."""
+    values = ", ".join(f"(%(b{i})s, %(s)s, 1, %(e)s)" for i in range(keys))
+    buckets = ", ".join(f"%(b{i})s" for i in range(keys))
+    take = (
+        "WITH cur AS (INSERT INTO rate_counters AS c (bucket, slot, count, expires) VALUES "
+        f"{values} ON CONFLICT (bucket, slot) DO UPDATE SET count = c.count + 1 "
+        "RETURNING c.bucket, c.count) "
+        "SELECT cur.bucket, cur.count, COALESCE((SELECT SUM(p.count) FROM rate_counters p "
+        "WHERE p.bucket = cur.bucket AND p.slot > %(lo)s AND p.slot < %(s)s), 0) FROM cur"
+    )
+    give_back = (
+        "UPDATE rate_counters SET count = count - 1 "
+        f"WHERE bucket IN ({buckets}) AND slot = %(s)s AND count > 0"
+    )
+    return take, give_back
+
+
+@cache
 def _take_one_sql(dialect: str, keys: int) -> tuple[str, str]:
     """Driver SQL of :meth:`RateCounters.take_one`: the locking increment, the earlier slots."""
 
@@ -230,6 +249,37 @@ class RateCounters:
                 return self.peek(conn, [a], now, taken=1) or a.refusal(window_s)
         self._maybe_prune(conn, now_s)
         return None
+
+    def take_one_autocommit(
+        self, conn: Connection, allowances: Sequence[Allowance], now: datetime
+    ) -> RateLimited | None:
+        """PostgreSQL, on an autocommit connection: :meth:`take_one` in one statement.
+
+        The locking increment and the read of the earlier slots are one statement (a
+        data-modifying CTE), committed by itself: one round trip for a granted request. A
+        request over a limit then gives its increments back (a second statement). Meanwhile a
+        concurrent request may be refused that the limit would have let in, never the reverse:
+        each request is judged on a count that holds every increment made before its own, and a
+        granted increment is never given back. All allowances must share one window.
+        """
+        live = sorted({a.bucket: a for a in allowances if a.limit > 0}.values(), key=_bucket)
+        if not live:
+            return None
+        window_s = live[0].window_s
+        if any(a.window_s != window_s for a in live):
+            raise ValueError("take_one_autocommit needs allowances of one window")
+        now_s = now.timestamp()
+        slot = _slot(now_s, window_s)
+        params: dict[str, Any] = {f"b{i}": a.bucket for i, a in enumerate(live)}
+        params.update(s=slot, lo=slot - SLOTS, e=math.ceil(_slot_end(slot, window_s)) + 1)
+        take_sql, give_back_sql = _take_one_pg_sql(len(live))
+        used = {str(b): int(c) + int(p) for b, c, p in conn.exec_driver_sql(take_sql, params)}
+        over = [a for a in live if used[a.bucket] > a.limit]
+        if not over:
+            self._maybe_prune(conn, now_s)
+            return None
+        conn.exec_driver_sql(give_back_sql, params)
+        return self.peek(conn, over[:1], now) or over[0].refusal(window_s)
 
     def peek(
         self, conn: Connection, allowances: Sequence[Allowance], now: datetime, taken: int = 0
