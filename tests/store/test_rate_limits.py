@@ -153,3 +153,20 @@ def test_threads_racing_new_battles_get_exactly_the_limit(store: Store) -> None:
             conn.execute(text("SELECT bucket, SUM(count) FROM rate_counters GROUP BY bucket")).all()
         )
     assert sorted(counts.values()) == [4, 4]  # the voter's and the address's: refusals left none
+
+
+def test_a_batch_is_decided_in_order_and_refusals_are_given_back(store: Store) -> None:
+    """The vote writer's path: one call for a batch; the refused requests leave no count."""
+    counters = RateCounters()
+    voter = Allowance("t:batch-voter", 3, 60, "voter")
+    address = Allowance("t:batch-address", 10, 60, "address")
+    with store.db.write_conn() as conn:
+        outcomes = counters.take(conn, [(voter, address)] * 5, store.clock())
+    assert [o is None for o in outcomes] == [True, True, True, False, False]
+    with store.db.read_conn() as conn:
+        counts = dict(
+            conn.execute(
+                text("SELECT bucket, count FROM rate_counters WHERE bucket LIKE 't:b%'")
+            ).all()
+        )
+    assert counts == {"t:batch-voter": 3, "t:batch-address": 3}

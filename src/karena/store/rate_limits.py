@@ -96,26 +96,34 @@ def _placeholder(dialect: str, name: str) -> str:
 
 
 @cache
-def _take_sql(dialect: str, keys: int) -> tuple[str, str, str]:
-    """Driver SQL of :meth:`RateCounters.take`: lock the current slots (a no-op upsert that
-    returns their counts), read the earlier slots, write the new counts (executemany)."""
+def _take_sql(dialect: str, keys: int) -> tuple[tuple[str, ...], str]:
+    """Driver SQL of :meth:`RateCounters.take`: the statements that increment the current slots
+    (locking them) and read the earlier ones, as rows (bucket, slot, count, fresh); then the
+    write that gives increments back (executemany)."""
 
     def p(name: str) -> str:
         return _placeholder(dialect, name)
 
-    values = ", ".join(f"({p(f'b{i}')}, {p(f's{i}')}, 0, {p(f'e{i}')})" for i in range(keys))
-    buckets = ", ".join(p(f"b{i}") for i in range(keys))
-    lock = (
-        "INSERT INTO rate_counters AS c (bucket, slot, count, expires) VALUES "
-        f"{values} ON CONFLICT (bucket, slot) DO UPDATE SET count = c.count "
-        "RETURNING bucket, slot, count"
+    values = ", ".join(
+        f"({p(f'b{i}')}, {p(f's{i}')}, {p(f'n{i}')}, {p(f'e{i}')})" for i in range(keys)
     )
-    prev = (
-        f"SELECT bucket, slot, count FROM rate_counters WHERE bucket IN ({buckets}) "
-        f"AND slot > {p('lo')}"
+    buckets = ", ".join(p(f"b{i}") for i in range(keys))
+    increment = (
+        "INSERT INTO rate_counters AS c (bucket, slot, count, expires) VALUES "
+        f"{values} ON CONFLICT (bucket, slot) DO UPDATE SET count = c.count + excluded.count "
+    )
+    earlier = (
+        "SELECT bucket, slot, count, 0 FROM rate_counters "
+        f"WHERE bucket IN ({buckets}) AND slot > {p('lo')}"
     )
     write = f"UPDATE rate_counters SET count = {p('c')} WHERE bucket = {p('b')} AND slot = {p('s')}"
-    return lock, prev, write
+    if dialect == "postgresql":
+        # One round trip: the CTE's increments, and the earlier slots as they were before it.
+        return (
+            f"WITH cur AS ({increment} RETURNING c.bucket, c.slot, c.count) "
+            f"SELECT bucket, slot, count, 1 FROM cur UNION ALL {earlier}",
+        ), write
+    return (f"{increment} RETURNING bucket, slot, count, 1", earlier), write
 
 
 @cache
@@ -171,7 +179,10 @@ class RateCounters:
         """Grant or refuse each request (all of its allowances, or none), in order.
 
         Runs in the caller's write transaction; returns, per request, None when granted or the
-        error of the first limit it would exceed.
+        error of the first limit it would exceed. Optimistic, like :meth:`take_one`: each key
+        is first incremented by every request that names it (the upsert locks the rows, in
+        sorted order), and only the increments of refused requests are given back, so a batch
+        where nothing is refused costs one statement on PostgreSQL and two on SQLite.
         """
         now_s = now.timestamp()
         live = sorted(
@@ -184,19 +195,29 @@ class RateCounters:
             if windows.setdefault(bucket, window_s) != window_s:
                 raise ValueError(f"rate-limit bucket {bucket!r} used with two windows")
         current = {bucket: _slot(now_s, window_s) for bucket, window_s in live}
+        need: dict[str, int] = {}
+        for request in requests:
+            for bucket in {a.bucket for a in request if a.limit > 0}:
+                need[bucket] = need.get(bucket, 0) + 1
         params: dict[str, Any] = {"lo": min(current.values()) - SLOTS}
         for i, (bucket, window_s) in enumerate(live):
-            params[f"b{i}"], params[f"s{i}"] = bucket, current[bucket]
+            params[f"b{i}"], params[f"s{i}"], params[f"n{i}"] = (
+                bucket,
+                current[bucket],
+                need[bucket],
+            )
             params[f"e{i}"] = math.ceil(_slot_end(current[bucket], window_s)) + 1
-        lock_sql, prev_sql, write_sql = _take_sql(conn.dialect.name, len(live))
+        statements, write_sql = _take_sql(conn.dialect.name, len(live))
         counts: dict[tuple[str, int], int] = {}
-        for bucket, slot, count in conn.exec_driver_sql(lock_sql, params):
-            counts[(str(bucket), int(slot))] = int(count)
-        for bucket, slot, count in conn.exec_driver_sql(prev_sql, params):
-            bucket, slot = str(bucket), int(slot)
-            if current[bucket] - SLOTS < slot < current[bucket]:
-                counts[(bucket, slot)] = int(count)
-        changed: set[str] = set()
+        taken: dict[str, int] = {}
+        for sql in statements:
+            for bucket, slot, count, fresh in conn.exec_driver_sql(sql, params):
+                bucket, slot = str(bucket), int(slot)
+                if fresh:  # the current slot, after this batch's increments
+                    taken[bucket] = int(count)
+                    counts[(bucket, slot)] = int(count) - need[bucket]
+                elif current[bucket] - SLOTS < slot < current[bucket]:
+                    counts[(bucket, slot)] = int(count)
         outcomes: list[RateLimited | None] = []
         for request in requests:
             refused = None
@@ -205,17 +226,16 @@ class RateCounters:
                     refused = a.refusal(self._retry_after(counts, a, current, now_s))
                     break
             if refused is None:
-                for allowance in request:
-                    if allowance.limit > 0:
-                        key = (allowance.bucket, current[allowance.bucket])
-                        counts[key] += 1
-                        changed.add(allowance.bucket)
+                for bucket in {a.bucket for a in request if a.limit > 0}:
+                    counts[(bucket, current[bucket])] += 1
             outcomes.append(refused)
-        if changed:
-            conn.exec_driver_sql(
-                write_sql,
-                [{"b": b, "s": current[b], "c": counts[(b, current[b])]} for b in sorted(changed)],
-            )
+        give_back = [
+            {"b": b, "s": current[b], "c": counts[(b, current[b])]}
+            for b in sorted(taken)
+            if counts[(b, current[b])] != taken[b]
+        ]
+        if give_back:  # the increments of refused requests
+            conn.exec_driver_sql(write_sql, give_back)
         self._maybe_prune(conn, now_s)
         return outcomes
 
