@@ -483,10 +483,12 @@ def main() -> None:
             f"{row['loadgen_cpu_ms_per_vote']:>11.2f}"
         )
     RESULTS.mkdir(parents=True, exist_ok=True)
-    payload = {"mode": "quick" if args.quick else "full", "rows": rows}
-    (RESULTS / "serve_load.json").write_text(json.dumps(payload, indent=2))
-    plot(rows, RESULTS / "serve_load.png")
-    print(f"wrote {RESULTS / 'serve_load.json'} and {RESULTS / 'serve_load.png'}")
+    payload = {"mode": "quick" if args.quick else "full", "limits": args.limits, "rows": rows}
+    # The published figures (limits off) and the counters' cost keep their own files.
+    stem = "serve_load" if args.limits == "off" else "serve_load_limits"
+    (RESULTS / f"{stem}.json").write_text(json.dumps(payload, indent=2))
+    plot(rows, RESULTS / f"{stem}.png")
+    print(f"wrote {RESULTS / f'{stem}.json'} and {RESULTS / f'{stem}.png'}")
     last = rows[-1]
     result = (
         f"RESULT db={last['db']} workers={last['workers']} votes_per_s={last['votes_per_s']:.1f} "
