@@ -7,13 +7,15 @@ window slides in steps of a sixth of it: an event stops counting 60 to 70 s afte
 (for a one-minute limit), and never more than ``limit`` events land in one slot-aligned window.
 
 :meth:`RateCounters.take` decides a batch of requests in the caller's transaction: one upsert
-locks (or creates) the current slot of every key the batch names, in sorted key order, so two
-transactions never wait on each other in a cycle; the earlier slots are read (they no longer
-change); each request is granted or refused in order; the new counts are written back. Nothing
-else writes those rows meanwhile (PostgreSQL row locks; SQLite's one writer), so concurrent
-requests cannot both take the last event, and a refused request takes nothing. The vote writer
-calls it in the transaction that records the votes: a vote counts against its limits exactly
-when it is stored.
+adds every request's event to the current slot of each key the batch names and locks those rows,
+in sorted key order, so two transactions never wait on each other in a cycle; the earlier slots
+are read (they no longer change); each request is granted or refused in order, on the counts
+as they were before the batch; the events of refused requests are given back. Nothing else
+writes those rows meanwhile (PostgreSQL row locks; SQLite's one writer), so concurrent requests
+cannot both take the last event, and a refused request takes nothing. The vote writer calls it
+in the transaction that records the votes: a vote counts against its limits exactly when it is
+stored. :meth:`RateCounters.take_one` and :meth:`RateCounters.take_one_autocommit` are the
+one-request paths of ``store.limits`` (new battles, exports, live generation).
 """
 
 from __future__ import annotations
