@@ -120,7 +120,7 @@ def test_typed_prompts_over_the_voter_budget_get_429(make_app: AppFactory) -> No
     assert over.status_code == 429  # type: ignore[attr-defined]
     assert "too many new prompts" in over.json()["error"]  # type: ignore[attr-defined]
     assert 1 <= int(over.headers["retry-after"]) <= 3600  # type: ignore[attr-defined]
-    assert _prompts(app) == before + 1  # the prompt is kept; nothing was generated for it
+    assert _prompts(app) == before  # refused before anything was stored or generated
     # Every model gets its output for the first prompt: typing it again generates nothing.
     key = prompt_key_for("two red circles")
     for model in app.arena.models:

@@ -17,6 +17,7 @@ from karena.errors import InvalidInput
 from karena.generators.base import Generator
 from karena.generators.registry import build_generator, check_generator_config
 from karena.store.api import Store
+from karena.store.lookups import prompt_key_for
 from karena.store.text import clean_prompt
 from karena.store.types import BattleView, ModelInfo
 
@@ -96,15 +97,17 @@ class LiveGenerators:
                 f"prompts need K={catalog.k}"
             )
         picked = self.store.battles.pick_models(catalog, only=live, rng=rng)
-        prompt = self.store.catalog.add_prompt(arena=arena, text=text, source="user")
-        missing = [
-            model
-            for model in picked
-            if self.store.catalog.get_output(model_id=model.id, prompt_id=prompt.id) is None
-        ]
-        if missing:
+        # The cost guard comes first: a prompt refused for its budget is not even stored.
+        key = prompt_key_for(text)
+        if any(
+            self.store.catalog.find_output(arena=arena, model=m.name, prompt_key=key) is None
+            for m in picked
+        ):
             self.store.limits.live_generation(voter_id=voter_id, address_id=address_id)
-        for model in missing:
+        prompt = self.store.catalog.add_prompt(arena=arena, text=text, source="user")
+        for model in picked:
+            if self.store.catalog.get_output(model_id=model.id, prompt_id=prompt.id) is not None:
+                continue
             gen = self._generators.get((prompt.arena_id, model.name))
             if gen is None:
                 gen = build_generator(
