@@ -1,7 +1,8 @@
 """Votes per second and latency of create-battle + vote over HTTP against a real ``karena serve``.
 
 A bounded local load generator (asyncio + a minimal keep-alive HTTP/1.1 client, ``--concurrency``
-voters, each with its own voter cookie) loops "open a battle, rank it" for ``--seconds`` against
+voters, each with its own voter cookie and loopback address) loops "open a battle, rank it"
+for ``--seconds`` against
 the server: SQLite with 1 worker and PostgreSQL with 2 workers. Afterwards the vote log is read
 back from the database: every acknowledged vote must be there (``lost_votes``), and the
 incremental ratings must equal a recompute from the log. The baseline, measured in the same run
@@ -11,10 +12,14 @@ with this load generator. The load generator's own CPU per vote is reported besi
     python benchmarks/serve_load.py --quick                 # < 1 minute on 2 cores
     python benchmarks/serve_load.py --db postgres           # the published figures
     python benchmarks/serve_load.py --db sqlite --seconds 20
+    python benchmarks/serve_load.py --quick --limits both   # the rate counters' cost per vote
 
 PostgreSQL comes from ``--postgres-url`` or ``KARENA_TEST_POSTGRES_URL``; a fresh database is
 created beside it and dropped afterwards. The abuse guards are off for the run (they would
-refuse a load generator, by design).
+refuse a load generator, by design); ``--limits on`` sets the vote limits so high that they
+refuse nothing but every battle and vote still takes its database counters
+(``karena.store.rate_limits``), and ``--limits both`` measures both, off first, on one server
+setup each, to give the counters' cost.
 """
 
 from __future__ import annotations
@@ -44,10 +49,13 @@ from karena.services.demo_arena import build_demo_arena, render_missing
 from karena.services.live import LiveGenerators
 from karena.settings import Settings
 from karena.store.api import Store
+from karena.web.deps import sign_voter_id
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results"
 SEED_PROMPTS = 6
+#: The server's voter salt: ``karena serve`` refuses the default one.
+BENCH_VOTER_SALT = "serve-load-benchmark-voter-salt"
 
 
 @dataclass
@@ -134,16 +142,25 @@ def _free_port() -> int:
 
 
 @contextlib.contextmanager
-def serving(database_url: str, data_dir: Path, workers: int) -> Iterator[tuple[str, int]]:
-    """``karena serve`` in a subprocess group; yields its base URL and pid once it answers."""
+def serving(
+    database_url: str, data_dir: Path, workers: int, limits: bool = False
+) -> Iterator[tuple[str, int]]:
+    """``karena serve`` in a subprocess group; yields its base URL and pid once it answers.
+
+    ``limits``: the vote (and battle) limits are on but never reached (10**9 a minute), so
+    every request takes its rate counters; off (0) skips them.
+    """
     port = _free_port()
+    never = str(10**9) if limits else "0"
     env = {
         **os.environ,
         "KARENA_DATA_DIR": str(data_dir),
         "KARENA_MIN_VOTE_SECONDS": "0",
-        "KARENA_RATE_LIMIT_PER_MINUTE": "0",
+        "KARENA_RATE_LIMIT_PER_MINUTE": never,
         # Every simulated voter comes from 127.0.0.1: one address, so no per-address limit.
-        "KARENA_RATE_LIMIT_PER_ADDRESS_PER_MINUTE": "0",
+        "KARENA_RATE_LIMIT_PER_ADDRESS_PER_MINUTE": never,
+        # serve refuses the default salt; the voters sign their cookies with this one.
+        "KARENA_VOTER_SALT": BENCH_VOTER_SALT,
     }
     command = [
         sys.executable, "-m", "karena.cli.main", "serve", "--host", "127.0.0.1",
@@ -191,8 +208,8 @@ class HttpConnection:
     (JSON bodies, Content-Length responses) and fails loudly on anything else.
     """
 
-    def __init__(self, host: str, port: int) -> None:
-        self.host, self.port = host, port
+    def __init__(self, host: str, port: int, local_host: str | None = None) -> None:
+        self.host, self.port, self.local_host = host, port, local_host
         self.reader: asyncio.StreamReader | None = None
         self.writer: asyncio.StreamWriter | None = None
 
@@ -200,7 +217,10 @@ class HttpConnection:
         self, method: str, path: str, body: object | None = None, cookie: str = ""
     ) -> tuple[int, bytes]:
         if self.writer is None:
-            self.reader, self.writer = await asyncio.open_connection(self.host, self.port)
+            local = (self.local_host, 0) if self.local_host is not None else None
+            self.reader, self.writer = await asyncio.open_connection(
+                self.host, self.port, local_addr=local
+            )
         assert self.reader is not None
         payload = json.dumps(body).encode() if body is not None else b""
         head = f"{method} {path} HTTP/1.1\r\nHost: {self.host}\r\n"
@@ -241,8 +261,11 @@ class HttpConnection:
 
 async def _voter(base_url: str, voter: int, deadline: float, stats: RunStats, static: bool) -> None:
     parts = urlsplit(base_url)
-    conn = HttpConnection(parts.hostname or "127.0.0.1", parts.port or 80)
-    cookie = f"karena_voter={voter:032x}"
+    # Each voter its own loopback address, as voters on the internet have their own: the
+    # per-address limits (on with --limits) then count per voter, not one hot row for all.
+    local = f"127.0.{1 + voter // 250}.{1 + voter % 250}"
+    conn = HttpConnection(parts.hostname or "127.0.0.1", parts.port or 80, local)
+    cookie = f"karena_voter={sign_voter_id(BENCH_VOTER_SALT, f'{voter:032x}')}"
     rng = np.random.default_rng(voter)
     try:
         while time.perf_counter() < deadline:
@@ -321,7 +344,13 @@ def audit(settings: Settings, acked: dict[str, int]) -> tuple[int, int, float]:
 
 
 def bench_one(
-    kind: str, workers: int, seconds: float, repeats: int, concurrency: int, pg: str | None
+    kind: str,
+    workers: int,
+    seconds: float,
+    repeats: int,
+    concurrency: int,
+    pg: str | None,
+    limits: bool = False,
 ) -> dict[str, object]:
     """Seed, serve, measure the baseline and ``repeats`` vote runs, audit; one result row."""
     with tempfile.TemporaryDirectory(prefix=f"karena-load-{kind}-") as tmp:
@@ -329,7 +358,7 @@ def bench_one(
         with fresh_database(kind, workdir, pg) as url:
             settings = Settings(data_dir=workdir, database_url=url)
             seed(settings)
-            with serving(url, workdir, workers) as (base, pid):
+            with serving(url, workdir, workers, limits) as (base, pid):
                 baseline = run_load(base, min(seconds, 5.0), concurrency, static=True)
                 runs = []
                 cpu_per_vote = []
@@ -354,6 +383,7 @@ def bench_one(
             errors[str(status)] = errors.get(str(status), 0) + count
     return {
         "db": kind,
+        "limits": limits,
         "workers": workers,
         "concurrency": concurrency,
         "seconds_per_run": seconds,
@@ -389,6 +419,8 @@ def plot(rows: list[dict[str, object]], path: Path) -> None:
         if lat.size == 0:
             continue
         label = f"{row['db']} ×{row['workers']} workers: {row['votes_per_s']:.0f} votes/s"
+        if row.get("limits"):
+            label += " (rate counters on)"
         ax.plot(lat, np.arange(1, lat.size + 1) / lat.size, label=label)
     ax.axvline(100, color="grey", linestyle=":", label="100 ms goal (p99)")
     ax.set_xscale("log")
@@ -409,6 +441,12 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=16, help="simultaneous voters")
     parser.add_argument("--quick", action="store_true", help="short runs (< 1 minute)")
     parser.add_argument("--postgres-url", default=os.environ.get("KARENA_TEST_POSTGRES_URL"))
+    parser.add_argument(
+        "--limits",
+        choices=["off", "on", "both"],
+        default="off",
+        help="rate counters: off (limits 0), on (limits never reached), both (their cost)",
+    )
     args = parser.parse_args()
     seconds = args.seconds if args.seconds is not None else (4.0 if args.quick else 20.0)
     repeats = args.repeats if args.repeats is not None else (1 if args.quick else 3)
@@ -417,34 +455,51 @@ def main() -> None:
         print("KARENA_TEST_POSTGRES_URL is not set: SQLite only")
         kinds = ["sqlite"]
     rows = []
+    modes = {"off": [False], "on": [True], "both": [False, True]}[args.limits]
     for kind in kinds:
         workers = 1 if kind == "sqlite" else 2
-        print(
-            f"{kind}: {workers} worker(s), {repeats} × {seconds:.0f} s, {args.concurrency} voters"
-        )
-        rows.append(bench_one(kind, workers, seconds, repeats, args.concurrency, args.postgres_url))
-    header = f"{'db':<9}{'workers':>8}{'votes/s':>10}{'p50 ms':>9}{'p99 ms':>9}{'acked':>8}"
+        for limits in modes:
+            print(
+                f"{kind}: {workers} worker(s), {repeats} × {seconds:.0f} s, "
+                f"{args.concurrency} voters, rate counters {'on' if limits else 'off'}"
+            )
+            rows.append(
+                bench_one(
+                    kind, workers, seconds, repeats, args.concurrency, args.postgres_url, limits
+                )
+            )
+    header = f"{'db':<9}{'limits':>7}{'workers':>8}{'votes/s':>10}{'p50 ms':>9}{'p99 ms':>9}"
+    header += f"{'acked':>8}"
     header += f"{'stored':>8}{'lost':>6}{'errors':>8}{'static/s':>10}{'cpu ms/vote':>13}"
     header += f"{'loadgen ms':>11}"
     print(header)
     for row in rows:
         print(
-            f"{row['db']:<9}{row['workers']:>8}{row['votes_per_s']:>10.1f}{row['p50_ms']:>9.1f}"
+            f"{row['db']:<9}{'on' if row['limits'] else 'off':>7}{row['workers']:>8}"
+            f"{row['votes_per_s']:>10.1f}{row['p50_ms']:>9.1f}"
             f"{row['p99_ms']:>9.1f}{row['acked_votes']:>8}{row['stored_votes']:>8}"
             f"{row['lost_votes']:>6}{sum(row['errors'].values()):>8}"
             f"{row['baseline_static_pairs_per_s']:>10.1f}{row['server_cpu_ms_per_vote']:>13.1f}"
             f"{row['loadgen_cpu_ms_per_vote']:>11.2f}"
         )
     RESULTS.mkdir(parents=True, exist_ok=True)
-    payload = {"mode": "quick" if args.quick else "full", "rows": rows}
-    (RESULTS / "serve_load.json").write_text(json.dumps(payload, indent=2))
-    plot(rows, RESULTS / "serve_load.png")
-    print(f"wrote {RESULTS / 'serve_load.json'} and {RESULTS / 'serve_load.png'}")
+    payload = {"mode": "quick" if args.quick else "full", "limits": args.limits, "rows": rows}
+    # The published figures (limits off) and the counters' cost keep their own files.
+    stem = "serve_load" if args.limits == "off" else "serve_load_limits"
+    (RESULTS / f"{stem}.json").write_text(json.dumps(payload, indent=2))
+    plot(rows, RESULTS / f"{stem}.png")
+    print(f"wrote {RESULTS / f'{stem}.json'} and {RESULTS / f'{stem}.png'}")
     last = rows[-1]
-    print(
+    result = (
         f"RESULT db={last['db']} workers={last['workers']} votes_per_s={last['votes_per_s']:.1f} "
         f"p50_ms={last['p50_ms']:.1f} p99_ms={last['p99_ms']:.1f} lost_votes={last['lost_votes']}"
     )
+    if args.limits == "both":
+        off = next(r for r in rows if r["db"] == last["db"] and not r["limits"])
+        cost = 100 * (1 - float(last["votes_per_s"]) / float(off["votes_per_s"]))  # type: ignore[arg-type]
+        result += f" limits=on votes_per_s_limits_off={off['votes_per_s']:.1f}"
+        result += f" limits_cost_pct={cost:.1f}"
+    print(result)
 
 
 if __name__ == "__main__":

@@ -69,6 +69,10 @@ class Settings(BaseSettings):
     rate_limit_per_minute: int = Field(default=30, ge=0)
     rate_limit_per_address_per_minute: int = Field(default=120, ge=0)
     min_vote_seconds: float = Field(default=2.0, ge=0)
+    export_limit_per_hour: int = Field(default=30, ge=0)
+    live_generations_per_voter_per_hour: int = Field(default=20, ge=0)
+    live_generations_per_address_per_hour: int = Field(default=60, ge=0)
+    live_generations_per_hour: int = Field(default=600, ge=0)
 
     # Anonymous media and resource bounds (issue 13)
     media_per_battle: bool = True

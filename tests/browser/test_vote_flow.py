@@ -157,3 +157,41 @@ def test_served_battle_images_decode_in_chromium(tmp_path: Path, browser, fmt: s
     assert len(sizes) == 4 and all(tuple(s) == (512, 512) for s in sizes)
     assert {r.headers["content-type"] for r in responses} == {f"image/{fmt}"}
     assert len({int(r.headers["content-length"]) for r in responses}) == 1
+
+
+@pytest.fixture
+def demo(tmp_path: Path):
+    """``karena demo`` (live renderers for typed prompts) on a free port."""
+    from tests.web.server import free_port
+    from tests.web.test_demo_command import _start, _stop, _wait
+
+    data_dir, port = tmp_path / "demo-data", free_port()
+    process = _start(data_dir, port)
+    try:
+        _wait(f"http://127.0.0.1:{port}/api/arenas", process, tmp_path / "demo.log")
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        _stop(process)
+
+
+def test_own_prompt_form_works_and_another_sites_copy_does_not(demo: str, browser) -> None:
+    """R-CSRF-6 in a real browser: our page's typed-prompt form opens a battle; the same form
+    posted from another origin (no cookie goes with it, no token) is refused with 403."""
+    page = browser.new_page()
+    page.goto(demo + "/")
+    page.fill("#own-prompt", "two red circles")
+    with page.expect_navigation():
+        page.locator(".prompt-form button[type=submit]").click()
+    assert "/battle/" in page.url
+    assert "two red circles" in page.locator("#prompt-text").inner_text()
+
+    other = browser.new_page()
+    other.set_content(
+        f'<form id="f" method="post" action="{demo}/battle">'
+        '<input name="arena" value="demo"><input name="prompt" value="three red circles">'
+        "</form>"
+    )
+    with other.expect_navigation() as navigation:
+        other.evaluate("document.getElementById('f').submit()")
+    response = navigation.value
+    assert response is not None and response.status == 403

@@ -1,6 +1,7 @@
 """The few calls the reliability suite makes to karena's JSON API, in one place.
 
-Voters are told apart by the ``karena_voter`` cookie (32 hex characters), exactly as a browser is.
+Voters are told apart by the ``karena_voter`` cookie (a 32-hex id signed with the server's
+voter salt), exactly as a browser is: the suite's servers run with ``TEST_VOTER_SALT``.
 """
 
 from __future__ import annotations
@@ -9,6 +10,9 @@ import hashlib
 from dataclasses import dataclass
 
 import httpx
+
+from karena.web.deps import sign_voter_id
+from tests.reliability.server import TEST_VOTER_SALT
 
 VOTER_COOKIE = "karena_voter"
 
@@ -33,8 +37,8 @@ class Battle:
 
 
 def voter_id(voter: str) -> str:
-    """A stable, valid voter id (32 hex characters) derived from a readable voter name."""
-    return hashlib.sha256(voter.encode()).hexdigest()[:32]
+    """A stable voter cookie value (a 32-hex id, signed) derived from a readable voter name."""
+    return sign_voter_id(TEST_VOTER_SALT, hashlib.sha256(voter.encode()).hexdigest()[:32])
 
 
 def voter_cookie(voter: str) -> dict[str, str]:

@@ -20,6 +20,8 @@ LOAD_ENV = {
     # Every load voter shares 127.0.0.1: the per-address limit would throttle the load itself.
     "KARENA_RATE_LIMIT_PER_ADDRESS_PER_MINUTE": "0",
     "KARENA_MAX_UPLOAD_BYTES": "300000",
+    # Audits read the export after every round: no hourly export limit under load.
+    "KARENA_EXPORT_LIMIT_PER_HOUR": "0",
 }
 
 

@@ -24,6 +24,8 @@ STARTUP_SECONDS = 180.0
 #: Set to 1 to start the serve command without the rest of the CLI (while another command's
 #: module is broken mid-edit); the flags and the code path of ``karena serve`` are the same.
 DIRECT_SERVE_ENV = "KARENA_RELIABILITY_DIRECT_SERVE"
+#: The servers' voter salt (``karena serve`` refuses the default); tests sign cookies with it.
+TEST_VOTER_SALT = "reliability-suite-voter-salt-not-the-default"
 
 
 def free_port() -> int:
@@ -133,6 +135,7 @@ class ServerProcess:
         env["KARENA_DATA_DIR"] = str(self.data_dir)
         env["KARENA_DATABASE_URL"] = self.database_url
         env["PYTHONUNBUFFERED"] = "1"
+        env["KARENA_VOTER_SALT"] = TEST_VOTER_SALT
         env.update(self.env)
         return env
 

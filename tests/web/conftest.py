@@ -217,6 +217,18 @@ def make_app(seeded_data: tuple[Path, str]) -> Iterator[AppFactory]:
         store.close()
 
 
+def page_form_token(app: ArenaApp) -> str:
+    """The form token a vote page gives this client (it gets a voter cookie first if needed)."""
+    from karena.web.deps import VOTER_COOKIE, form_token_for, verified_voter_id
+
+    salt = app.settings.voter_salt.get_secret_value()
+    if verified_voter_id(salt, app.client.cookies.get(VOTER_COOKIE)) is None:
+        app.client.get("/", headers={"accept": "text/html"})
+    voter = verified_voter_id(salt, app.client.cookies.get(VOTER_COOKIE))
+    assert voter is not None, "the server gave no signed voter cookie"
+    return form_token_for(salt, voter)
+
+
 @pytest.fixture
 def arena_app(make_app: AppFactory) -> ArenaApp:
     """A seeded arena app with relaxed abuse limits and an admin token."""

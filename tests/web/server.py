@@ -13,6 +13,9 @@ from types import TracebackType
 
 import httpx
 
+#: The servers' voter salt (``karena serve`` refuses the default); tests sign cookies with it.
+TEST_VOTER_SALT = "web-tests-voter-salt-not-the-default"
+
 
 def free_port() -> int:
     """A TCP port that was free a moment ago on 127.0.0.1."""
@@ -50,6 +53,7 @@ class KarenaServer:
             "KARENA_DATA_DIR": str(self.data_dir),
             "KARENA_MIN_VOTE_SECONDS": "0",
             "KARENA_RATE_LIMIT_PER_MINUTE": "0",
+            "KARENA_VOTER_SALT": TEST_VOTER_SALT,
             **self.extra_env,
         }
         command = [

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from karena.generators.demo import render_demo
+from karena.web.deps import sign_voter_id
 from tests.web.conftest import ADMIN_TOKEN, AppFactory, ArenaApp
 from tests.web.test_api import _assert_error_shape, _battle
 
@@ -117,7 +118,8 @@ def test_bot_guard_rejects_instant_votes(make_app: AppFactory) -> None:
 
 def test_battle_creation_is_limited_per_voter(make_app: AppFactory) -> None:
     app = make_app(rate_limit_per_minute=1)
-    app.client.cookies.set("karena_voter", "ab" * 16)
+    salt = app.settings.voter_salt.get_secret_value()
+    app.client.cookies.set("karena_voter", sign_voter_id(salt, "ab" * 16))
     statuses = [app.client.post("/api/battles", json={}).status_code for _ in range(6)]
     assert statuses.count(201) == 4 and statuses[-1] == 429
 

@@ -21,6 +21,7 @@ pytestmark = pytest.mark.slow
 
 def _start(data_dir: Path, port: int) -> subprocess.Popen[bytes]:
     env = {**os.environ, "KARENA_DATABASE_URL": "postgresql://ignored@127.0.0.1:1/none"}
+    env.pop("KARENA_VOTER_SALT", None)  # the demo makes its own (R-ANON-7)
     command = [sys.executable, "-m", "karena.cli.main", "demo", "--no-browser",
                "--port", str(port), "--data-dir", str(data_dir)]  # fmt: skip
     log = (data_dir.parent / "demo.log").open("ab")
@@ -55,6 +56,9 @@ def test_demo_builds_serves_and_restarts_with_its_votes(tmp_path: Path) -> None:
         _wait(f"{base}/api/arenas", process, tmp_path / "demo.log")
         # It ignored KARENA_DATABASE_URL: SQLite in the data dir.
         assert (data_dir / "karena.db").exists()
+        # Without KARENA_VOTER_SALT it made a random salt of its own, private to its folder.
+        assert len((data_dir / "voter_salt").read_text().strip()) >= 32
+        assert (data_dir / "voter_salt").stat().st_mode & 0o077 == 0
         with httpx.Client(base_url=base, timeout=60) as client:
             board = client.get("/api/leaderboard", params={"board": "online"}).json()
             assert {row["model"] for row in board["rows"]} == {r.name for r in DEMO_RENDERERS}

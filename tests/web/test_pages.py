@@ -6,7 +6,7 @@ import re
 from pathlib import Path
 
 from karena.generators.demo import DEMO_RENDERERS
-from tests.web.conftest import ADMIN_TOKEN, ArenaApp, wait_for_battle
+from tests.web.conftest import ADMIN_TOKEN, ArenaApp, page_form_token, wait_for_battle
 
 DEMO_NAMES = [r.name for r in DEMO_RENDERERS]
 STATIC = Path(__file__).resolve().parents[2] / "src" / "karena" / "web" / "static"
@@ -55,8 +55,9 @@ def test_prompt_box_shows_only_for_arenas_with_live_generators(arena_app: ArenaA
 
 def test_typed_prompt_is_escaped(arena_app: ArenaApp) -> None:
     evil = '<script>alert("x")</script> two red circles'
+    token = page_form_token(arena_app)
     response = arena_app.client.post(
-        "/battle", data={"arena": "demo", "prompt": evil}, follow_redirects=True,
+        "/battle", data={"arena": "demo", "prompt": evil, "csrf": token}, follow_redirects=True,
         headers={"accept": "text/html"},
     )  # fmt: skip
     assert response.status_code == 200, response.text

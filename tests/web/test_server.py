@@ -11,14 +11,16 @@ import httpx
 import pytest
 
 from karena.store.api import Store
+from karena.web.deps import sign_voter_id
 from tests.web.conftest import make_settings
-from tests.web.server import KarenaServer
+from tests.web.server import TEST_VOTER_SALT, KarenaServer
 
 pytestmark = pytest.mark.slow
 
 
 def _cookie(voter: int) -> dict[str, str]:
-    return {"karena_voter": hashlib.sha256(f"voter-{voter}".encode()).hexdigest()[:32]}
+    raw = hashlib.sha256(f"voter-{voter}".encode()).hexdigest()[:32]
+    return {"karena_voter": sign_voter_id(TEST_VOTER_SALT, raw)}
 
 
 def test_real_server_round_trip_on_sqlite(tmp_path: Path) -> None:

@@ -80,14 +80,21 @@ def check_secrets(settings: Settings, demo: bool) -> list[Check]:
     if settings.voter_salt.get_secret_value() != default_salt:
         checks.append(Check("ok", "voter salt", "KARENA_VOTER_SALT is set"))
     elif demo:
-        checks.append(Check("ok", "voter salt", "the default: fine for `karena demo` only"))
+        checks.append(
+            Check(
+                "ok",
+                "voter salt",
+                "the default: `karena demo` makes a random one for its data folder instead",
+            )
+        )
     else:
         checks.append(
             Check(
                 "FAIL",
                 "voter salt",
                 "KARENA_VOTER_SALT is the published default, so anyone can undo the voter "
-                "hashes in an export: set a long random secret",
+                "hashes in an export and forge voter cookies (`karena serve` refuses it): set "
+                "a long random secret",
             )
         )
     token = settings.admin_token.get_secret_value() if settings.admin_token else ""

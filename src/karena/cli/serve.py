@@ -11,7 +11,7 @@ from typing import Annotated, Any
 
 import typer
 
-from karena.errors import InvalidInput
+from karena.errors import ConfigError, InvalidInput
 
 #: What each worker process of ``karena serve --workers N`` (N > 1) imports and calls.
 APP_FACTORY = "karena.web.app:app_from_environment"
@@ -71,6 +71,52 @@ def prepare_schema(url: str, prefix: str = "karena") -> None:
         typer.echo(f"{prefix}: upgraded the schema of {display_url(url)} from {before} to {after}")
 
 
+#: Where ``karena demo`` keeps the voter salt it made for its data folder.
+DEMO_SALT_FILE = "voter_salt"
+
+
+def default_voter_salt() -> str:
+    """The published development salt (``Settings.voter_salt``'s default)."""
+    from karena.settings import Settings
+
+    default: Any = Settings.model_fields["voter_salt"].default
+    return str(default.get_secret_value())
+
+
+def refuse_default_salt(salt: str) -> None:
+    """``karena serve`` never runs on the published salt: it would make voters recoverable.
+
+    With the default, anyone can recompute the keyed hashes of the vote log (and of the public
+    export) for every address of a network and so find who voted, and can sign voter cookies.
+    """
+    if salt == default_voter_salt():
+        raise ConfigError(
+            "KARENA_VOTER_SALT is the published default, so anyone could recover voters' "
+            "addresses from the vote export and forge voter cookies: set a long random secret, "
+            "e.g. export KARENA_VOTER_SALT=$(python -c 'import secrets; "
+            "print(secrets.token_urlsafe(32))'), and keep it (only `karena demo` runs without one)"
+        )
+
+
+def demo_voter_salt(data_dir: Path) -> str:
+    """The demo's own random voter salt, made once per data folder and kept in it (mode 600)."""
+    import secrets
+
+    path = data_dir / DEMO_SALT_FILE
+    try:
+        salt = path.read_text(encoding="utf-8").strip()
+    except FileNotFoundError:
+        salt = ""
+    if len(salt) >= 32:
+        return salt
+    salt = secrets.token_urlsafe(32)
+    data_dir.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        handle.write(salt + "\n")
+    return salt
+
+
 def _display_host(host: str) -> str:
     return "127.0.0.1" if host in ("0.0.0.0", "::", "") else host
 
@@ -95,14 +141,16 @@ def serve(
 ) -> None:
     """Serve the arena: vote page, leaderboard and JSON API.
 
-    API docs at /docs; the admin API needs KARENA_ADMIN_TOKEN. An empty database gets the
-    schema first (and says so).
+    API docs at /docs; the admin API needs KARENA_ADMIN_TOKEN. Needs KARENA_VOTER_SALT (a
+    long random secret; it refuses the default). An empty database gets the schema first (and
+    says so).
     """
     import uvicorn
 
     from karena.cli.common import load_settings
 
     settings = load_settings(database_url, host=host, port=port, workers=workers)
+    refuse_default_salt(settings.voter_salt.get_secret_value())
     _check_port_free(settings.host, settings.port)
     url = settings.resolved_database_url()
     if settings.workers > 1 and url.startswith("sqlite"):
@@ -168,9 +216,11 @@ def demo(
 ) -> None:
     """Build (first run) and serve a ready demo arena.
 
-    Procedural renderers as contestants, on SQLite in KARENA_DATA_DIR.
+    Procedural renderers as contestants, on SQLite in KARENA_DATA_DIR. Without
+    KARENA_VOTER_SALT it makes a random voter salt for that folder (kept in it).
     """
     import uvicorn
+    from pydantic import SecretStr
     from rich.progress import Progress
 
     from karena.services.demo_arena import (
@@ -194,6 +244,9 @@ def demo(
     settings = Settings().model_copy(update=updates)
     _check_port_free(settings.host, settings.port)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
+    if settings.voter_salt.get_secret_value() == default_voter_salt():
+        salt = demo_voter_salt(settings.data_dir)
+        settings = settings.model_copy(update={"voter_salt": SecretStr(salt)})
     typer.echo(f"karena demo: data in {settings.data_dir}")
     prepare_schema(settings.resolved_database_url(), prefix="karena demo")
     store = Store.open(settings, migrate=False)

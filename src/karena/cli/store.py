@@ -355,16 +355,27 @@ def voter_ban(
     keep_past: Annotated[
         bool, typer.Option("--keep-past", help="Keep counting the voter's earlier votes.")
     ] = False,
+    voter_only: Annotated[
+        bool,
+        typer.Option(
+            "--voter-only",
+            help="Ban the cookie only, not the addresses it voted from (shared addresses).",
+        ),
+    ] = False,
     database_url: DbOpt = None,
 ) -> None:
     """Ban a voter: their new votes are refused.
 
-    By default their past votes stop counting too (ratings rebuilt).
+    By default their past votes stop counting too (ratings rebuilt), and the ban covers the
+    addresses they voted from, so a fresh cookie from there is refused too.
     """
     store = _open(database_url)
     try:
         n = store.voting.ban_voter(
-            voter_hash=voter_hash, reason=reason, discount_past=not keep_past
+            voter_hash=voter_hash,
+            reason=reason,
+            discount_past=not keep_past,
+            ban_addresses=not voter_only,
         )
     finally:
         store.close()

@@ -20,6 +20,7 @@ from karena.generators.registry import build_generator, check_generator_config
 from karena.services.categories import classifier_from_settings, safe_category
 from karena.store.api import Store
 from karena.store.arena_cache import ModelRow
+from karena.store.lookups import prompt_key_for
 from karena.store.text import clean_prompt
 from karena.store.types import BattleView, ModelInfo, PromptInfo
 
@@ -71,9 +72,21 @@ class LiveGenerators:
         self._generators[(info.arena_id, info.name)] = generator
 
     def plan_typed(
-        self, *, arena: str, prompt_text: str, rng: np.random.Generator
+        self,
+        *,
+        arena: str,
+        prompt_text: str,
+        rng: np.random.Generator,
+        voter_id: str | None = None,
+        address_id: str | None = None,
     ) -> tuple[PromptInfo, list[ModelRow]]:
-        """The stored prompt and the K models (with a live generator) a typed prompt gets."""
+        """The stored prompt and the K models (with a live generator) a typed prompt gets.
+
+        A prompt that needs any generation first takes one event from the cost guard's hourly
+        budgets (per voter, per ``address_id`` and for everyone: ``store.limits.live_generation``)
+        and raises RateLimited when one is spent, before the prompt is stored; a prompt whose
+        outputs all exist costs nothing and takes nothing.
+        """
         text = clean_prompt(prompt_text)
         catalog = self.store.battles.arena_catalog(arena=arena)
         attached = {name for arena_id, name in self._generators if arena_id == catalog.id}
@@ -89,6 +102,12 @@ class LiveGenerators:
                 f"prompts need K={catalog.k}"
             )
         picked = self.store.battles.pick_models(catalog, only=live, rng=rng)
+        key = prompt_key_for(text)
+        if any(
+            self.store.catalog.find_output(arena=arena, model=m.name, prompt_key=key) is None
+            for m in picked
+        ):
+            self.store.limits.live_generation(voter_id=voter_id, address_id=address_id)
         category = safe_category(self.classify, text)
         prompt = self.store.catalog.add_prompt(
             arena=arena, text=text, source="user", category=category
@@ -122,6 +141,7 @@ class LiveGenerators:
         arena: str,
         prompt_text: str,
         voter_id: str | None = None,
+        address_id: str | None = None,
         seed: int | None = None,
     ) -> BattleView:
         """Open a battle on a user-typed prompt among the models with a live generator.
@@ -129,10 +149,13 @@ class LiveGenerators:
         Missing outputs are generated (and stored, so the same prompt later costs nothing)
         before the battle opens: it never shows a missing output, and a failed generation
         opens no battle. A new prompt is stored with the category the prompt classifier
-        gives it (keyword rules by default; ``KARENA_PROMPT_CLASSIFIER``).
+        gives it (keyword rules by default; ``KARENA_PROMPT_CLASSIFIER``); one that needs any
+        generation first passes the cost guard (:meth:`plan_typed`).
         """
         rng = np.random.default_rng(seed if seed is not None else secrets.randbits(64))
-        prompt, picked = self.plan_typed(arena=arena, prompt_text=prompt_text, rng=rng)
+        prompt, picked = self.plan_typed(
+            arena=arena, prompt_text=prompt_text, rng=rng, voter_id=voter_id, address_id=address_id
+        )
         for model in picked:
             if self.store.catalog.get_output(model_id=model.id, prompt_id=prompt.id) is not None:
                 continue

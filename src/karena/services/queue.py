@@ -109,11 +109,22 @@ class GenerationQueue:
     # -- requests ----------------------------------------------------------------------------
 
     def request_battle(
-        self, *, arena: str, prompt_text: str, voter_id: str | None = None, seed: int | None = None
+        self,
+        *,
+        arena: str,
+        prompt_text: str,
+        voter_id: str | None = None,
+        address_id: str | None = None,
+        seed: int | None = None,
     ) -> BattleRequest:
-        """Open the battle now if every output exists; else queue the missing ones."""
+        """Open the battle now if every output exists; else queue the missing ones.
+
+        A prompt that needs generation passes the cost guard first (RateLimited).
+        """
         rng = np.random.default_rng(seed if seed is not None else secrets.randbits(64))
-        prompt, picked = self.live.plan_typed(arena=arena, prompt_text=prompt_text, rng=rng)
+        prompt, picked = self.live.plan_typed(
+            arena=arena, prompt_text=prompt_text, rng=rng, voter_id=voter_id, address_id=address_id
+        )
         ids = [m.id for m in picked]
         missing = [
             m.id

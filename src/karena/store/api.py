@@ -9,6 +9,7 @@ six services, each in the module of its name:
 * ``store.boards`` (:mod:`karena.store.boards`): leaderboards, recompute, model pages;
 * ``store.voters`` (:mod:`karena.store.voters`): how reliable each voter is;
 * ``store.jobs`` (:mod:`karena.store.jobs`): the generation job queue, pending battles.
+* ``store.limits`` (:mod:`karena.store.limits`): limits on new battles, exports, live generation.
 
 Every method returns frozen values from :mod:`karena.store.types` and raises
 :mod:`karena.errors` exceptions on bad input.
@@ -24,6 +25,7 @@ from karena.store.catalog import Catalog
 from karena.store.context import Clock, StoreContext, utc_now
 from karena.store.db import Database
 from karena.store.jobs import Jobs
+from karena.store.limits import Limits
 from karena.store.voters import Voters
 from karena.store.voting import Voting
 
@@ -42,6 +44,7 @@ class Store:
         self.boards = Boards(self._context)
         self.voters = Voters(self._context)
         self.jobs = Jobs(self._context)
+        self.limits = Limits(self._context)
 
     @classmethod
     def open(cls, settings: Settings, *, migrate: bool = True, clock: Clock | None = None) -> Store:

@@ -16,6 +16,7 @@ from karena.settings import Settings
 from karena.store.arena_cache import ArenaCache, bump_catalog_versions
 from karena.store.batch_history import BatchHistoryFitter
 from karena.store.db import Database
+from karena.store.rate_limits import RateCounters
 from karena.store.vote_log_cache import VoteLogCache
 from karena.store.vote_writer import VoteWriter
 from karena.store.votes import hash_voter
@@ -31,7 +32,7 @@ def utc_now() -> datetime:
 
 
 class StoreContext:
-    """Settings, database, media store and clock, with this worker's caches and vote writer.
+    """Settings, database, media, clock; this worker's caches, vote writer and rate counters.
 
     ``clock`` may be replaced after construction (tests move to the real clock); :meth:`now`
     reads it on every call.
@@ -45,7 +46,8 @@ class StoreContext:
         self.arena_cache = ArenaCache(
             settings.match_state_max_age_seconds, margin=settings.variant_margin
         )
-        self.vote_writer = VoteWriter(db, self.now)
+        self.rate_counters = RateCounters()
+        self.vote_writer = VoteWriter(db, self.now, self.rate_counters)
         # The rating history's counted-log arrays and replay states, and its batch-point fits.
         self.vote_logs = VoteLogCache(db)
         self.batch_fitter = BatchHistoryFitter(

@@ -7,6 +7,7 @@ from typing import Any, ClassVar
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
     DateTime,
     Double,
@@ -23,6 +24,7 @@ from sqlalchemy.types import TypeDecorator
 
 __all__ = [
     "Arena",
+    "BannedAddress",
     "BannedVoter",
     "Base",
     "BatchBoardRow",
@@ -35,6 +37,7 @@ __all__ = [
     "PairCount",
     "PendingBattle",
     "Prompt",
+    "RateCounter",
     "RatingRow",
     "RatingSnapshot",
     "UTCDateTime",
@@ -369,3 +372,27 @@ class PendingBattle(Base):
     message: Mapped[str] = mapped_column(Text, default="")
     next_token: Mapped[str | None] = mapped_column(String(64), nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class BannedAddress(Base):
+    """A client address (its keyed hash) that a ban covers: fresh cookies from it stay banned."""
+
+    __tablename__ = "banned_addresses"
+    __table_args__ = (Index("ix_banned_addresses_voter", "voter_hash"),)
+    address_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    voter_hash: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class RateCounter(Base):
+    """Events of one limit key in one slot (a sixth of its window): the atomic rate limits.
+
+    ``expires`` (Unix seconds) is when the row can no longer fall inside its window.
+    """
+
+    __tablename__ = "rate_counters"
+    __table_args__ = (Index("ix_rate_counters_expires", "expires"),)
+    bucket: Mapped[str] = mapped_column(String(120), primary_key=True)
+    slot: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    count: Mapped[int] = mapped_column(Integer)
+    expires: Mapped[int] = mapped_column(BigInteger)

@@ -25,6 +25,7 @@ from sqlalchemy import Connection, bindparam, select, update
 from karena.rating.registry import rating_model as load_rating_model
 from karena.rating.types import Outcome, Rating
 from karena.store.models import Arena, RatingRow, VoteRow
+from karena.store.rate_limits import Allowance
 from karena.store.rows import insert_rows
 from karena.store.votes import SNAPSHOT_EVERY, clean_client
 
@@ -36,7 +37,8 @@ class NewVote:
     """A validated vote waiting to be recorded.
 
     ``battle_id`` is the battle it answers; ``model_ids`` are in display order; the log keeps
-    ``outcome.kind`` and ``outcome.ranks``.
+    ``outcome.kind`` and ``outcome.ranks``. ``limits`` are the rate limits it takes an event
+    from, in the transaction that records it (the vote writer; imports take none).
     """
 
     battle_id: int
@@ -46,6 +48,7 @@ class NewVote:
     address_hash: str | None = None
     client: Mapping[str, object] = field(default_factory=dict)
     counted: bool = True
+    limits: tuple[Allowance, ...] = ()
 
 
 @cache

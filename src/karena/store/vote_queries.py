@@ -1,7 +1,7 @@
 """The Core statements of the vote path, built once: the battle to vote on, and abuse state.
 
 Voting reads everything that can refuse a vote in one statement (the battle, its slots with
-model names, its arena, any vote, and the voter's ban and recent votes), holding no lock.
+model names, its arena, any vote, and the voter's or the address's ban), holding no lock.
 """
 
 from __future__ import annotations
@@ -9,9 +9,17 @@ from __future__ import annotations
 from functools import cache
 from typing import Any
 
-from sqlalchemy import bindparam, exists, func, literal, select
+from sqlalchemy import bindparam, exists, or_, select
 
-from karena.store.models import Arena, BannedVoter, Battle, BattleSlot, Model, VoteRow
+from karena.store.models import (
+    Arena,
+    BannedAddress,
+    BannedVoter,
+    Battle,
+    BattleSlot,
+    Model,
+    VoteRow,
+)
 
 __all__ = ["abuse_columns", "battle_for_vote_statement"]
 
@@ -22,11 +30,11 @@ VOTES: Any = VoteRow.__table__
 
 
 @cache
-def battle_for_vote_statement(by_voter: bool, by_address: bool) -> Any:
-    """The battle a token names: one row per slot, with its arena, any vote and abuse state."""
+def battle_for_vote_statement(by_address: bool) -> Any:
+    """The battle a token names: one row per slot, with its arena, any vote and ban state."""
     return (
         select(
-            *abuse_columns(by_voter, by_address),
+            *abuse_columns(by_address),
             BATTLES.c.id,
             BATTLES.c.arena_id,
             BATTLES.c.voter_hash,
@@ -46,27 +54,14 @@ def battle_for_vote_statement(by_voter: bool, by_address: bool) -> Any:
     )
 
 
-def _recent_votes(column: Any, param: str, since: Any) -> Any:
-    """Votes in the window whose ``column`` equals the bound ``param``."""
-    return (
-        select(func.count())
-        .select_from(VOTES)
-        .where(column == bindparam(param), VOTES.c.created_at > since)
-        .scalar_subquery()
-    )
-
-
 @cache
-def abuse_columns(by_voter: bool, by_address: bool) -> tuple[Any, ...]:
-    """Banned?, recent votes by the voter, recent votes by the address (0 when not limited)."""
-    since = bindparam("since", type_=VOTES.c.created_at.type)
-    recent = _recent_votes(VOTES.c.voter_hash, "voter", since) if by_voter else literal(0)
-    from_address = (
-        _recent_votes(VOTES.c.address_hash, "address", since) if by_address else literal(0)
-    )
-    banned = exists().where(BannedVoter.voter_hash == bindparam("voter"))
-    return (
-        banned.label("banned"),
-        recent.label("recent"),
-        from_address.label("from_address"),
-    )
+def abuse_columns(by_address: bool) -> tuple[Any, ...]:
+    """Banned? The voter (bound ``voter``), or with ``by_address`` the address (``address``).
+
+    Votes per minute are not counted here: the rate limits are taken atomically when the vote
+    is recorded (:mod:`karena.store.rate_limits`).
+    """
+    banned: Any = exists().where(BannedVoter.voter_hash == bindparam("voter"))
+    if by_address:
+        banned = or_(banned, exists().where(BannedAddress.address_hash == bindparam("address")))
+    return (banned.label("banned"),)

@@ -2,9 +2,11 @@
 
 A request thread validates its vote (no lock held), hands it to :class:`VoteWriter` and waits.
 The writer thread takes everything queued so far and records it in one transaction per arena:
-claim the battles (``open`` → ``voted``), refuse votes of voters banned meanwhile, then
-:func:`~karena.store.recording.record_votes`. Under load, batches grow by themselves while the
-previous one holds the lock; an idle server writes batches of one with no added wait.
+claim the battles (``open`` → ``voted``), refuse votes of voters (or addresses) banned meanwhile,
+take each vote's rate-limit events (:mod:`karena.store.rate_limits`; a vote over a limit is
+refused and its battle stays open), then :func:`~karena.store.recording.record_votes`. Under
+load, batches grow by themselves while the previous one holds the lock; an idle server writes
+batches of one with no added wait.
 
 A batch that fails as a whole (a deadlock, a lost connection) is retried one vote at a time, so
 one vote's failure never fails another's; a vote whose own transaction fails gets that error.
@@ -24,7 +26,8 @@ from sqlalchemy import bindparam, select, update
 
 from karena.errors import Forbidden
 from karena.store.db import Database
-from karena.store.models import BannedVoter, Battle, VoteRow
+from karena.store.models import BannedAddress, BannedVoter, Battle, VoteRow
+from karena.store.rate_limits import RateCounters
 from karena.store.recording import NewVote, record_votes
 
 __all__ = ["ClaimLost", "VoteWriter"]
@@ -67,6 +70,13 @@ def _banned_statement() -> Any:
     )
 
 
+@cache
+def _banned_addresses_statement() -> Any:
+    return select(BannedAddress.address_hash).where(
+        BannedAddress.address_hash.in_(bindparam("addresses", expanding=True))
+    )
+
+
 class VoteWriter:
     """Records votes handed over by request threads, a batch per transaction.
 
@@ -76,11 +86,19 @@ class VoteWriter:
         The database to write to.
     clock :
         The store's clock; read under the arena lock for ``created_at``.
+    counters :
+        The store's rate counters; each vote's ``limits`` are taken in its batch's transaction.
     """
 
-    def __init__(self, db: Database, clock: Callable[[], datetime]) -> None:
+    def __init__(
+        self,
+        db: Database,
+        clock: Callable[[], datetime],
+        counters: RateCounters | None = None,
+    ) -> None:
         self._db = db
         self._clock = clock
+        self._counters = counters if counters is not None else RateCounters()
         self._queue: queue.SimpleQueue[_Item | None] = queue.SimpleQueue()
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
@@ -150,7 +168,7 @@ class VoteWriter:
                 future.set_result(outcome)
 
     def write_batch(self, arena_id: int, votes: Sequence[NewVote]) -> list[VoteRow | Exception]:
-        """One transaction: claim, ban check, record. Outcomes in the order of ``votes``."""
+        """One transaction: claim, ban check, limits, record. Outcomes in the order of ``votes``."""
         with self._db.write_conn() as conn:
             claimed = set(
                 conn.scalars(_claim_statement(), {"ids": sorted({v.battle_id for v in votes})})
@@ -158,19 +176,30 @@ class VoteWriter:
             banned = set(
                 conn.scalars(_banned_statement(), {"voters": sorted({v.voter_hash for v in votes})})
             )
+            addresses = sorted({v.address_hash for v in votes if v.address_hash is not None})
+            if addresses:
+                banned |= set(conn.scalars(_banned_addresses_statement(), {"addresses": addresses}))
             refused: dict[int, Exception] = {}
             reopen: list[int] = []
-            accepted: list[NewVote] = []
+            candidates: list[int] = []
             for i, vote in enumerate(votes):
                 if vote.battle_id not in claimed:
                     refused[i] = ClaimLost()
-                elif vote.voter_hash in banned:
+                elif vote.voter_hash in banned or vote.address_hash in banned:
                     refused[i] = Forbidden("this voter may not vote")
                     claimed.discard(vote.battle_id)
                     reopen.append(vote.battle_id)
                 else:
                     claimed.discard(vote.battle_id)  # a second vote on it in this batch lost
-                    accepted.append(vote)
+                    candidates.append(i)
+            over = self._counters.take(conn, [votes[i].limits for i in candidates], self._clock())
+            accepted: list[NewVote] = []
+            for i, limited in zip(candidates, over, strict=True):
+                if limited is not None:
+                    refused[i] = limited
+                    reopen.append(votes[i].battle_id)
+                else:
+                    accepted.append(votes[i])
             if reopen:
                 # A refused vote's battle stays open, as it would have without the batch.
                 conn.execute(_reopen_statement(), {"ids": reopen})

@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Iterator, Mapping, Sequence
-from datetime import datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 from typing import Any, Literal
 
-from sqlalchemy import Connection, func, select
+from sqlalchemy import Connection, delete, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -24,6 +24,7 @@ from karena.store.context import StoreContext
 from karena.store.lookups import find_arena, find_model, lock_arena, page_bounds
 from karena.store.models import (
     Arena,
+    BannedAddress,
     BannedVoter,
     Battle,
     BattleSlot,
@@ -31,6 +32,7 @@ from karena.store.models import (
     Prompt,
     VoteRow,
 )
+from karena.store.rate_limits import vote_allowances
 from karena.store.ratings import rebuild
 from karena.store.recording import NewVote, record_votes
 from karena.store.text import text_key, token_key
@@ -106,18 +108,17 @@ class Voting:
         # Everything that can refuse the vote is checked here, holding no lock; the vote
         # writer then claims the battle and records the vote under the arena lock.
         now = self.ctx.now()
-        by_voter, by_address = self._limited(address)
         with self.ctx.db.read_conn() as conn:
             # One statement: the battle, its slots with model names, its arena, any vote, and
-            # the abuse state of the voter the cookie names.
+            # whether the voter the cookie names (or the address) is banned.
             slots = conn.execute(
-                battle_for_vote_statement(by_voter, by_address),
-                {"token": key, **self._abuse_params(voter, address, now)},
+                battle_for_vote_statement(address is not None),
+                {"token": key, "voter": voter, "address": address},
             ).all()
             if not slots:
                 raise NotFound("unknown battle", detail={"token": str(token)[:64]})
             battle = slots[0]
-            abuse = (bool(battle.banned), int(battle.recent or 0), int(battle.from_address or 0))
+            banned = bool(battle.banned)
             if address_id is not None and battle.voter_hash not in (None, voter):
                 # A voter id other than the one that opened the battle is unverifiable (a
                 # browser keeps its cookie; a bot can mint one per request): the vote counts as
@@ -126,7 +127,7 @@ class Voting:
                 salt = self.ctx.settings.voter_salt.get_secret_value()
                 if battle.voter_hash != self.ctx.voter_hash(address_voter_id(salt, address_id)):
                     voter = self.ctx.address_hash(address_id)
-                    abuse = self._abuse_state(conn, voter, address, now)
+                    banned = self._banned(conn, voter, address)
             names = {int(row.model_id): str(row.model_name) for row in slots}
             outcome = parse_outcome(mode, k=len(slots), ranks=ranks, winner=winner)
             if battle.vote_id is not None:
@@ -139,11 +140,11 @@ class Voting:
                 )
             if now >= battle.expires_at:
                 raise Expired("this battle has expired; start a new one")
-            banned, recent, from_address = abuse
             if banned:
                 raise Forbidden("this voter may not vote")
             self._bot_guard(battle.created_at, now)
-            self._check_recent(recent, from_address)
+        # The rate limits are taken where the vote is recorded, in its transaction: a vote over
+        # a limit is refused there (429), and an accepted one counts exactly once.
         vote = self.ctx.vote_writer.submit(
             int(battle.arena_id),
             NewVote(
@@ -153,6 +154,7 @@ class Voting:
                 voter_hash=voter,
                 address_hash=address,
                 client=dict(client or {}),
+                limits=vote_allowances(self.ctx.settings, voter, address),
             ),
         )
         return convert.vote_result(vote, token=key, arena_slug=battle.arena_slug, names=names)
@@ -246,47 +248,27 @@ class Voting:
                 detail={"retry_after": round(min_s - elapsed, 3)},
             )
 
-    def _limited(self, address: str | None) -> tuple[bool, bool]:
-        """Whether the per-voter and the per-address limits apply."""
-        by_voter = self.ctx.settings.rate_limit_per_minute > 0
-        by_address = address is not None and self.ctx.settings.rate_limit_per_address_per_minute > 0
-        return by_voter, by_address
-
     @staticmethod
-    def _abuse_params(voter: str, address: str | None, now: datetime) -> dict[str, Any]:
-        return {"voter": voter, "address": address, "since": now - timedelta(seconds=60)}
-
-    def _abuse_state(
-        self, conn: Connection, voter: str, address: str | None, now: datetime
-    ) -> tuple[bool, int, int]:
-        """Banned?, and votes in the last 60 s by this voter and by this address (one query)."""
-        row = conn.execute(
-            select(*abuse_columns(*self._limited(address))),
-            self._abuse_params(voter, address, now),
-        ).one()
-        return bool(row[0]), int(row[1] or 0), int(row[2] or 0)
-
-    def _check_recent(self, recent: int, from_address: int = 0) -> None:
-        limit = self.ctx.settings.rate_limit_per_minute
-        if limit > 0 and recent >= limit:
-            raise RateLimited(
-                f"too many votes: the limit is {limit} a minute", detail={"retry_after": 60}
-            )
-        per_address = self.ctx.settings.rate_limit_per_address_per_minute
-        if per_address > 0 and from_address >= per_address:
-            raise RateLimited(
-                f"too many votes from this address: the limit is {per_address} a minute",
-                detail={"retry_after": 60},
-            )
+    def _banned(conn: Connection, voter: str, address: str | None) -> bool:
+        """Whether the voter, or the address (when known), is banned."""
+        return bool(
+            conn.execute(
+                select(*abuse_columns(address is not None)),
+                {"voter": voter, "address": address},
+            ).scalar_one()
+        )
 
     def check_rate_limit(self, *, voter_id: str, address_id: str | None = None) -> None:
-        """Raise RateLimited when the voter (or the address) is over its per-minute limit."""
+        """Raise RateLimited when the voter (or the address) is at its per-minute vote limit.
+
+        A read that takes nothing: the limits are taken when a vote is recorded.
+        """
         address = self.ctx.address_hash(address_id) if address_id is not None else None
-        with self.ctx.db.read() as s:
-            _, recent, from_address = self._abuse_state(
-                s.connection(), self.ctx.voter_hash(voter_id), address, self.ctx.now()
-            )
-        self._check_recent(recent, from_address)
+        allowances = vote_allowances(self.ctx.settings, self.ctx.voter_hash(voter_id), address)
+        with self.ctx.db.read_conn() as conn:
+            refused = self.ctx.rate_counters.peek(conn, allowances, self.ctx.now())
+        if refused is not None:
+            raise refused
 
     def get_vote_result(self, *, token: str) -> VoteResult:
         """The reveal of an already voted battle (NotFound when not voted)."""
@@ -316,16 +298,39 @@ class Voting:
         voter_hash: str | None = None,
         reason: str = "",
         discount_past: bool = True,
+        ban_addresses: bool = True,
     ) -> int:
         """Ban a voter; with ``discount_past`` their earlier votes stop counting (ratings rebuilt).
 
-        Returns the number of votes discounted.
+        With ``ban_addresses`` the ban also covers every address the voter voted from (their
+        keyed hashes, kept in ``banned_addresses``): a fresh cookie from there is refused too,
+        as is anyone else voting from that address. Returns the number of votes discounted.
         """
         vh = self._resolve_voter(voter_id, voter_hash)
+        now = self.ctx.now()
         with self.ctx.db.write() as s:
             if s.get(BannedVoter, vh) is None:
-                s.add(
-                    BannedVoter(voter_hash=vh, reason=str(reason)[:500], created_at=self.ctx.now())
+                s.add(BannedVoter(voter_hash=vh, reason=str(reason)[:500], created_at=now))
+            if ban_addresses:
+                addresses = {
+                    a
+                    for a in s.scalars(
+                        select(VoteRow.address_hash)
+                        .where(VoteRow.voter_hash == vh, VoteRow.address_hash.is_not(None))
+                        .distinct()
+                    )
+                    if a is not None
+                }
+                known = set(
+                    s.scalars(
+                        select(BannedAddress.address_hash).where(
+                            BannedAddress.address_hash.in_(sorted(addresses))
+                        )
+                    )
+                )
+                s.add_all(
+                    BannedAddress(address_hash=a, voter_hash=vh, created_at=now)
+                    for a in sorted(addresses - known)
                 )
             if not discount_past:
                 return 0
@@ -349,6 +354,7 @@ class Voting:
             if row is None:
                 raise NotFound("voter is not banned")
             s.delete(row)
+            s.execute(delete(BannedAddress).where(BannedAddress.voter_hash == vh))
             return self._set_counted(s, vh, counted=True) if restore_past else 0
 
     def _set_counted(self, s: Session, voter: str, *, counted: bool) -> int:
@@ -378,10 +384,11 @@ class Voting:
             rebuild(s, arena=arena, now=self.ctx.now())
         return changed
 
-    def is_banned(self, *, voter_id: str) -> bool:
-        """Whether this raw voter id is banned."""
-        with self.ctx.db.read() as s:
-            return s.get(BannedVoter, self.ctx.voter_hash(voter_id)) is not None
+    def is_banned(self, *, voter_id: str, address_id: str | None = None) -> bool:
+        """Whether this raw voter id is banned, or (given) this client address is."""
+        address = self.ctx.address_hash(address_id) if address_id is not None else None
+        with self.ctx.db.read_conn() as conn:
+            return self._banned(conn, self.ctx.voter_hash(voter_id), address)
 
     def _resolve_voter(self, voter_id: str | None, voter_hash: str | None) -> str:
         if (voter_id is None) == (voter_hash is None):

@@ -200,9 +200,16 @@ def upload_output(
 
 @router.post("/voters/ban", response_model=CountOut)
 def ban_voter(body: BanIn, store: StoreDep) -> CountOut:
-    """Ban a voter by stored hash; returns how many past votes stopped counting."""
+    """Ban a voter by stored hash; returns how many past votes stopped counting.
+
+    With ``ban_address`` (the default) the ban covers the addresses the voter voted from, so
+    a fresh cookie from there is refused too, as is anyone else voting from there.
+    """
     count = store.voting.ban_voter(
-        voter_hash=body.voter_hash, reason=body.reason, discount_past=body.discount_past
+        voter_hash=body.voter_hash,
+        reason=body.reason,
+        discount_past=body.discount_past,
+        ban_addresses=body.ban_address,
     )
     return CountOut(count=count)
 

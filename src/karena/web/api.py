@@ -120,27 +120,26 @@ async def create_battle(body: BattleCreate, request: Request) -> Response:
     # The hot routes resolve store and voter inline: each FastAPI dependency cost more CPU
     # than the lookup it wraps.
     store: Store = request.app.state.store
-    voter = request_voter(request)
-    request.app.state.battle_limiter.check(voter)
+    voter, address = request_voter(request), client_address(request)
 
     def open_battle() -> BattleOut | BattleStatusOut:
+        # Per voter and per address, counted in the database: it holds across workers.
+        store.limits.open_battle(voter_id=voter, address_id=address)
         # A named arena is checked by create_battle itself (NotFound): one query fewer.
         arena = body.arena if body.arena is not None else resolve_arena(store, None)
+        image_type = request.app.state.served_media.image_type
         if body.prompt is None:
-            return BattleOut.of(
-                store.battles.create_battle(arena=arena, voter_id=voter),
-                request.app.state.served_media.image_type,
-            )
+            battle = store.battles.create_battle(arena=arena, voter_id=voter)
+            return BattleOut.of(battle, image_type)
         # A typed prompt: open now if its outputs are stored, else queue them (never generate
-        # inside the request).
+        # inside the request); one that needs generation first passes the cost guard.
         queue: GenerationQueue = request.app.state.queue
-        req = queue.request_battle(arena=arena, voter_id=voter, prompt_text=body.prompt)
-        if req.battle is not None:
-            return BattleOut.of(req.battle, request.app.state.served_media.image_type)
-        return BattleStatusOut.of(
-            queue.status(token=req.token, voter_id=voter),
-            request.app.state.served_media.image_type,
+        req = queue.request_battle(
+            arena=arena, voter_id=voter, address_id=address, prompt_text=body.prompt
         )
+        if req.battle is not None:
+            return BattleOut.of(req.battle, image_type)
+        return BattleStatusOut.of(queue.status(token=req.token, voter_id=voter), image_type)
 
     out = await run_blocking(request, open_battle)
     status = 201 if isinstance(out, BattleOut) else 202
@@ -358,7 +357,7 @@ def export_file(
     summary="Export the vote log as JSONL, CSV or Parquet (no output hashes; Hugging Face ready), "
     "all of it or the votes on one prompt category",
     responses={
-        **error_responses(404),
+        **error_responses(404, 429),
         200: {
             "description": "the vote log",
             "content": {
@@ -368,6 +367,7 @@ def export_file(
     },
 )
 def export_votes(
+    request: Request,
     store: StoreDep,
     arena: ArenaQuery = None,
     format: Annotated[Literal["jsonl", "csv", "parquet"], Query()] = "jsonl",
@@ -377,6 +377,8 @@ def export_votes(
     ] = None,
 ) -> StreamingResponse:
     slug = resolve_arena(store, arena)
+    # Each export costs seconds of server time: KARENA_EXPORT_LIMIT_PER_HOUR per address.
+    store.limits.export(address_id=client_address(request))
     stem = re.sub(r"[^A-Za-z0-9_-]", "_", "-".join(x for x in ("votes", slug, category) if x))
     return StreamingResponse(
         _stream(export_file(store, slug, format, category)),

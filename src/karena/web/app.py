@@ -19,7 +19,6 @@ from karena.settings import Settings
 from karena.store.api import Store
 from karena.web import admin, api, pages
 from karena.web.batch_refresher import BatchBoardRefresher
-from karena.web.deps import BATTLES_PER_VOTE, SlidingWindowLimiter
 from karena.web.docs import install_docs
 from karena.web.errors import install_error_handlers
 from karena.web.media import ServedMedia, media_router
@@ -100,8 +99,6 @@ def create_app(
     app.state.live_arenas = live_arenas
     app.state.served_media = ServedMedia(settings)
     app.state.templates = Jinja2Templates(directory=str(_HERE / "templates"))
-    limit = settings.rate_limit_per_minute
-    app.state.battle_limiter = SlidingWindowLimiter(limit * BATTLES_PER_VOTE if limit > 0 else 0)
 
     install_error_handlers(app)
     app.include_router(api.router)

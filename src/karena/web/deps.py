@@ -1,13 +1,11 @@
-"""Request dependencies: store, live generators, voter cookie, admin auth, a battle limiter."""
+"""Request dependencies: store, live generators, the signed voter cookie, admin auth, limits."""
 
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import hmac
 import secrets
-import threading
-import time
-from collections import deque
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Annotated, TypeVar
@@ -16,7 +14,7 @@ from fastapi import Depends, Request, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, SecretStr
 
-from karena.errors import Forbidden, RateLimited, Unauthorized
+from karena.errors import Forbidden, Unauthorized
 from karena.services.live import LiveGenerators
 from karena.settings import Settings
 from karena.store.api import Store
@@ -25,9 +23,10 @@ from karena.store.votes import address_voter_id
 VOTER_COOKIE = "karena_voter"
 T = TypeVar("T")
 _JSON = "application/json"
-_VOTER_ID_CHARS = frozenset("0123456789abcdef")
-#: One voter may open this many battles per vote allowed (people skip battles they dislike).
-BATTLES_PER_VOTE = 4
+_HEX = frozenset("0123456789abcdef")
+#: Hex characters of a voter id and of its cookie signature.
+_ID_CHARS = 32
+_SIG_CHARS = 32
 _bearer = HTTPBearer(auto_error=False, description="The admin token (KARENA_ADMIN_TOKEN).")
 
 
@@ -59,15 +58,67 @@ async def get_settings(request: Request) -> Settings:
     return settings_of(request)
 
 
-def _valid_voter_id(value: str | None) -> bool:
-    return value is not None and len(value) == 32 and set(value) <= _VOTER_ID_CHARS
+def _mac(salt: str, purpose: str, value: str) -> str:
+    digest = hmac.new(salt.encode(), f"{purpose}:{value}".encode(), hashlib.sha256).hexdigest()
+    return digest[:_SIG_CHARS]
+
+
+def sign_voter_id(salt: str, voter_id: str) -> str:
+    """The voter cookie's value for ``voter_id``: ``<id>.<HMAC-SHA256 under the voter salt>``.
+
+    Only the server, which knows KARENA_VOTER_SALT, can make one; tests that know their
+    server's salt call this to act as several browsers.
+    """
+    return f"{voter_id}.{_mac(salt, 'voter-cookie', voter_id)}"
+
+
+def verified_voter_id(salt: str, value: str | None) -> str | None:
+    """The voter id a cookie value carries, or None when it is not one the server signed."""
+    if value is None or len(value) != _ID_CHARS + 1 + _SIG_CHARS or value[_ID_CHARS] != ".":
+        return None
+    voter, signature = value[:_ID_CHARS], value[_ID_CHARS + 1 :]
+    if not set(voter) <= _HEX:
+        return None
+    if not hmac.compare_digest(signature, _mac(salt, "voter-cookie", voter)):
+        return None
+    return voter
+
+
+def form_token_for(salt: str, voter: str) -> str:
+    """The anti-CSRF token of ``voter``'s forms: only pages served to that browser carry it."""
+    return _mac(salt, "form", voter)
+
+
+def form_token(request: Request, voter: str) -> str:
+    """:func:`form_token_for` under this app's voter salt."""
+    return form_token_for(settings_of(request).voter_salt.get_secret_value(), voter)
+
+
+def check_form_token(request: Request, voter: str, token: str) -> None:
+    """Refuse a form POST that another site made (no token, a wrong one, or a foreign Origin).
+
+    A cross-site form carries no voter cookie (it is SameSite=Lax), so its voter is the fresh
+    one minted for this request, whose token no page has shown.
+    """
+    origin = request.headers.get("origin")
+    if origin not in (None, "null") and origin != _own_origin(request):
+        raise Forbidden("cross-site form refused: open the vote page and submit it from there")
+    if not hmac.compare_digest(token.encode(), form_token(request, voter).encode()):
+        raise Forbidden(
+            "this form is stale or came from another site: reload the vote page and send it again"
+        )
+
+
+def _own_origin(request: Request) -> str:
+    host = request.headers.get("host", request.url.netloc)
+    return f"{request.url.scheme}://{host}"
 
 
 def set_voter_cookie(request: Request, response: Response, value: str) -> None:
-    """Set the voter cookie on ``response``."""
+    """Set the voter cookie for the raw voter id ``value`` (signed) on ``response``."""
     response.set_cookie(
         VOTER_COOKIE,
-        value,
+        sign_voter_id(settings_of(request).voter_salt.get_secret_value(), value),
         max_age=365 * 24 * 3600,
         httponly=True,
         samesite="lax",
@@ -82,11 +133,12 @@ def _address_voter_id(request: Request) -> str:
 
 
 async def voter_id(request: Request, response: Response) -> str:
-    """The voter's id: the random id in the cookie, or, without one, the client address's.
+    """The voter's id: the random id in the signed cookie, or, without one, the address's.
 
-    A request without a valid cookie counts as its address (salted-hashed), so a client that
-    drops the cookie cannot reset its rate limit; it is also given a fresh random cookie, which a
-    browser keeps, so people behind one address are told apart from their second request on.
+    A request without a cookie the server signed counts as its address (salted-hashed), so a
+    client that drops the cookie, or makes one up, cannot reset its rate limit or dodge a ban;
+    it is also given a fresh signed cookie, which a browser keeps, so people behind one address
+    are told apart from their second request on.
     The raw id never reaches storage: the store keeps only its salted hash. Routes that return a
     Response themselves must call :func:`attach_new_voter_cookie` (FastAPI copies the cookie
     only onto responses it builds).
@@ -103,11 +155,16 @@ def request_voter(request: Request) -> str:
 
     The hot routes call it directly and send the cookie with :func:`json_response`.
     """
-    value = request.cookies.get(VOTER_COOKIE)
-    if value is not None and _valid_voter_id(value):
-        return value
-    request.state.new_voter_id = secrets.token_hex(16)
-    return _address_voter_id(request)
+    known = getattr(request.state, "voter", None)
+    if known is not None:
+        return str(known)
+    salt = settings_of(request).voter_salt.get_secret_value()
+    voter = verified_voter_id(salt, request.cookies.get(VOTER_COOKIE))
+    if voter is None:
+        request.state.new_voter_id = secrets.token_hex(16)
+        voter = _address_voter_id(request)
+    request.state.voter = voter
+    return voter
 
 
 def attach_new_voter_cookie(request: Request, response: Response) -> Response:
@@ -156,39 +213,6 @@ async def require_admin(
     ``credentials`` only declares the scheme in the OpenAPI schema; the header is checked as sent.
     """
     check_admin_token(settings_of(request).admin_token, request.headers.get("authorization"))
-
-
-class SlidingWindowLimiter:
-    """At most ``limit`` events per key in any 60 s window, in this process (0 = unlimited).
-
-    Only battle creation uses it: votes are limited by the store, against the database, so the
-    limit holds across workers. Battles are cheap to refuse and need no shared state to be safe.
-    """
-
-    def __init__(self, limit: int, *, max_keys: int = 100_000) -> None:
-        self._limit = limit
-        self._max_keys = max_keys
-        self._events: dict[str, deque[float]] = {}
-        self._lock = threading.Lock()
-
-    def check(self, key: str, now: float | None = None) -> None:
-        """Record one event for ``key``; raise RateLimited when over the limit."""
-        if self._limit <= 0:
-            return
-        t = now if now is not None else time.monotonic()
-        with self._lock:
-            if len(self._events) > self._max_keys:
-                # Bounded memory: forget everyone rather than grow without end.
-                self._events.clear()
-            window = self._events.setdefault(key, deque())
-            while window and window[0] <= t - 60.0:
-                window.popleft()
-            if len(window) >= self._limit:
-                raise RateLimited(
-                    f"too many new battles: at most {self._limit} per minute",
-                    detail={"limit_per_minute": self._limit},
-                )
-            window.append(t)
 
 
 StoreDep = Annotated[Store, Depends(get_store)]

@@ -73,6 +73,16 @@ def _keep_voter_cookie(request: Request, response: Response) -> Response:
     return attach_new_voter_cookie(request, response)
 
 
+def retry_after(exc: RateLimited) -> str:
+    """Whole seconds until the limit lets the client in again (its ``retry_after``, else 60)."""
+    detail = exc.detail if isinstance(exc.detail, dict) else {}
+    seconds = detail.get("retry_after", 60)
+    try:
+        return str(max(1, math.ceil(float(seconds))))
+    except (TypeError, ValueError):
+        return "60"
+
+
 def _validation_detail(exc: RequestValidationError) -> list[dict[str, Any]]:
     return [
         {
@@ -120,7 +130,7 @@ def install_error_handlers(app: FastAPI) -> None:
         response = error_response(request, exc.status_code, exc.message, exc.detail)
         _keep_voter_cookie(request, response)
         if isinstance(exc, RateLimited):
-            response.headers["Retry-After"] = "60"
+            response.headers["Retry-After"] = retry_after(exc)
         if exc.status_code >= 500:
             log.error("%s on %s: %s", type(exc).__name__, request.url.path, exc.message)
         return response

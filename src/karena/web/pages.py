@@ -10,12 +10,21 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 
 from karena import __version__
-from karena.errors import KarenaError, NotFound
+from karena.errors import KarenaError, NotFound, RateLimited
 from karena.services.queue import GenerationQueue
 from karena.store.api import Store
 from karena.store.types import BattleView
 from karena.web.api import BoardQuery, leaderboard_out, resolve_arena
-from karena.web.deps import StoreDep, VoterDep, attach_new_voter_cookie
+from karena.web.deps import (
+    StoreDep,
+    VoterDep,
+    attach_new_voter_cookie,
+    check_form_token,
+    client_address,
+    form_token,
+    request_voter,
+)
+from karena.web.errors import retry_after
 from karena.web.plot import history_plot, interval_plot
 from karena.web.schemas import MAX_PROMPT_CHARS, ModelPageOut
 from karena.web.schemas_history import ModelHistoryOut
@@ -48,8 +57,16 @@ def _has_live_models(request: Request, store: Store, arena: str) -> bool:
 
 
 def _vote_page(
-    request: Request, store: Store, arena: str, battle: BattleView | None, message: str = ""
+    request: Request,
+    store: Store,
+    arena: str,
+    battle: BattleView | None,
+    message: str = "",
+    status: int | None = None,
 ) -> Response:
+    # The form token of the cookie this browser will send next (a fresh one if minted now).
+    voter = request_voter(request)
+    voter = getattr(request.state, "new_voter_id", None) or voter
     context = {
         "nav": "vote",
         "arena_slug": arena,
@@ -58,8 +75,11 @@ def _vote_page(
         "live": _has_live_models(request, store, arena),
         "max_prompt_chars": MAX_PROMPT_CHARS,
         "prompt_placeholder": _PLACEHOLDER,
+        "form_token": form_token(request, voter),
     }
-    return _render(request, "vote.html", context, status=200 if battle is not None else 503)
+    if status is None:
+        status = 200 if battle is not None else 503
+    return _render(request, "vote.html", context, status=status)
 
 
 @router.get("/")
@@ -72,8 +92,12 @@ def vote_page(
     """A fresh battle from the arena's matchmaker, ready to vote on."""
     slug = resolve_arena(store, arena)
     try:
-        request.app.state.battle_limiter.check(voter)
+        store.limits.open_battle(voter_id=voter, address_id=client_address(request))
         battle = store.battles.create_battle(arena=slug, voter_id=voter)
+    except RateLimited as exc:
+        page = _vote_page(request, store, slug, None, exc.message, status=429)
+        page.headers["Retry-After"] = retry_after(exc)
+        return page
     except KarenaError as exc:
         if isinstance(exc, NotFound) and arena is not None:
             raise
@@ -88,12 +112,19 @@ def battle_for_prompt(
     voter: VoterDep,
     arena: Annotated[str, Form(max_length=64)],
     prompt: Annotated[str, Form(min_length=1, max_length=MAX_PROMPT_CHARS)],
+    csrf: Annotated[str, Form(max_length=64)] = "",
 ) -> Response:
-    """A battle on the voter's own prompt (live generators only); redirects to its page."""
+    """A battle on the voter's own prompt (live generators only); redirects to its page.
+
+    Only a form from our own vote page is accepted: it carries the token of this browser's
+    voter cookie, which another site can neither read nor send (403 otherwise).
+    """
+    check_form_token(request, voter, csrf)
     slug = resolve_arena(store, arena)
-    request.app.state.battle_limiter.check(voter)
+    address = client_address(request)
+    store.limits.open_battle(voter_id=voter, address_id=address)
     queue: GenerationQueue = request.app.state.queue
-    req = queue.request_battle(arena=slug, voter_id=voter, prompt_text=prompt)
+    req = queue.request_battle(arena=slug, voter_id=voter, address_id=address, prompt_text=prompt)
     redirect = RedirectResponse(f"/battle/{req.token}", status_code=303)
     return attach_new_voter_cookie(request, redirect)
 

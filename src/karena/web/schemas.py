@@ -482,6 +482,8 @@ class BanIn(_Body):
     # Same character rule as prompts: PostgreSQL text cannot hold NUL (finding R-PG-1).
     reason: Annotated[str, Field(max_length=500, pattern=rf"^[^{_BAD_IN_TEXT}]*$")] = ""
     discount_past: StrictBool = True
+    #: Also ban every address the voter voted from (a fresh cookie from there stays banned).
+    ban_address: StrictBool = True
 
 
 class CountOut(BaseModel):
@@ -508,9 +510,21 @@ _ALWAYS: dict[int | str, dict[str, Any]] = {
 def error_responses(*codes: int) -> dict[int | str, dict[str, Any]]:
     """OpenAPI entries for the error codes a route may answer, all in the ErrorOut shape.
 
-    Every route also declares 413 (body cap) and 503 with ``Retry-After`` (an outage).
+    Every route also declares 413 (body cap) and 503 with ``Retry-After`` (an outage); a 429
+    also declares its ``Retry-After`` header (whole seconds).
     """
-    declared: dict[int | str, dict[str, Any]] = {
-        code: {"model": ErrorOut, "description": "error"} for code in codes if code not in _ALWAYS
-    }
+    declared: dict[int | str, dict[str, Any]] = {}
+    for code in codes:
+        if code in _ALWAYS:
+            continue
+        entry: dict[str, Any] = {"model": ErrorOut, "description": "error"}
+        if code == 429:
+            entry["description"] = "over a rate limit or budget; nothing was taken or stored"
+            entry["headers"] = {
+                "Retry-After": {
+                    "description": "seconds until the limit lets this client in again",
+                    "schema": {"type": "integer", "minimum": 1},
+                }
+            }
+        declared[code] = entry
     return {**_ALWAYS, **declared}

@@ -6,7 +6,7 @@ lease. ``pending_battles``: a typed prompt's battle until its outputs are ready.
 only: nothing existing is altered or rebuilt.
 
 Revision ID: 0010
-Revises: 0008
+Revises: 0009
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0010"
-down_revision = "0008"
+down_revision = "0009"
 branch_labels = None
 depends_on = None
 
