@@ -20,6 +20,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
+from datetime import UTC
 
 import numpy as np
 
@@ -166,8 +167,14 @@ class GenerationQueue:
             return BattleStatus(token, "ready", pending.arena_slug, battle, done=total,
                                 total=total, prompt_text=pending.prompt_text)  # fmt: skip
         failed = [j for j in pending.jobs if j.state == "failed" and j.model_id not in stored]
-        if failed:
-            status = self._fail(token, pending.arena_slug, failed[0].error, voter_id, total)
+        ttl = self.store.settings.battle_ttl_seconds
+        now = self.store.clock()
+        waited = (now.replace(tzinfo=now.tzinfo or UTC) - pending.created_at).total_seconds()
+        if failed or waited > ttl:
+            # A queue no worker serves would keep the voter waiting for ever: give up after the
+            # time a battle stays open.
+            error = failed[0].error if failed else f"no worker made it within {ttl:g} s"
+            status = self._fail(token, pending.arena_slug, error, voter_id, total)
             return replace(status, prompt_text=pending.prompt_text)
         return BattleStatus(token, "generating", pending.arena_slug, done=len(stored),
                             total=total, prompt_text=pending.prompt_text)  # fmt: skip
