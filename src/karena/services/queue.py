@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import secrets
 import socket
 import threading
@@ -35,6 +36,7 @@ __all__ = [
 ]  # fmt: skip
 
 log = logging.getLogger("karena.worker")
+_URL = re.compile(r"https?://\S+")
 
 
 @dataclass(frozen=True, slots=True)
@@ -182,9 +184,11 @@ class GenerationQueue:
     def _fail(
         self, token: str, arena: str, error: str, voter_id: str | None, total: int
     ) -> BattleStatus:
+        # The voter sees the reason, never where the generator lives (hosts, model paths).
+        reason = _URL.sub("the provider", error)[:300] or "no reason given"
         message = (
-            "One of the models could not generate an image for your prompt, so this battle "
-            f"cannot open ({error[:300] or 'no reason given'})."
+            "One of the models could not generate an output for your prompt, so this battle "
+            f"cannot open ({reason})."
         )
         next_token = None
         try:
