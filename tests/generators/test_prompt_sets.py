@@ -19,7 +19,8 @@ from karena.generators.gallery import read_prompt_file
         ("a.csv", "text,category\none cat,pets\ntwo dogs,\n",
          {"0": ("one cat", "pets"), "1": ("two dogs", "")}),
         ("a.tsv", "id\ttext\nk1\tone cat\n", {"k1": ("one cat", "")}),
-        ("a.json", '[{"text": "one cat"}, "two dogs"]', {"0": ("one cat", ""), "1": ("two dogs", "")}),
+        ("a.json", '[{"text": "one cat"}, "two dogs"]',
+         {"0": ("one cat", ""), "1": ("two dogs", "")}),
         ("a.json", '{"k": "one cat"}', {"k": ("one cat", "")}),
     ],
 )  # fmt: skip
