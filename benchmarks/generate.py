@@ -18,6 +18,7 @@ Medians over ``--repeats``. Table on stdout, JSON and PNG in benchmarks/results/
 
     python benchmarks/generate.py --quick        # 0.25 s per image, about a minute
     python benchmarks/generate.py                # 2 s per image, the published figures
+    python benchmarks/generate.py --postgres-url postgresql://postgres@127.0.0.1:5432/test
 """
 
 from __future__ import annotations
@@ -230,6 +231,29 @@ def p99(values: list[float]) -> float:
     return ordered[min(len(ordered) - 1, int(0.99 * len(ordered)))]
 
 
+@contextmanager
+def database(postgres_url: str | None, folder: Path) -> Iterator[str]:
+    """SQLite in ``folder``, or a fresh schema on PostgreSQL, dropped afterwards."""
+    if postgres_url is None:
+        yield f"sqlite:///{folder / 'karena.db'}"
+        return
+    import uuid
+
+    import psycopg
+    from sqlalchemy.engine import make_url
+
+    schema = f"karena_bench_{uuid.uuid4().hex[:10]}"
+    dsn = make_url(postgres_url).set(drivername="postgresql").render_as_string(False)
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute(f'CREATE SCHEMA "{schema}"')
+    try:
+        url = make_url(postgres_url).update_query_dict({"options": f"-csearch_path={schema}"})
+        yield url.render_as_string(hide_password=False)
+    finally:
+        with psycopg.connect(dsn, autocommit=True) as conn:
+            conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+
+
 def plot(result: dict[str, Any], path: Path) -> None:
     import matplotlib
 
@@ -264,9 +288,11 @@ def main() -> None:
     repeats = args.repeats if args.repeats is not None else (1 if args.quick else 3)
     vote_seconds = 4.0 if args.quick else 10.0
     provider = Provider(latency)
-    with tempfile.TemporaryDirectory(prefix="karena-bench-gen-") as tmp:
+    with (
+        tempfile.TemporaryDirectory(prefix="karena-bench-gen-") as tmp,
+        database(args.postgres_url, Path(tmp)) as url,
+    ):
         data = Path(tmp)
-        url = args.postgres_url or f"sqlite:///{data / 'karena.db'}"
         settings = Settings(data_dir=data, database_url=url)
         ids = setup(settings, provider)
         rows = []
@@ -330,6 +356,7 @@ def main() -> None:
           f"({result['votes_during']} votes); medians over {repeats} windows of each")  # fmt: skip
     RESULTS.mkdir(parents=True, exist_ok=True)
     name = "generate_quick" if args.quick else "generate"
+    name += "_postgres" if args.postgres_url else ""
     (RESULTS / f"{name}.json").write_text(json.dumps(result, indent=2))
     plot(result, RESULTS / f"{name}.png")
     print(f"wrote {RESULTS / (name + '.json')} and {RESULTS / (name + '.png')}")

@@ -110,6 +110,7 @@ def test_a_failed_generation_gives_a_clear_message_and_a_new_battle(
     message.wait_for(state="visible", timeout=30_000)
     text = message.inner_text()
     assert "could not generate" in text and "safety filter" in text and "new battle" in text
+    assert "127.0.0.1" not in text and "/hf/models" not in text  # no endpoint is shown
     page.click("#new-battle")
     page.locator("#outputs img").first.wait_for(state="visible", timeout=10_000)
     assert page.locator("#outputs img").count() == 2

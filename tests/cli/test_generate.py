@@ -155,3 +155,28 @@ def test_a_killed_run_resumes_without_generating_anything_twice(
     finally:
         server.kill()
         server.wait(10)
+
+
+def test_a_missing_key_variable_stops_the_run_with_one_line(
+    karena: Karena, providers: ProviderServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert karena("migrate").code == 0
+    assert karena("arena", "add", "gen", "--k", "2").code == 0
+    config = {"kind": "fal", "base_url": f"{providers.base}/fal", "model": "a/b",
+              "api_key_env": "KARENA_GEN_TEST_UNSET_KEY"}  # fmt: skip
+    assert karena("model", "add", "gen", "m", "--generator", json.dumps(config)).code == 0
+    monkeypatch.delenv("KARENA_GEN_TEST_UNSET_KEY", raising=False)
+    ran = karena("generate", "-a", "gen", "-p", str(_prompt_file(tmp_path, 3)))
+    ran.assert_one_error_line("KARENA_GEN_TEST_UNSET_KEY", "is not set")
+    assert sum(providers.submissions.values()) == 0
+
+
+def test_a_bad_generator_config_is_refused_when_the_model_is_added(karena: Karena) -> None:
+    assert karena("migrate").code == 0
+    assert karena("arena", "add", "gen", "--k", "2").code == 0
+    karena("model", "add", "gen", "m", "--generator", "{not json").assert_one_error_line(
+        "--generator is not valid JSON"
+    )
+    karena("model", "add", "gen", "m", "--generator", '{"kind": "fal"}').assert_one_error_line(
+        "non-empty 'model'"
+    )

@@ -261,3 +261,19 @@ def test_a_killed_workers_job_is_taken_again_after_its_lease(
         assert store.jobs.counts().done == 1
         assert _stats(port) == {"slow prompt": 2}  # the killed attempt, then the rescue
         assert store.catalog.get_output(model_id=ids[0], prompt_id=p.id) is not None
+
+
+def test_a_battle_no_worker_serves_fails_after_the_battle_ttl(
+    store: Store, live: LiveGenerators, clock: TestClock
+) -> None:
+    seed_arena(store, slug="t", n_models=2, n_prompts=1, k=2)
+    for name in ("model-0", "model-1"):
+        live.register_generator(arena="t", model=name, generator=PythonGenerator(lambda p: b""))
+    queue = GenerationQueue(live)
+    req = queue.request_battle(arena="t", prompt_text="nobody draws this")
+    clock.advance(store.settings.battle_ttl_seconds - 1)
+    assert queue.status(token=req.token).state == "generating"
+    clock.advance(2)
+    status = queue.status(token=req.token)
+    assert status.state == "failed" and "no worker made it within" in status.message
+    assert status.next_token is not None

@@ -118,7 +118,11 @@ def check_secrets(settings: Settings, demo: bool) -> list[Check]:
 
 
 #: What each optional extra is for, in the report.
-EXTRA_USES = {"train": "`karena train-dpo`", "test": "the test suite and benchmarks"}
+EXTRA_USES = {
+    "train": "`karena train-dpo`",
+    "test": "the test suite and benchmarks",
+    "diffusers": "the local diffusers generator (docs/generation.md)",
+}
 
 
 def check_extras() -> list[Check]:

@@ -99,7 +99,11 @@ def parse_prompts(name: str, text: str) -> dict[str, tuple[str, str]]:
             data = json.loads(text)
         except json.JSONDecodeError as exc:
             raise InvalidInput(f"{name} is not valid JSON: {exc.msg}") from None
-        rows = data.items() if isinstance(data, dict) else [(r.get("id"), r) for r in data]
+        rows = (
+            data.items()
+            if isinstance(data, dict)
+            else [(r.get("id", n) if isinstance(r, dict) else n, r) for n, r in enumerate(data)]
+        )
         for key, value in rows:
             if isinstance(value, dict):
                 out[str(key)] = (
@@ -114,8 +118,8 @@ def parse_prompts(name: str, text: str) -> dict[str, tuple[str, str]]:
                 out[str(n)] = (line.strip(), "")
     else:
         reader = csv.DictReader(io.StringIO(text), delimiter="\t" if name.endswith(".tsv") else ",")
-        for row in reader:
-            out[str(row.get("id"))] = (
+        for n, row in enumerate(reader):
+            out[str(row.get("id") or n)] = (
                 str(row.get("text") or row.get("prompt") or ""),
                 str(row.get("category") or ""),
             )

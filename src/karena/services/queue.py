@@ -14,12 +14,14 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import secrets
 import socket
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
+from datetime import UTC
 
 import numpy as np
 
@@ -34,6 +36,7 @@ __all__ = [
 ]  # fmt: skip
 
 log = logging.getLogger("karena.worker")
+_URL = re.compile(r"https?://\S+")
 
 
 @dataclass(frozen=True, slots=True)
@@ -177,8 +180,14 @@ class GenerationQueue:
             return BattleStatus(token, "ready", pending.arena_slug, battle, done=total,
                                 total=total, prompt_text=pending.prompt_text)  # fmt: skip
         failed = [j for j in pending.jobs if j.state == "failed" and j.model_id not in stored]
-        if failed:
-            status = self._fail(token, pending.arena_slug, failed[0].error, voter_id, total)
+        ttl = self.store.settings.battle_ttl_seconds
+        now = self.store.clock()
+        waited = (now.replace(tzinfo=now.tzinfo or UTC) - pending.created_at).total_seconds()
+        if failed or waited > ttl:
+            # A queue no worker serves would keep the voter waiting for ever: give up after the
+            # time a battle stays open.
+            error = failed[0].error if failed else f"no worker made it within {ttl:g} s"
+            status = self._fail(token, pending.arena_slug, error, voter_id, total)
             return replace(status, prompt_text=pending.prompt_text)
         return BattleStatus(token, "generating", pending.arena_slug, done=len(stored),
                             total=total, prompt_text=pending.prompt_text)  # fmt: skip
@@ -186,9 +195,11 @@ class GenerationQueue:
     def _fail(
         self, token: str, arena: str, error: str, voter_id: str | None, total: int
     ) -> BattleStatus:
+        # The voter sees the reason, never where the generator lives (hosts, model paths).
+        reason = _URL.sub("the provider", error)[:300] or "no reason given"
         message = (
-            "One of the models could not generate an image for your prompt, so this battle "
-            f"cannot open ({error[:300] or 'no reason given'})."
+            "One of the models could not generate an output for your prompt, so this battle "
+            f"cannot open ({reason})."
         )
         next_token = None
         try:

@@ -23,7 +23,7 @@ from datetime import datetime, timedelta
 from functools import cache
 from typing import Any
 
-from sqlalchemy import bindparam, select, text
+from sqlalchemy import bindparam, func, select, text
 from sqlalchemy.exc import IntegrityError
 
 from karena.errors import NotFound
@@ -224,11 +224,11 @@ class Jobs:
     def counts(self, *, arena: str | None = None) -> JobCounts:
         """How many jobs are in each state (of one arena, or all)."""
         with self.ctx.db.read() as s:
-            q = select(GenerationJob.state, GenerationJob.id)
+            q = select(GenerationJob.state, func.count()).group_by(GenerationJob.state)
             if arena is not None:
                 q = q.where(GenerationJob.arena_id == find_arena(s, arena).id)
-            states = [st for st, _ in s.execute(q).all()]
-        return JobCounts(**{st: states.count(st) for st in JobCounts.STATES})
+            counts = {str(st): int(n) for st, n in s.execute(q).all()}
+        return JobCounts(**{st: counts.get(st, 0) for st in JobCounts.STATES})
 
 
 def _update(assignments: str) -> Any:
