@@ -113,8 +113,9 @@ def test_typed_prompts_over_the_voter_budget_get_429(make_app: AppFactory) -> No
     def typed(prompt: str) -> object:
         return app.client.post("/api/battles", json={"arena": "demo", "prompt": prompt})
 
-    assert typed("two red circles").status_code == 201
-    assert typed("three blue squares").status_code == 201
+    # Outputs to make: queued (202), each taking one unit of the voter's budget.
+    assert typed("two red circles").status_code == 202
+    assert typed("three blue squares").status_code == 202
     before = _prompts(app)
     over = typed("four green triangles")
     assert over.status_code == 429  # type: ignore[attr-defined]
@@ -131,7 +132,7 @@ def test_typed_prompts_over_the_voter_budget_get_429(make_app: AppFactory) -> No
             )  # fmt: skip
     assert typed("two red circles").status_code == 201  # nothing to generate: free
     app.clock.advance(3600 + 600)
-    assert typed("four green triangles").status_code == 201
+    assert typed("four green triangles").status_code == 202
 
 
 def test_typed_prompts_over_the_global_budget_get_429(make_app: AppFactory) -> None:
@@ -143,7 +144,7 @@ def test_typed_prompts_over_the_global_budget_get_429(make_app: AppFactory) -> N
         app.client.cookies.set(VOTER_COOKIE, sign_voter_id(_salt(app), f"{i:032x}"))
         response = app.client.post("/api/battles", json={"arena": "demo", "prompt": prompt})
         statuses.append(response.status_code)
-    assert statuses == [201, 201, 429]
+    assert statuses == [202, 202, 429]  # queued, queued, over the arena's budget
     assert "budget" in response.json()["error"]
 
 
