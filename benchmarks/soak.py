@@ -12,10 +12,12 @@ The long versions of tests/reliability/. Against real ``karena serve`` subproces
    then a voter's whole pre-vote view (pages, JS, JSON, headers, media) searched for identity.
 3. **Attackers** (issue 13), one per finding: a voter who names slots before voting from what
    they serve (hash against the public export and past reveals, length, shape: ``anon_hits``);
-   one cookie firing a burst of votes past its limit on a second server with limits on
-   (``raced_over_limit``); parallel chunked bodies of ``body_mb`` MB each (the workers' RSS
-   growth, ``rss_growth_mb``); clients that drop the vote export (``leaked_tmp_files`` in the
-   server's TMPDIR).
+   one server-issued cookie firing a burst of votes past its per-voter limit, and one address
+   with several server-issued cookies firing a burst past its per-address limit, each on a
+   server of its own over the same database with that limit on (``raced_over_limit``: votes
+   that landed beyond the limit, summed); parallel chunked bodies of ``body_mb`` MB each (the
+   workers' RSS growth, ``rss_growth_mb``); clients that drop the vote export
+   (``leaked_tmp_files`` in the server's TMPDIR).
 4. **Fuzzing**: schemathesis over every route, with and without the admin token.
 
     python benchmarks/soak.py --quick      # < 2 minutes on an idle 2-core machine (SQLite only)
@@ -61,9 +63,9 @@ from tests.reliability.crash import run_crash_scenario  # noqa: E402
 from tests.reliability.databases import fresh_database  # noqa: E402
 from tests.reliability.fuzz import count_server_errors, run_schemathesis  # noqa: E402
 from tests.reliability.load import LoadReport, run_load  # noqa: E402
-from tests.reliability.races import vote_burst  # noqa: E402
+from tests.reliability.races import crowd_burst, vote_burst  # noqa: E402
 from tests.reliability.seed import ADMIN_TOKEN, ARENA, LOAD_ENV, seed_arena  # noqa: E402
-from tests.reliability.server import ServerProcess  # noqa: E402
+from tests.reliability.server import TEST_VOTER_SALT, ServerProcess  # noqa: E402
 from tests.reliability.verify import audit_votes, recompute_matches  # noqa: E402
 
 ANON_ARENA = "anon"
@@ -71,6 +73,13 @@ DIMS_ARENA = "anon-dims"
 TELLING_ARENA = "anon-telling"
 #: The attackers' race server: one voter may cast this many votes a minute.
 RACE_LIMIT = 10
+#: The crowd race: one address, this many server-issued cookies, this many votes each, against a
+#: per-address limit of ``RACE_ADDRESS_LIMIT`` a minute (per-voter limit off: only it binds).
+CROWD_COOKIES = 8
+CROWD_VOTES_EACH = 6
+RACE_ADDRESS_LIMIT = 24
+#: The crowd server's own salt, so its address counter is not the one-cookie race's.
+CROWD_SALT = TEST_VOTER_SALT + "-crowd"
 ANON_MODELS = ("ZephyrDiffusionXL", "QuokkaGen", "MarmotImagine", "NarwhalPix", "OcelotArt")
 ANON_CLASS = {name: ("png" if i < 3 else "jpeg") for i, name in enumerate(ANON_MODELS)}
 
@@ -125,11 +134,16 @@ class DbResult:
     identity_leaks: list[str] = field(default_factory=list)
     dimension_fingerprints: int = 0
     anon_hits: list[str] = field(default_factory=list)
+    race_fired: int = 0
     race_accepted: int = 0
+    crowd_fired: int = 0
+    crowd_accepted: int = 0
     raced_over_limit: int = 0
+    race_statuses: dict[str, dict[int, int]] = field(default_factory=dict)
     rss_growth_mb: float = 0.0
     leaked_tmp_files: int = 0
     race_5xx: int = 0
+    race_unexpected: int = 0
     seconds: float = 0.0
 
 
@@ -197,12 +211,30 @@ def _attacks(server: ServerProcess, url: str, mode: Mode, folder: Path, result: 
                           env=limits)  # fmt: skip
     try:
         racer.start()
-        result.race_accepted, result.raced_over_limit = vote_burst(
-            racer.base_url, arena=ARENA, battles=mode.race_battles, limit=RACE_LIMIT
-        )
-        result.race_5xx = count_server_errors(racer.log_text())
+        burst = vote_burst(racer.base_url, arena=ARENA, battles=mode.race_battles, limit=RACE_LIMIT)
+        result.race_5xx += count_server_errors(racer.log_text())
     finally:
         racer.stop()
+    result.race_fired, result.race_accepted = burst.fired, burst.accepted
+    result.race_statuses["one cookie"] = burst.statuses
+    crowd_env = {**LOAD_ENV, "KARENA_RATE_LIMIT_PER_ADDRESS_PER_MINUTE": str(RACE_ADDRESS_LIMIT),
+                 "KARENA_VOTER_SALT": CROWD_SALT}  # fmt: skip
+    crowd_server = ServerProcess(database_url=url, data_dir=folder / "crowd",
+                                 workers=server.workers, env=crowd_env)  # fmt: skip
+    try:
+        crowd_server.start()
+        crowd = crowd_burst(crowd_server.base_url, arena=ARENA, cookies=CROWD_COOKIES,
+                            battles_each=CROWD_VOTES_EACH, limit=RACE_ADDRESS_LIMIT,
+                            salt=CROWD_SALT)  # fmt: skip
+        result.race_5xx += count_server_errors(crowd_server.log_text())
+    finally:
+        crowd_server.stop()
+    result.crowd_fired, result.crowd_accepted = crowd.fired, crowd.accepted
+    result.race_statuses["one address"] = crowd.statuses
+    result.raced_over_limit = burst.over_limit + crowd.over_limit
+    # A burst that lands fewer than its limit was refused for something else, which would hide
+    # a race: count those answers (anything but 200 or 429) as server errors of the race.
+    result.race_unexpected = burst.unexpected + crowd.unexpected
 
 
 def _fuzz(server: ServerProcess, mode: Mode, seed: int, work: Path, result: DbResult) -> None:
@@ -301,8 +333,12 @@ def print_table(results: list[DbResult]) -> None:
         ("5xx (access logs, all parts)", "log_5xx"), ("identity leaks", "identity_leaks"),
         ("image sizes naming a model (R-ANON-1)", "dimension_fingerprints"),
         ("slots named before the vote (R-ANON-2/3)", "anon_hits"),
-        ("race: votes accepted of the burst", "race_accepted"),
-        ("race: accepted over the limit", "raced_over_limit"),
+        ("race, one cookie: votes fired together", "race_fired"),
+        (f"race, one cookie: accepted (limit {RACE_LIMIT})", "race_accepted"),
+        ("race, one address: votes fired together", "crowd_fired"),
+        (f"race, one address: accepted (limit {RACE_ADDRESS_LIMIT})", "crowd_accepted"),
+        ("races: accepted over the limit", "raced_over_limit"),
+        ("races: answers neither 200 nor 429", "race_unexpected"),
         ("RSS growth, 3 big chunked bodies (MB)", "rss_growth_mb"),
         ("export temp files left", "leaked_tmp_files"), ("seconds", "seconds"),
     ]  # fmt: skip
@@ -318,6 +354,8 @@ def print_table(results: list[DbResult]) -> None:
     for r in results:
         for line in r.fuzz_failures + r.identity_leaks + r.anon_hits[:10]:
             print(f"  [{r.db}] {line}")
+        for race, statuses in r.race_statuses.items():
+            print(f"  [{r.db}] race, {race}: statuses {dict(sorted(statuses.items()))}")
 
 
 def plot(results: list[DbResult], path: Path) -> None:
