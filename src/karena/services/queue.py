@@ -264,10 +264,19 @@ def run_job(store: Store, live: LiveGenerators, job: ClaimedJob, name: str) -> s
             out = live.generator_for(info.arena_id, job.model_name, job.generator).generate(
                 job.prompt_text
             )
-            store.catalog.add_output(
-                arena=job.arena_slug, model=job.model_name, prompt_key=job.prompt_key,
-                data=out.data, metadata=out.metadata,
-            )  # fmt: skip
+            try:
+                store.catalog.add_output(
+                    arena=job.arena_slug, model=job.model_name, prompt_key=job.prompt_key,
+                    data=out.data, metadata=out.metadata,
+                )  # fmt: skip
+            except Conflict:  # stored meanwhile by another writer: the job's work is done
+                if (
+                    store.catalog.find_output(
+                        arena=job.arena_slug, model=job.model_name, prompt_key=job.prompt_key
+                    )
+                    is None
+                ):
+                    raise
         store.jobs.finish(job_id=job.id, worker=name)
         return "done"
     except KarenaError as exc:

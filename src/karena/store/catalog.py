@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from typing import Any, Literal
 
 from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from karena.errors import Conflict, InvalidInput, NotFound
@@ -356,7 +357,13 @@ class Catalog:
             created_at=self.ctx.now(),
         )
         s.add(out)
-        s.flush()
+        clash = f"model {m.name!r} already has an output for prompt {p.key!r}"
+        try:
+            s.flush()
+        except IntegrityError:
+            # Another writer (a job worker, `karena generate`, an upload) stored this pair
+            # between our check and our insert: the same answer as when we see it first.
+            raise Conflict(clash) from None  # (the failed flush expired m and p: names first)
         return out
 
     def find_output(self, *, arena: str, model: str, prompt_key: str) -> OutputInfo | None:
