@@ -67,3 +67,47 @@ def test_zero_rounds_fits_the_point_estimates_alone() -> None:
         assert row.ci_low == row.mu == row.ci_high and row.sigma == 0.0
     with pytest.raises(InvalidInput):
         fit_batch_board(votes, rounds=1)
+
+
+def test_few_votes_give_wide_intervals_and_an_unvoted_model_its_prior_width() -> None:
+    """One vote: a bootstrap of it repeats it, so alone it would claim certainty (σ ≈ 1e-14).
+    The Laplace posterior keeps the interval honest; a model in no vote keeps the prior's σ0."""
+    from karena.rating.models.thurstone import DEFAULT_SIGMA
+
+    vote = Vote(models=("a", "b", "c", "d"), outcome=Ranking((1, 2, 2, 4)))
+    board = fit_batch_board([vote], models=["a", "b", "c", "d", "e"])
+    rows = {r.model_name: r for r in board.rows}
+    assert rows["e"].sigma == pytest.approx(DEFAULT_SIGMA, rel=1e-9)
+    assert rows["e"].mu == pytest.approx(25.0)
+    for row in board.rows:
+        assert row.sigma > 3.0  # one vote says little about anyone
+        assert row.ci_high - row.ci_low > 2 * 1.96 * 3.0
+        assert row.ci_low < row.mu < row.ci_high
+        assert row.rank_ub == 1  # nobody can be told apart yet
+    # The two models the voter tied share their rank, as on the online board.
+    assert rows["b"].rank == rows["c"].rank == 3
+    assert rows["a"].rank == 1 and rows["d"].rank == 5
+
+
+def test_with_many_votes_the_laplace_and_bootstrap_widths_agree() -> None:
+    """Both estimate the same asymptotic uncertainty: with 2,000 votes the Laplace σ is within
+    25% of the σ shown (the larger of it and the bootstrap's spread) for every model."""
+    import math
+
+    from karena.rating.batch_board import PROBIT
+    from karena.rating.models.thurstone import DEFAULT_BETA, DEFAULT_MU, DEFAULT_SIGMA
+    from karena.rating.plackett_luce import laplace_sd, rankings_from_votes
+
+    votes = _log(np.random.default_rng(3), n=2000)
+    board = fit_batch_board(votes, rounds=60)
+    ids, rankings = rankings_from_votes(votes)
+    scale = math.sqrt(2.0) * DEFAULT_BETA / PROBIT
+    ridge = (scale / DEFAULT_SIGMA) ** 2
+    row = {r.model_id: r for r in board.rows}
+    theta = np.array([(row[m].mu - DEFAULT_MU) / scale for m in ids])
+    posterior = scale * laplace_sd(rankings, len(ids), theta, ridge=ridge)
+    shown = np.array([row[m].sigma for m in ids])
+    assert np.all(posterior <= shown + 1e-12)
+    assert np.all(posterior / shown > 0.75)
+    with pytest.raises(InvalidInput, match="positive ridge"):
+        laplace_sd(rankings, len(ids), theta, ridge=0.0)

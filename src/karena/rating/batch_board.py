@@ -20,6 +20,7 @@ from __future__ import annotations
 import math
 from collections.abc import Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from statistics import NormalDist
 
 import numpy as np
 import numpy.typing as npt
@@ -27,7 +28,7 @@ import numpy.typing as npt
 from karena.errors import InvalidInput
 from karena.rating.leaderboard import Z_95, LeaderboardRow
 from karena.rating.models.thurstone import DEFAULT_BETA, DEFAULT_MU, DEFAULT_SIGMA
-from karena.rating.plackett_luce import fit_plackett_luce, rankings_from_votes
+from karena.rating.plackett_luce import fit_plackett_luce, laplace_sd, rankings_from_votes
 from karena.rating.types import Vote
 
 __all__ = ["BatchBoard", "fit_batch_board", "rank_upper_bound"]
@@ -154,13 +155,23 @@ def fit_batch_board(
     highs: FloatArray = rating
     spread: FloatArray = np.zeros(n)
     if rounds:
-        lows, highs = np.quantile(mu0 + scale * draws, [tail, 1.0 - tail], axis=0)
-        spread = (mu0 + scale * draws).std(axis=0)
+        # The interval is the wider of the percentile bootstrap and the Laplace posterior: with
+        # many votes they agree; with few, every resample repeats the same votes and the
+        # bootstrap alone would claim certainty (one vote gave zero-width intervals), and a
+        # model in no vote would show none of its prior's width.
+        z = float(NormalDist().inv_cdf(1.0 - tail))
+        posterior = scale * laplace_sd(unique, n, fit.strengths, weights=counts, ridge=ridge)
+        boot_low, boot_high = np.quantile(mu0 + scale * draws, [tail, 1.0 - tail], axis=0)
+        lows = np.minimum(boot_low, rating - z * posterior)
+        highs = np.maximum(boot_high, rating + z * posterior)
+        spread = np.maximum((mu0 + scale * draws).std(axis=0), posterior)
     ub = rank_upper_bound(list(lows), list(highs))
     order = sorted(range(n), key=lambda i: (-rating[i], str(ids[i])))
+    # Equal ratings share a rank (a tie in the votes is a tie on the board, as online).
+    tied = 1e-9 * max(1.0, float(np.max(np.abs(rating))))
     rows = tuple(
         LeaderboardRow(
-            rank=position,
+            rank=1 + int(np.sum(rating > rating[i] + tied)),
             model_id=ids[i],
             model_name=shown.get(ids[i], str(ids[i])),
             score=float(rating[i]),
@@ -172,6 +183,6 @@ def fit_batch_board(
             provisional=per_model[i] < provisional_votes,
             rank_ub=ub[i],
         )
-        for position, i in enumerate(order, start=1)
+        for i in order
     )
     return BatchBoard(rows, total, rounds, level)
