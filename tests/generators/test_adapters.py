@@ -152,6 +152,8 @@ def test_connection_refused_is_retryable() -> None:
         ({"kind": "fal", "base_url": "http://x", "model": "m", "input": [1]}, "bad value"),
         ({"kind": "diffusers"}, "non-empty 'model'"),
         ({"kind": "demo", "renderer": ""}, "non-empty 'renderer'"),
+        # Refused when stored: found later, it stopped `karena generate` for every model.
+        ({"kind": "demo", "renderer": "demo-nope"}, "no demo renderer named 'demo-nope'; one of"),
     ],
 )
 def test_bad_configs_are_refused_clearly(config: dict[str, object], message: str) -> None:

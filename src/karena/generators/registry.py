@@ -62,6 +62,12 @@ def check_generator_config(config: Mapping[str, object]) -> None:
             raise InvalidInput(f"generator config needs a non-empty {name!r}")
     if "base_url" in allowed and not str(config["base_url"]).startswith(("http://", "https://")):
         raise InvalidInput("generator base_url must be an http(s) URL")
+    if kind == "demo":  # checked when stored: a bad name found later would stop every run
+        from karena.generators.demo import DEMO_RENDERERS
+
+        names = [r.name for r in DEMO_RENDERERS]
+        if config["renderer"] not in names:
+            raise InvalidInput(f"no demo renderer named {config['renderer']!r}; one of {names}")
     for name, value in config.items():
         bad = (
             (name in _NUMBERS and (not isinstance(value, int | float) or isinstance(value, bool)))
