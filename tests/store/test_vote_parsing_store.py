@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import json
 
 import pytest
 from sqlalchemy import text
@@ -123,8 +124,6 @@ def test_stored_client_is_the_cleaned_one(
     with store.db.read_conn() as conn:
         stored = conn.execute(text("SELECT client FROM votes")).scalar_one()
     if isinstance(stored, str):
-        import json
-
         stored = json.loads(stored)
     assert stored == {"ua": "x" * 300, "viewport": 1024}
 
@@ -135,6 +134,9 @@ def test_voter_hashes_are_salted_hmacs() -> None:
     assert hash_voter("other", "voter-1") != expected
     addr = hmac.new(b"salt", b"address:10.0.0.1", hashlib.sha256).hexdigest()[:32]
     assert address_voter_id("salt", "10.0.0.1") == addr
+    # A cookie that is not valid Unicode (a lone surrogate) hashes; it never raises.
+    odd = hmac.new(b"salt", b"a?b", hashlib.sha256).hexdigest()
+    assert hash_voter("salt", "a\ud800b") == odd
 
 
 # -- the snapshot interval --------------------------------------------------------------------
@@ -147,14 +149,37 @@ def test_a_periodic_snapshot_is_written_exactly_every_hundred_votes(
     relax(store)
     with store.db.write() as s:
         s.execute(text("UPDATE arenas SET vote_seq = 97"))
+    board_at_100: dict[str, list[float]] = {}
     for i in range(4):  # seq 98, 99, 100, 101
         token = store.battles.create_battle(arena=seeded.slug, seed=10 + i).token
         assert store.voting.submit_vote(token=token, mode="tie", voter_id=f"v{i}").seq == 98 + i
+        if i == 2:
+            with store.db.read_conn() as conn:
+                rows = conn.execute(text("SELECT model_id, mu, sigma, votes FROM ratings")).all()
+            board_at_100 = {str(m): [mu, sigma, n] for m, mu, sigma, n in rows}
     with store.db.read_conn() as conn:
-        seqs = conn.execute(
-            text("SELECT seq FROM rating_snapshots WHERE reason = 'periodic' ORDER BY seq")
+        snaps = conn.execute(
+            text("SELECT seq, ratings FROM rating_snapshots WHERE reason = 'periodic'")
         ).all()
-    assert [row[0] for row in seqs] == [100]
+    assert [row[0] for row in snaps] == [100]
+    ratings = snaps[0][1]
+    if isinstance(ratings, str):
+        ratings = json.loads(ratings)
+    assert ratings == board_at_100  # every rating as it stood after vote 100
+
+
+def test_recording_counts_each_pair_once_per_vote_in_id_order(
+    store: Store, seeded: SeededArena, clock: TestClock
+) -> None:
+    token = _battle(store, seeded.slug, 40, clock)
+    result = store.voting.submit_vote(token=token, mode="rank", ranks=[1, 2, 3, 4], voter_id="a")
+    assert result.created_at == clock()
+    with store.db.read_conn() as conn:
+        pairs = conn.execute(text("SELECT model_a, model_b, n FROM pair_counts")).all()
+        model_ids = conn.execute(text("SELECT model_ids FROM votes")).scalar_one()
+    ids = sorted(json.loads(model_ids) if isinstance(model_ids, str) else model_ids)
+    assert len(pairs) == 6 and all(a < b and n == 1 for a, b, n in pairs)
+    assert sorted({a for a, _, _ in pairs} | {b for _, b, _ in pairs}) == ids
 
 
 # -- messages of every refusal ---------------------------------------------------------------
@@ -295,8 +320,6 @@ def test_import_vote_errors_name_the_arena_prompt_and_model(
     with store.db.read_conn() as conn:
         client = conn.execute(text("SELECT client FROM votes")).scalar_one()
     if isinstance(client, str):
-        import json
-
         client = json.loads(client)
     assert client == {"import": "f" * 300}
     assert (
