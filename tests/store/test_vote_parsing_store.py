@@ -328,3 +328,55 @@ def test_import_vote_errors_name_the_arena_prompt_and_model(
         )
         is None
     )
+
+
+def test_rate_limit_window_is_sixty_seconds_and_a_limit_of_one_holds(
+    store: Store, seeded: SeededArena, clock: TestClock
+) -> None:
+    store.settings = store.settings.model_copy(update={"rate_limit_per_minute": 1})
+    tokens = [store.battles.create_battle(arena=seeded.slug, seed=50 + i).token for i in range(3)]
+    clock.advance(5)
+    store.voting.submit_vote(token=tokens[0], mode="tie", voter_id="v")
+    with pytest.raises(RateLimited, match=r"^too many votes: the limit is 1 a minute$"):
+        store.voting.submit_vote(token=tokens[1], mode="tie", voter_id="v")
+    clock.advance(59.5)
+    with pytest.raises(RateLimited):
+        store.voting.check_rate_limit(voter_id="v")
+    clock.advance(1.0)  # 60.5 s after the vote: out of the window
+    store.voting.check_rate_limit(voter_id="v")
+    assert store.voting.submit_vote(token=tokens[1], mode="tie", voter_id="v").seq == 2
+
+
+def test_unban_restores_the_votes_a_ban_discounted(
+    store: Store, seeded: SeededArena, clock: TestClock
+) -> None:
+    token = _battle(store, seeded.slug, 60, clock)
+    store.voting.submit_vote(token=token, mode="rank", ranks=[1, 2, 3, 4], voter_id="b")
+    before = {r.model_name: (r.mu, r.votes) for r in store.boards.leaderboard(arena=seeded.slug)}
+    assert store.voting.ban_voter(voter_id="b", reason="test") == 1
+    assert [v.seq for v in store.voting.iter_votes(arena=seeded.slug, counted_only=True)] == []
+    assert len(list(store.voting.iter_votes(arena=seeded.slug))) == 1
+    assert store.voting.unban_voter(voter_id="b") == 1
+    assert [v.seq for v in store.voting.iter_votes(arena=seeded.slug, counted_only=True)] == [1]
+    after = {r.model_name: (r.mu, r.votes) for r in store.boards.leaderboard(arena=seeded.slug)}
+    assert after == before
+
+
+def test_vote_log_pages_and_export_of_an_unknown_arena(
+    store: Store, seeded: SeededArena, clock: TestClock, tmp_path: object
+) -> None:
+    from pathlib import Path
+
+    relax(store)
+    for i in range(3):
+        token = store.battles.create_battle(arena=seeded.slug, seed=70 + i).token
+        store.voting.submit_vote(token=token, mode="tie", voter_id=f"p{i}")
+    page = store.voting.list_votes(arena=seeded.slug, offset=1, limit=1)
+    assert (page.total, page.offset, page.limit) == (3, 1, 1)
+    assert [v.seq for v in page.items] == [2]
+    out = Path(str(tmp_path)) / "votes.jsonl"
+    with pytest.raises(NotFound):
+        store.voting.export_votes(arena="nope", path=out, fmt="jsonl")
+    assert not out.exists()
+    assert store.voting.export_votes(arena=seeded.slug, path=out, fmt="jsonl") == 3
+    assert len(out.read_text().splitlines()) == 3
