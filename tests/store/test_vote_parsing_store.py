@@ -318,7 +318,8 @@ def test_import_vote_errors_name_the_arena_prompt_and_model(
     assert first is not None and first.ranks == (2, 1, 3, 4) and first.counted
     assert [c.model_name for c in first.contestants] == models
     with store.db.read_conn() as conn:
-        client = conn.execute(text("SELECT client FROM votes")).scalar_one()
+        client, address = conn.execute(text("SELECT client, address_hash FROM votes")).one()
+    assert address is None  # an import has no client address
     if isinstance(client, str):
         client = json.loads(client)
     assert client == {"import": "f" * 300}
