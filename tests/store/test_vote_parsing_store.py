@@ -381,3 +381,54 @@ def test_vote_log_pages_and_export_of_an_unknown_arena(
     assert not out.exists()
     assert store.voting.export_votes(arena=seeded.slug, path=out, fmt="jsonl") == 3
     assert len(out.read_text().splitlines()) == 3
+
+
+def test_a_vote_from_another_voter_id_counts_as_its_address(
+    store: Store, seeded: SeededArena, clock: TestClock
+) -> None:
+    """The battle was opened by one cookie and voted by another: the vote is the address's."""
+    store.settings = store.settings.model_copy(update={"rate_limit_per_minute": 5})
+    tokens = [
+        store.battles.create_battle(arena=seeded.slug, seed=80 + i, voter_id="alice").token
+        for i in range(3)
+    ]
+    clock.advance(5)
+    for token in tokens[:2]:  # the second is not "banned" for having a recent vote
+        store.voting.submit_vote(token=token, mode="tie", voter_id="mallory", address_id="a9")
+    with store.db.read_conn() as conn:
+        hashes = conn.execute(text("SELECT voter_hash FROM votes ORDER BY seq")).scalars().all()
+    assert hashes == [store.voting.address_hash("a9")] * 2
+    store.voting.ban_voter(voter_hash=store.voting.address_hash("a9"))
+    with pytest.raises(Forbidden, match=r"^this voter may not vote$"):
+        store.voting.submit_vote(token=tokens[2], mode="tie", voter_id="eve", address_id="a9")
+
+
+def test_a_browsers_first_battle_keeps_its_new_cookie(
+    store: Store, seeded: SeededArena, clock: TestClock
+) -> None:
+    """Opened before the browser had a cookie (as its address), voted with the new cookie."""
+    salt = store.settings.voter_salt.get_secret_value()
+    first = address_voter_id(salt, "a7")
+    token = store.battles.create_battle(arena=seeded.slug, seed=90, voter_id=first).token
+    clock.advance(5)
+    store.voting.submit_vote(token=token, mode="tie", voter_id="cookie-1", address_id="a7")
+    with store.db.read_conn() as conn:
+        stored = conn.execute(text("SELECT voter_hash FROM votes")).scalar_one()
+    assert stored == store.voting.voter_hash("cookie-1")
+
+
+def test_without_a_bot_guard_a_clock_step_back_is_no_refusal(
+    store: Store, seeded: SeededArena, clock: TestClock
+) -> None:
+    store.settings = store.settings.model_copy(update={"min_vote_seconds": 0.0})
+    token = store.battles.create_battle(arena=seeded.slug, seed=91).token
+    clock.advance(-1.0)  # another worker's clock is a second behind
+    assert store.voting.submit_vote(token=token, mode="tie", voter_id="a").seq == 1
+
+
+def test_ban_reason_defaults_to_empty_and_hashes_must_be_hex(store: Store) -> None:
+    store.voting.ban_voter(voter_id="quiet")
+    with store.db.read_conn() as conn:
+        assert conn.execute(text("SELECT reason FROM banned_voters")).scalar_one() == ""
+    with pytest.raises(InvalidInput, match=r"^voter_hash must be 64 lower-case hex digits$"):
+        store.voting.ban_voter(voter_hash="X" * 64)
