@@ -389,7 +389,8 @@ def main(argv: list[str] | None = None) -> int:
             killed += t.killed
             scored += t.scored
             lo, hi = t.interval()
-            spread = f" [{100 * lo:.0f}–{100 * hi:.0f}]" if hi > lo else ""
+            # Chosen mutants (--ids) are no sample: their score says nothing of the module's.
+            spread = f" [{100 * lo:.0f}–{100 * hi:.0f}]" if hi > lo and not only else ""
             print(
                 f"{module.path:32} {t.total:7} {t.scored + t.equivalent:4} {t.killed:6} "
                 f"{t.equivalent:5} {100 * t.score:5.1f}%{spread}  ({t.seconds:.0f} s)",
