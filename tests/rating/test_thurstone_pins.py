@@ -357,3 +357,18 @@ def test_array_paths_replay_the_scalar_update_exactly() -> None:
     assert mu2[1, [3, 1, 0]].tolist() == [r.mu for r in second]
     with pytest.raises(InvalidInput, match=r"^update_arenas needs one vote row per arena$"):
         model.update_arenas(mu2, sigma2, models, ranks)
+
+
+def test_the_variance_floor_of_one_pair_is_one_in_a_trillion() -> None:
+    """An extreme upset by a very uncertain model: 1 − σ²W/c² rounds to 2e−14, and the update
+    divides by the floor 1e−12 instead (σ'² = 1/(1/σ² + W/c²/1e−12)), finite and positive."""
+    from karena.rating.gaussian import w_win
+
+    model = ThurstoneK(beta=1e-3, draw_margin=0.0)
+    var_a = 1e8
+    c = math.sqrt(var_a + 2 * 1e-6)
+    w = w_win((0.0 - 1e12) / c)
+    assert 1 - var_a * w / c**2 < 1e-12  # the floor binds
+    winner, loser = model.update((Rating(0.0, 1e4), Rating(1e12, 0.0)), Ranking((1, 2)))
+    assert winner.sigma == pytest.approx(math.sqrt(1 / (1 / var_a + w / c**2 / 1e-12)), rel=1e-9)
+    assert loser == Rating(1e12, 0.0)

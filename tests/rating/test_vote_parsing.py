@@ -213,6 +213,15 @@ def test_value_types_are_frozen_and_a_comparison_is_a_win_by_default() -> None:
 
     with pytest.raises(dataclasses.FrozenInstanceError):
         Rating(1.0, 1.0).mu = 2.0  # type: ignore[misc]
+    for value, field in (
+        (Comparison(1, 0), "tie"),
+        (Vote(("a", "b"), Tie(2)), "models"),
+        (Ranking((1, 2)), "ranks"),
+        (BestOfK(2, 0), "winner"),
+        (Tie(2), "all_bad"),
+    ):
+        with pytest.raises(dataclasses.FrozenInstanceError):
+            setattr(value, field, None)
     assert Comparison(1, 0).tie is False
     assert Comparison(1, 0) == Comparison(1, 0, tie=False)
     best = r"^best mode needs 'winner': the position of the best output$"
