@@ -258,3 +258,13 @@ def test_array_matchmaker_is_abstract() -> None:
 
     with pytest.raises(TypeError, match="abstract"):
         ArrayMatchmaker()  # type: ignore[abstract]
+
+
+def test_the_index_named_out_of_range_is_the_bad_one_and_states_are_frozen() -> None:
+    ratings = (Rating(1.0, 1.0), Rating(2.0, 1.0), Rating(3.0, 1.0))
+    zero = np.zeros((3, 3), dtype=np.int64)
+    with pytest.raises(InvalidInput, match=r"^busy model index 5 is outside 0\.\.2$"):
+        MatchState(ratings, zero, busy=frozenset({0, 5}))
+    state = MatchState(ratings, zero)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        state.busy = frozenset({1})  # type: ignore[misc]
