@@ -432,3 +432,15 @@ def test_ban_reason_defaults_to_empty_and_hashes_must_be_hex(store: Store) -> No
         assert conn.execute(text("SELECT reason FROM banned_voters")).scalar_one() == ""
     with pytest.raises(InvalidInput, match=r"^voter_hash must be 64 lower-case hex digits$"):
         store.voting.ban_voter(voter_hash="X" * 64)
+
+
+def test_a_new_vote_is_a_frozen_record() -> None:
+    import dataclasses
+
+    from karena.rating.types import Tie
+    from karena.store.recording import NewVote
+
+    vote = NewVote(battle_id=1, model_ids=(1, 2), outcome=Tie(2), voter_hash="v")
+    assert vote.address_hash is None and vote.client == {} and vote.counted
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        vote.counted = False  # type: ignore[misc]
