@@ -191,9 +191,8 @@ def test_unknown_expired_conflicting_and_banned_votes_say_so(
     with pytest.raises(NotFound, match=r"^unknown battle$") as missing:
         store.voting.submit_vote(token="nope", mode="tie", voter_id="a")
     assert missing.value.detail == {"token": "nope"}
-    with pytest.raises(NotFound) as long_token:
-        store.voting.submit_vote(token="t" * 100, mode="tie", voter_id="a")
-    assert long_token.value.detail == {"token": "t" * 64}  # echoed, but cut at 64
+    with pytest.raises(NotFound, match=r"^unknown battle$"):  # too long to be a token
+        store.voting.submit_vote(token="t" * 65, mode="tie", voter_id="a")
     token = _battle(store, seeded.slug, 5, clock)
     store.voting.submit_vote(token=token, mode="rank", ranks=[1, 2, 3, 4], voter_id="a")
     with pytest.raises(Conflict, match=r"^this battle already has a different vote$"):
