@@ -6,6 +6,7 @@ order statistics), not only their sum; the win probability; the tie and best-of-
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import math
 
@@ -372,3 +373,22 @@ def test_the_variance_floor_of_one_pair_is_one_in_a_trillion() -> None:
     winner, loser = model.update((Rating(0.0, 1e4), Rating(1e12, 0.0)), Ranking((1, 2)))
     assert winner.sigma == pytest.approx(math.sqrt(1 / (1 / var_a + w / c**2 / 1e-12)), rel=1e-9)
     assert loser == Rating(1e12, 0.0)
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class _Stubborn(ThurstoneK):
+    """A subclass with its own scalar update (ratings never move) and the parent's kernel."""
+
+    def _update(self, ratings: tuple[Rating, ...], outcome: object) -> tuple[Rating, ...]:
+        return ratings
+
+
+def test_a_subclass_with_its_own_update_never_replays_the_parents_kernel() -> None:
+    model = _Stubborn()
+    mu, sigma = np.array([25.0, 20.0]), np.array([8.0, 8.0])
+    models, ranks = np.array([[0, 1]], dtype=np.int64), np.array([[2, 1]], dtype=np.int64)
+    model.replay_arrays(mu, sigma, models, ranks)
+    assert mu.tolist() == [25.0, 20.0] and sigma.tolist() == [8.0, 8.0]
+    mu2, sigma2 = np.array([[25.0, 20.0]]), np.array([[8.0, 8.0]])
+    model.update_arenas(mu2, sigma2, models, ranks)
+    assert mu2.tolist() == [[25.0, 20.0]]
