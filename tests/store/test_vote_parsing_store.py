@@ -446,3 +446,26 @@ def test_a_new_vote_is_a_frozen_record() -> None:
     assert vote.address_hash is None and vote.client == {} and vote.counted
     with pytest.raises(dataclasses.FrozenInstanceError):
         vote.counted = False  # type: ignore[misc]
+
+
+def test_limits_of_one_hold_and_a_one_second_bot_guard_guards(
+    store: Store, seeded: SeededArena, clock: TestClock
+) -> None:
+    store.settings = store.settings.model_copy(
+        update={
+            "rate_limit_per_minute": 0,
+            "rate_limit_per_address_per_minute": 1,
+            "min_vote_seconds": 1.0,
+        }
+    )
+    tokens = [store.battles.create_battle(arena=seeded.slug, seed=95 + i).token for i in range(4)]
+    clock.advance(0.5)
+    with pytest.raises(RateLimited, match=r"take at least 1 s$"):
+        store.voting.submit_vote(token=tokens[0], mode="tie", voter_id="a", address_id="x1")
+    clock.advance(1.0)
+    # Without an address the per-address limit has nothing to count.
+    store.voting.submit_vote(token=tokens[0], mode="tie", voter_id="a")
+    store.voting.submit_vote(token=tokens[1], mode="tie", voter_id="b")
+    store.voting.submit_vote(token=tokens[2], mode="tie", voter_id="c", address_id="x1")
+    with pytest.raises(RateLimited, match=r"the limit is 1 a minute$"):
+        store.voting.submit_vote(token=tokens[3], mode="tie", voter_id="d", address_id="x1")
