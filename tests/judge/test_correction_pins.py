@@ -72,3 +72,11 @@ def test_correction_weights_and_record() -> None:
     assert c.rating.sigma == pytest.approx(math.sqrt(w * 4.0 + (1 - w) * 36.0), rel=1e-15, abs=0)
     # A perfect judge moves the rating all the way; a useless one (ρ = 0) half way.
     assert correct(prior, updated, rho=0.0).rating.mu == 24.0
+
+
+def test_a_correction_is_a_frozen_record() -> None:
+    import dataclasses
+
+    c = correct(Rating(25.0, 8.0), Rating(30.0, 4.0), rho=0.5)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        c.rho = 0.9  # type: ignore[misc]

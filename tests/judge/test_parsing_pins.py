@@ -139,3 +139,8 @@ def test_reasoning_blocks_of_any_case_and_many_lines_are_dropped() -> None:
         "Image 3, Image 1, Image 2"
     )
     assert parse_ranking(reply, 3) == (2, 0, 1)
+
+
+def test_a_missing_first_image_is_named() -> None:
+    with pytest.raises(UnparseableReply, match=r"missing \[1\] in \[2, 3\]$"):
+        parse_ranking("Image 2, Image 3", 3)

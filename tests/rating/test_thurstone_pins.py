@@ -6,6 +6,7 @@ order statistics), not only their sum; the win probability; the tie and best-of-
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import math
 
@@ -316,3 +317,78 @@ def test_k_wise_update_follows_its_equations(model: ThurstoneK, outcome: object)
     for g, w in zip(got, want, strict=True):
         assert g.mu == pytest.approx(w.mu, rel=1e-10, abs=0)
         assert g.sigma == pytest.approx(w.sigma, rel=1e-10, abs=0)
+
+
+def test_initial_rating_is_the_deployments_prior() -> None:
+    assert ThurstoneK().initial() == Rating(25.0, 25.0 / 3.0)
+    assert ThurstoneK(mu0=10.0, sigma0=2.0).initial() == Rating(10.0, 2.0)
+
+
+def test_array_paths_replay_the_scalar_update_exactly() -> None:
+    """replay_arrays (one arena, many votes) and update_arenas (one vote per arena) run the
+    same update as ThurstoneK.update, bit for bit; empty slots (−1) are skipped."""
+    model = ThurstoneK()
+    votes = [
+        ((0, 1, 2, 3), Ranking((2, 1, 3, 4))),
+        ((3, 1, 0, -1), BestOfK(3, 2)),
+        ((2, 3, -1, -1), Tie(2)),
+    ]
+    ratings = [Rating(25.0 + i, 8.0 - i) for i in range(4)]
+    for ids, outcome in votes:
+        seats = [i for i in ids if i >= 0]
+        new = model.update(tuple(ratings[i] for i in seats), outcome)
+        for i, r in zip(seats, new, strict=True):
+            ratings[i] = r
+    mu = np.array([25.0 + i for i in range(4)])
+    sigma = np.array([8.0 - i for i in range(4)])
+    models = np.array([ids for ids, _ in votes], dtype=np.int64)
+    ranks = np.array(
+        [list(o.rank_row()) + [0] * (4 - len(o.rank_row())) for _, o in votes], dtype=np.int64
+    )
+    model.replay_arrays(mu, sigma, models, ranks)
+    assert mu.tolist() == [r.mu for r in ratings]
+    assert sigma.tolist() == [r.sigma for r in ratings]
+    # update_arenas: row s of the votes goes to arena s.
+    mu2 = np.full((2, 4), 25.0)
+    sigma2 = np.full((2, 4), 8.0)
+    model.update_arenas(mu2, sigma2, models[:2], ranks[:2])
+    first = model.update((Rating(25.0, 8.0),) * 4, votes[0][1])
+    assert mu2[0].tolist() == [first[i].mu for i in (0, 1, 2, 3)]
+    second = model.update((Rating(25.0, 8.0),) * 3, votes[1][1])
+    assert mu2[1, [3, 1, 0]].tolist() == [r.mu for r in second]
+    with pytest.raises(InvalidInput, match=r"^update_arenas needs one vote row per arena$"):
+        model.update_arenas(mu2, sigma2, models, ranks)
+
+
+def test_the_variance_floor_of_one_pair_is_one_in_a_trillion() -> None:
+    """An extreme upset by a very uncertain model: 1 − σ²W/c² rounds to 2e−14, and the update
+    divides by the floor 1e−12 instead (σ'² = 1/(1/σ² + W/c²/1e−12)), finite and positive."""
+    from karena.rating.gaussian import w_win
+
+    model = ThurstoneK(beta=1e-3, draw_margin=0.0)
+    var_a = 1e8
+    c = math.sqrt(var_a + 2 * 1e-6)
+    w = w_win((0.0 - 1e12) / c)
+    assert 1 - var_a * w / c**2 < 1e-12  # the floor binds
+    winner, loser = model.update((Rating(0.0, 1e4), Rating(1e12, 0.0)), Ranking((1, 2)))
+    assert winner.sigma == pytest.approx(math.sqrt(1 / (1 / var_a + w / c**2 / 1e-12)), rel=1e-9)
+    assert loser == Rating(1e12, 0.0)
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class _Stubborn(ThurstoneK):
+    """A subclass with its own scalar update (ratings never move) and the parent's kernel."""
+
+    def _update(self, ratings: tuple[Rating, ...], outcome: object) -> tuple[Rating, ...]:
+        return ratings
+
+
+def test_a_subclass_with_its_own_update_never_replays_the_parents_kernel() -> None:
+    model = _Stubborn()
+    mu, sigma = np.array([25.0, 20.0]), np.array([8.0, 8.0])
+    models, ranks = np.array([[0, 1]], dtype=np.int64), np.array([[2, 1]], dtype=np.int64)
+    model.replay_arrays(mu, sigma, models, ranks)
+    assert mu.tolist() == [25.0, 20.0] and sigma.tolist() == [8.0, 8.0]
+    mu2, sigma2 = np.array([[25.0, 20.0]]), np.array([[8.0, 8.0]])
+    model.update_arenas(mu2, sigma2, models, ranks)
+    assert mu2.tolist() == [[25.0, 20.0]]

@@ -206,3 +206,24 @@ def test_kernel_row_constants_and_public_names() -> None:
     assert BestOfK(3, 0).rank_row() == (1, 0, 0)
     missing = [name for name in types.__all__ if not hasattr(types, name)]
     assert missing == []
+
+
+def test_value_types_are_frozen_and_a_comparison_is_a_win_by_default() -> None:
+    import dataclasses
+
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        Rating(1.0, 1.0).mu = 2.0  # type: ignore[misc]
+    for value, field in (
+        (Comparison(1, 0), "tie"),
+        (Vote(("a", "b"), Tie(2)), "models"),
+        (Ranking((1, 2)), "ranks"),
+        (BestOfK(2, 0), "winner"),
+        (Tie(2), "all_bad"),
+    ):
+        with pytest.raises(dataclasses.FrozenInstanceError):
+            setattr(value, field, None)
+    assert Comparison(1, 0).tie is False
+    assert Comparison(1, 0) == Comparison(1, 0, tie=False)
+    best = r"^best mode needs 'winner': the position of the best output$"
+    with pytest.raises(InvalidVote, match=best):
+        parse_outcome("best", k=3)

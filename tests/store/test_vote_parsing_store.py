@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import json
 
 import pytest
 from sqlalchemy import text
@@ -123,8 +124,6 @@ def test_stored_client_is_the_cleaned_one(
     with store.db.read_conn() as conn:
         stored = conn.execute(text("SELECT client FROM votes")).scalar_one()
     if isinstance(stored, str):
-        import json
-
         stored = json.loads(stored)
     assert stored == {"ua": "x" * 300, "viewport": 1024}
 
@@ -135,6 +134,9 @@ def test_voter_hashes_are_salted_hmacs() -> None:
     assert hash_voter("other", "voter-1") != expected
     addr = hmac.new(b"salt", b"address:10.0.0.1", hashlib.sha256).hexdigest()[:32]
     assert address_voter_id("salt", "10.0.0.1") == addr
+    # A cookie that is not valid Unicode (a lone surrogate) hashes; it never raises.
+    odd = hmac.new(b"salt", b"a?b", hashlib.sha256).hexdigest()
+    assert hash_voter("salt", "a\ud800b") == odd
 
 
 # -- the snapshot interval --------------------------------------------------------------------
@@ -147,14 +149,37 @@ def test_a_periodic_snapshot_is_written_exactly_every_hundred_votes(
     relax(store)
     with store.db.write() as s:
         s.execute(text("UPDATE arenas SET vote_seq = 97"))
+    board_at_100: dict[str, list[float]] = {}
     for i in range(4):  # seq 98, 99, 100, 101
         token = store.battles.create_battle(arena=seeded.slug, seed=10 + i).token
         assert store.voting.submit_vote(token=token, mode="tie", voter_id=f"v{i}").seq == 98 + i
+        if i == 2:
+            with store.db.read_conn() as conn:
+                rows = conn.execute(text("SELECT model_id, mu, sigma, votes FROM ratings")).all()
+            board_at_100 = {str(m): [mu, sigma, n] for m, mu, sigma, n in rows}
     with store.db.read_conn() as conn:
-        seqs = conn.execute(
-            text("SELECT seq FROM rating_snapshots WHERE reason = 'periodic' ORDER BY seq")
+        snaps = conn.execute(
+            text("SELECT seq, ratings FROM rating_snapshots WHERE reason = 'periodic'")
         ).all()
-    assert [row[0] for row in seqs] == [100]
+    assert [row[0] for row in snaps] == [100]
+    ratings = snaps[0][1]
+    if isinstance(ratings, str):
+        ratings = json.loads(ratings)
+    assert ratings == board_at_100  # every rating as it stood after vote 100
+
+
+def test_recording_counts_each_pair_once_per_vote_in_id_order(
+    store: Store, seeded: SeededArena, clock: TestClock
+) -> None:
+    token = _battle(store, seeded.slug, 40, clock)
+    result = store.voting.submit_vote(token=token, mode="rank", ranks=[1, 2, 3, 4], voter_id="a")
+    assert result.created_at == clock()
+    with store.db.read_conn() as conn:
+        pairs = conn.execute(text("SELECT model_a, model_b, n FROM pair_counts")).all()
+        model_ids = conn.execute(text("SELECT model_ids FROM votes")).scalar_one()
+    ids = sorted(json.loads(model_ids) if isinstance(model_ids, str) else model_ids)
+    assert len(pairs) == 6 and all(a < b and n == 1 for a, b, n in pairs)
+    assert sorted({a for a, _, _ in pairs} | {b for _, b, _ in pairs}) == ids
 
 
 # -- messages of every refusal ---------------------------------------------------------------
@@ -166,6 +191,8 @@ def test_unknown_expired_conflicting_and_banned_votes_say_so(
     with pytest.raises(NotFound, match=r"^unknown battle$") as missing:
         store.voting.submit_vote(token="nope", mode="tie", voter_id="a")
     assert missing.value.detail == {"token": "nope"}
+    with pytest.raises(NotFound, match=r"^unknown battle$"):  # too long to be a token
+        store.voting.submit_vote(token="t" * 65, mode="tie", voter_id="a")
     token = _battle(store, seeded.slug, 5, clock)
     store.voting.submit_vote(token=token, mode="rank", ranks=[1, 2, 3, 4], voter_id="a")
     with pytest.raises(Conflict, match=r"^this battle already has a different vote$"):
@@ -303,10 +330,9 @@ def test_import_vote_errors_name_the_arena_prompt_and_model(
     assert first is not None and first.ranks == (2, 1, 3, 4) and first.counted
     assert [c.model_name for c in first.contestants] == models
     with store.db.read_conn() as conn:
-        client = conn.execute(text("SELECT client FROM votes")).scalar_one()
+        client, address = conn.execute(text("SELECT client, address_hash FROM votes")).one()
+    assert address is None  # an import has no client address
     if isinstance(client, str):
-        import json
-
         client = json.loads(client)
     assert client == {"import": "f" * 300}
     assert (
@@ -315,3 +341,141 @@ def test_import_vote_errors_name_the_arena_prompt_and_model(
         )
         is None
     )
+
+
+def test_rate_limit_window_is_sixty_seconds_and_a_limit_of_one_holds(
+    store: Store, seeded: SeededArena, clock: TestClock
+) -> None:
+    store.settings = store.settings.model_copy(update={"rate_limit_per_minute": 1})
+    tokens = [store.battles.create_battle(arena=seeded.slug, seed=50 + i).token for i in range(3)]
+    clock.advance(5)
+    store.voting.submit_vote(token=tokens[0], mode="tie", voter_id="v")
+    with pytest.raises(RateLimited, match=r"^too many votes: the limit is 1 a minute$"):
+        store.voting.submit_vote(token=tokens[1], mode="tie", voter_id="v")
+    clock.advance(59.5)
+    with pytest.raises(RateLimited):
+        store.voting.check_rate_limit(voter_id="v")
+    clock.advance(1.0)  # 60.5 s after the vote: out of the window
+    store.voting.check_rate_limit(voter_id="v")
+    assert store.voting.submit_vote(token=tokens[1], mode="tie", voter_id="v").seq == 2
+
+
+def test_unban_restores_the_votes_a_ban_discounted(
+    store: Store, seeded: SeededArena, clock: TestClock
+) -> None:
+    token = _battle(store, seeded.slug, 60, clock)
+    store.voting.submit_vote(token=token, mode="rank", ranks=[1, 2, 3, 4], voter_id="b")
+    before = {r.model_name: (r.mu, r.votes) for r in store.boards.leaderboard(arena=seeded.slug)}
+    assert store.voting.ban_voter(voter_id="b", reason="test") == 1
+    assert [v.seq for v in store.voting.iter_votes(arena=seeded.slug, counted_only=True)] == []
+    assert len(list(store.voting.iter_votes(arena=seeded.slug))) == 1
+    assert store.voting.unban_voter(voter_id="b") == 1
+    assert [v.seq for v in store.voting.iter_votes(arena=seeded.slug, counted_only=True)] == [1]
+    after = {r.model_name: (r.mu, r.votes) for r in store.boards.leaderboard(arena=seeded.slug)}
+    assert after == before
+
+
+def test_vote_log_pages_and_export_of_an_unknown_arena(
+    store: Store, seeded: SeededArena, clock: TestClock, tmp_path: object
+) -> None:
+    from pathlib import Path
+
+    relax(store)
+    for i in range(3):
+        token = store.battles.create_battle(arena=seeded.slug, seed=70 + i).token
+        store.voting.submit_vote(token=token, mode="tie", voter_id=f"p{i}")
+    page = store.voting.list_votes(arena=seeded.slug, offset=1, limit=1)
+    assert (page.total, page.offset, page.limit) == (3, 1, 1)
+    assert [v.seq for v in page.items] == [2]
+    out = Path(str(tmp_path)) / "votes.jsonl"
+    with pytest.raises(NotFound):
+        store.voting.export_votes(arena="nope", path=out, fmt="jsonl")
+    assert not out.exists()
+    assert store.voting.export_votes(arena=seeded.slug, path=out, fmt="jsonl") == 3
+    assert len(out.read_text().splitlines()) == 3
+
+
+def test_a_vote_from_another_voter_id_counts_as_its_address(
+    store: Store, seeded: SeededArena, clock: TestClock
+) -> None:
+    """The battle was opened by one cookie and voted by another: the vote is the address's."""
+    store.settings = store.settings.model_copy(update={"rate_limit_per_minute": 5})
+    tokens = [
+        store.battles.create_battle(arena=seeded.slug, seed=80 + i, voter_id="alice").token
+        for i in range(3)
+    ]
+    clock.advance(5)
+    for token in tokens[:2]:  # the second is not "banned" for having a recent vote
+        store.voting.submit_vote(token=token, mode="tie", voter_id="mallory", address_id="a9")
+    with store.db.read_conn() as conn:
+        hashes = conn.execute(text("SELECT voter_hash FROM votes ORDER BY seq")).scalars().all()
+    assert hashes == [store.voting.address_hash("a9")] * 2
+    store.voting.ban_voter(voter_hash=store.voting.address_hash("a9"))
+    with pytest.raises(Forbidden, match=r"^this voter may not vote$"):
+        store.voting.submit_vote(token=tokens[2], mode="tie", voter_id="eve", address_id="a9")
+
+
+def test_a_browsers_first_battle_keeps_its_new_cookie(
+    store: Store, seeded: SeededArena, clock: TestClock
+) -> None:
+    """Opened before the browser had a cookie (as its address), voted with the new cookie."""
+    salt = store.settings.voter_salt.get_secret_value()
+    first = address_voter_id(salt, "a7")
+    token = store.battles.create_battle(arena=seeded.slug, seed=90, voter_id=first).token
+    clock.advance(5)
+    store.voting.submit_vote(token=token, mode="tie", voter_id="cookie-1", address_id="a7")
+    with store.db.read_conn() as conn:
+        stored = conn.execute(text("SELECT voter_hash FROM votes")).scalar_one()
+    assert stored == store.voting.voter_hash("cookie-1")
+
+
+def test_without_a_bot_guard_a_clock_step_back_is_no_refusal(
+    store: Store, seeded: SeededArena, clock: TestClock
+) -> None:
+    store.settings = store.settings.model_copy(update={"min_vote_seconds": 0.0})
+    token = store.battles.create_battle(arena=seeded.slug, seed=91).token
+    clock.advance(-1.0)  # another worker's clock is a second behind
+    assert store.voting.submit_vote(token=token, mode="tie", voter_id="a").seq == 1
+
+
+def test_ban_reason_defaults_to_empty_and_hashes_must_be_hex(store: Store) -> None:
+    store.voting.ban_voter(voter_id="quiet")
+    with store.db.read_conn() as conn:
+        assert conn.execute(text("SELECT reason FROM banned_voters")).scalar_one() == ""
+    with pytest.raises(InvalidInput, match=r"^voter_hash must be 64 lower-case hex digits$"):
+        store.voting.ban_voter(voter_hash="X" * 64)
+
+
+def test_a_new_vote_is_a_frozen_record() -> None:
+    import dataclasses
+
+    from karena.rating.types import Tie
+    from karena.store.recording import NewVote
+
+    vote = NewVote(battle_id=1, model_ids=(1, 2), outcome=Tie(2), voter_hash="v")
+    assert vote.address_hash is None and vote.client == {} and vote.counted
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        vote.counted = False  # type: ignore[misc]
+
+
+def test_limits_of_one_hold_and_a_one_second_bot_guard_guards(
+    store: Store, seeded: SeededArena, clock: TestClock
+) -> None:
+    store.settings = store.settings.model_copy(
+        update={
+            "rate_limit_per_minute": 0,
+            "rate_limit_per_address_per_minute": 1,
+            "min_vote_seconds": 1.0,
+        }
+    )
+    tokens = [store.battles.create_battle(arena=seeded.slug, seed=95 + i).token for i in range(4)]
+    clock.advance(0.5)
+    with pytest.raises(RateLimited, match=r"take at least 1 s$"):
+        store.voting.submit_vote(token=tokens[0], mode="tie", voter_id="a", address_id="x1")
+    clock.advance(1.0)
+    # Without an address the per-address limit has nothing to count.
+    store.voting.submit_vote(token=tokens[0], mode="tie", voter_id="a")
+    store.voting.submit_vote(token=tokens[1], mode="tie", voter_id="b")
+    store.voting.submit_vote(token=tokens[2], mode="tie", voter_id="c", address_id="x1")
+    with pytest.raises(RateLimited, match=r"the limit is 1 a minute$"):
+        store.voting.submit_vote(token=tokens[3], mode="tie", voter_id="d", address_id="x1")
