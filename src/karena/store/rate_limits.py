@@ -2,9 +2,11 @@
 
 Each limit is "at most ``limit`` events of one key in any ``window_s`` seconds". Its events are
 counted in the ``rate_counters`` table, one row per (key, slot), a slot being a sixth of the
-window; an event is allowed while the slots of the last window hold fewer than ``limit``. So a
-window slides in steps of a sixth of it: an event stops counting 60 to 70 s after it happened
-(for a one-minute limit), and never more than ``limit`` events land in one slot-aligned window.
+window; an event is allowed while the current slot and the five before it hold fewer than
+``limit``. So a window slides in steps of a sixth of it: an event stops counting 50 to 60 s after
+it happened (for a one-minute limit), and never more than ``limit`` events land in one
+slot-aligned window (a burst straddling two such windows can reach 2 × ``limit`` in just over
+50 s: the usual price of a sliding-window counter, which keeps one row per sixth).
 
 :meth:`RateCounters.take` decides a batch of requests in the caller's transaction: one upsert
 adds every request's event to the current slot of each key the batch names and locks those rows,
