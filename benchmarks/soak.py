@@ -17,7 +17,16 @@ The long versions of tests/reliability/. Against real ``karena serve`` subproces
    server of its own over the same database with that limit on (``raced_over_limit``: votes
    that landed beyond the limit, summed); parallel chunked bodies of ``body_mb`` MB each (the
    workers' RSS growth, ``rss_growth_mb``); clients that drop the vote export
-   (``leaked_tmp_files`` in the server's TMPDIR).
+   (``leaked_tmp_files`` in the server's TMPDIR). Then findings 6 to 11
+   (tests/reliability/attackers.py): self-made cookies opening battles together past the battle
+   limit (``flood_over_limit``); another site's form POSTed to ``/battle``
+   (``csrf_accepted``); unique typed prompts from one address past the live-generation budget,
+   on an in-process live server over a fresh database (``cost_over_budget``); a /16 sweep of
+   the export's voter hashes with the default salt (``salt_hits``); a banned voter returning
+   with new cookies (``ban_dodges``); admin routes with a malformed body and no token
+   (``admin_422``: answers not 401); ``karena recompute`` and ``recompute_report`` while votes
+   land (``recompute_drift``: reports with a nonzero change). Findings 10 (outages) and 12
+   (schema agreement) stay in the tests and the fuzzing.
 4. **Fuzzing**: schemathesis over every route, with and without the admin token.
 
     python benchmarks/soak.py --quick      # < 2 minutes on an idle 2-core machine (SQLite only)
@@ -26,8 +35,9 @@ The long versions of tests/reliability/. Against real ``karena serve`` subproces
 It prints a table, writes benchmarks/results/soak.json and soak.png, and its last line is
 ``RESULT acked_votes=… stored_votes=… lost_votes=… duplicate_votes=… fuzz_cases=…
 server_errors=… identity_leaks=… anon_hits=… raced_over_limit=… rss_growth_mb=…
-leaked_tmp_files=…``. Every count but the first three must be 0, except ``rss_growth_mb``, which
-must stay ≤ 50.
+leaked_tmp_files=… flood_over_limit=… csrf_accepted=… cost_over_budget=… salt_hits=…
+ban_dodges=… admin_422=… recompute_drift=…``. Every count but the first three must be 0, except
+``rss_growth_mb``, which must stay ≤ 50.
 """
 
 from __future__ import annotations
