@@ -36,6 +36,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from pydantic import SecretStr
 
 from karena.cli.serve import default_voter_salt
 from karena.store.votes import address_voter_id, hash_voter
@@ -134,7 +135,7 @@ def cost_attack(
     from karena.web.app import create_app
 
     settings = Settings(
-        data_dir=data_dir, database_url=database_url, voter_salt=TEST_VOTER_SALT,
+        data_dir=data_dir, database_url=database_url, voter_salt=SecretStr(TEST_VOTER_SALT),
         min_vote_seconds=0.0, web_generation_threads=0,
         live_generations_per_voter_per_hour=voter_budget,
         live_generations_per_address_per_hour=address_budget,
@@ -283,7 +284,7 @@ def recompute_attack(
         load = pool.submit(run_load, base_url, arena=arena, max_votes=100_000,
                            max_seconds=seconds, voters=2, seed=11, stop=stop)  # fmt: skip
         settings = Settings(data_dir=data_dir, database_url=database_url,
-                            voter_salt=TEST_VOTER_SALT)  # fmt: skip
+                            voter_salt=SecretStr(TEST_VOTER_SALT))  # fmt: skip
         changes = []
         cli = Path(sys.executable).with_name("karena")
         command = [str(cli), "recompute", "--arena", arena, "--database-url", database_url]
