@@ -17,7 +17,16 @@ The long versions of tests/reliability/. Against real ``karena serve`` subproces
    server of its own over the same database with that limit on (``raced_over_limit``: votes
    that landed beyond the limit, summed); parallel chunked bodies of ``body_mb`` MB each (the
    workers' RSS growth, ``rss_growth_mb``); clients that drop the vote export
-   (``leaked_tmp_files`` in the server's TMPDIR).
+   (``leaked_tmp_files`` in the server's TMPDIR). Then findings 6 to 11
+   (tests/reliability/attackers.py): self-made cookies opening battles together past the battle
+   limit (``flood_over_limit``); another site's form POSTed to ``/battle``
+   (``csrf_accepted``); unique typed prompts from one address past the live-generation budget,
+   on an in-process live server over a fresh database (``cost_over_budget``); a /16 sweep of
+   the export's voter hashes with the default salt (``salt_hits``); a banned voter returning
+   with new cookies (``ban_dodges``); admin routes with a malformed body and no token
+   (``admin_422``: answers not 401); ``karena recompute`` and ``recompute_report`` while votes
+   land (``recompute_drift``: reports with a nonzero change). Findings 10 (outages) and 12
+   (schema agreement) stay in the tests and the fuzzing.
 4. **Fuzzing**: schemathesis over every route, with and without the admin token.
 
     python benchmarks/soak.py --quick      # < 2 minutes on an idle 2-core machine (SQLite only)
@@ -26,8 +35,9 @@ The long versions of tests/reliability/. Against real ``karena serve`` subproces
 It prints a table, writes benchmarks/results/soak.json and soak.png, and its last line is
 ``RESULT acked_votes=… stored_votes=… lost_votes=… duplicate_votes=… fuzz_cases=…
 server_errors=… identity_leaks=… anon_hits=… raced_over_limit=… rss_growth_mb=…
-leaked_tmp_files=…``. Every count but the first three must be 0, except ``rss_growth_mb``, which
-must stay ≤ 50.
+leaked_tmp_files=… flood_over_limit=… csrf_accepted=… cost_over_budget=… salt_hits=…
+ban_dodges=… admin_422=… recompute_drift=…``. Every count but the first three must be 0, except
+``rss_growth_mb``, which must stay ≤ 50.
 """
 
 from __future__ import annotations
@@ -48,7 +58,7 @@ RESULTS = ROOT / "benchmarks" / "results"
 sys.path.insert(0, str(ROOT))  # the harness lives in tests/reliability/
 
 import httpx  # noqa: E402
-from tests.reliability import api, hostile  # noqa: E402
+from tests.reliability import api, attackers, hostile  # noqa: E402
 from tests.reliability.anonymity import (  # noqa: E402
     collect_battle,
     dimensions_by_model,
@@ -68,6 +78,8 @@ from tests.reliability.seed import ADMIN_TOKEN, ARENA, LOAD_ENV, seed_arena  # n
 from tests.reliability.server import TEST_VOTER_SALT, ServerProcess  # noqa: E402
 from tests.reliability.verify import audit_votes, recompute_matches  # noqa: E402
 
+from karena.store.rate_limits import BATTLES_PER_VOTE  # noqa: E402
+
 ANON_ARENA = "anon"
 DIMS_ARENA = "anon-dims"
 TELLING_ARENA = "anon-telling"
@@ -80,6 +92,10 @@ CROWD_VOTES_EACH = 6
 RACE_ADDRESS_LIMIT = 24
 #: The crowd server's own salt, so its address counter is not the one-cookie race's.
 CROWD_SALT = TEST_VOTER_SALT + "-crowd"
+#: Finding 6: the flood's address, and the typed-prompt budgets of the cost attack's server.
+FLOOD_ADDRESS = "127.0.2.1"
+COST_VOTER_BUDGET = 3
+COST_ADDRESS_BUDGET = 6
 ANON_MODELS = ("ZephyrDiffusionXL", "QuokkaGen", "MarmotImagine", "NarwhalPix", "OcelotArt")
 ANON_CLASS = {name: ("png" if i < 3 else "jpeg") for i, name in enumerate(ANON_MODELS)}
 
@@ -98,10 +114,13 @@ class Mode:
     body_mb: int
     export_drops: int
     race_battles: int
+    flood_battles: int
+    cost_prompts: int
+    recompute_seconds: float
 
 
-QUICK = Mode(1, 40, 15.0, 4, 3, "fuzzing", 6, 20, 6, 30)
-FULL = Mode(3, 120, 30.0, 8, 25, "examples,coverage,fuzzing", 24, 300, 20, 36)
+QUICK = Mode(1, 40, 15.0, 4, 3, "fuzzing", 6, 20, 6, 30, 60, 12, 4.0)
+FULL = Mode(3, 120, 30.0, 8, 25, "examples,coverage,fuzzing", 24, 300, 20, 36, 120, 30, 10.0)
 
 
 @dataclass
@@ -144,6 +163,22 @@ class DbResult:
     leaked_tmp_files: int = 0
     race_5xx: int = 0
     race_unexpected: int = 0
+    flood_fired: int = 0
+    flood_opened: int = 0
+    flood_over_limit: int = 0
+    csrf_accepted: int = 0
+    cost_fired: int = 0
+    cost_accepted: int = 0
+    cost_over_budget: int = 0
+    salt_hits: int = 0
+    salt_control_hits: int = 0
+    ban_dodges: int = 0
+    admin_probes: int = 0
+    admin_422: int = 0
+    recompute_reports: int = 0
+    recompute_drift: int = 0
+    recompute_largest_change: float = 0.0
+    abuse_statuses: dict[str, dict[int, int]] = field(default_factory=dict)
     seconds: float = 0.0
 
 
@@ -212,10 +247,17 @@ def _attacks(server: ServerProcess, url: str, mode: Mode, folder: Path, result: 
     try:
         racer.start()
         burst = vote_burst(racer.base_url, arena=ARENA, battles=mode.race_battles, limit=RACE_LIMIT)
+        # Finding 6: self-made cookies all count as the address voter: its battle limit binds.
+        flood = attackers.flood_attack(racer.base_url, ARENA, address=FLOOD_ADDRESS,
+                                       fired=mode.flood_battles,
+                                       limit=RACE_LIMIT * BATTLES_PER_VOTE)  # fmt: skip
         result.race_5xx += count_server_errors(racer.log_text())
     finally:
         racer.stop()
     result.race_fired, result.race_accepted = burst.fired, burst.accepted
+    result.flood_fired, result.flood_opened = flood.fired, flood.landed
+    result.flood_over_limit = flood.over
+    result.abuse_statuses["battle flood, self-made cookies"] = flood.statuses
     result.race_statuses["one cookie"] = burst.statuses
     crowd_env = {**LOAD_ENV, "KARENA_RATE_LIMIT_PER_ADDRESS_PER_MINUTE": str(RACE_ADDRESS_LIMIT),
                  "KARENA_VOTER_SALT": CROWD_SALT}  # fmt: skip
@@ -235,6 +277,38 @@ def _attacks(server: ServerProcess, url: str, mode: Mode, folder: Path, result: 
     # A burst that lands fewer than its limit was refused for something else, which would hide
     # a race: count those answers (anything but 200 or 429) as server errors of the race.
     result.race_unexpected = burst.unexpected + crowd.unexpected
+
+
+def _abuse(server: ServerProcess, url: str, db: str, mode: Mode, folder: Path,
+           result: DbResult) -> None:  # fmt: skip
+    """Findings 6 to 11: CSRF on /battle, the cost of typed prompts, the default salt, ban
+    dodging, admin bodies before tokens, recompute under votes (the flood is in _attacks)."""
+    base = server.base_url
+    (result.recompute_reports, result.recompute_drift,
+     result.recompute_largest_change) = attackers.recompute_attack(
+        base, url, folder / "recompute", ARENA, seconds=mode.recompute_seconds)  # fmt: skip
+    csrf = attackers.csrf_attack(base, ARENA, address="127.0.2.2")
+    result.csrf_accepted = csrf.landed
+    result.abuse_statuses["cross-site form POST /battle"] = csrf.statuses
+    result.salt_hits, result.salt_control_hits = attackers.salt_attack(
+        base, ARENA, address="127.0.2.3"
+    )
+    dodge = attackers.ban_dodge_attack(base, ARENA, address="127.0.2.4", admin_token=ADMIN_TOKEN)
+    result.ban_dodges = dodge.landed
+    result.abuse_statuses["banned voter, new cookies"] = dodge.statuses
+    admin = attackers.admin_body_attack(base)
+    result.admin_probes, result.admin_422 = admin.fired, admin.landed
+    result.abuse_statuses["admin, malformed body, no token"] = admin.statuses
+    # The cost guard needs a live arena: an in-process server with the demo's renderers, on a
+    # database of its own (its queued jobs must not reach the soak server's generation threads).
+    with fresh_database(db, folder / "cost") as cost_url:
+        cost = attackers.cost_attack(cost_url, folder / "cost", prompts=mode.cost_prompts,
+                                     voter_budget=COST_VOTER_BUDGET,
+                                     address_budget=COST_ADDRESS_BUDGET)  # fmt: skip
+    result.cost_fired, result.cost_accepted = cost.fired, cost.landed
+    result.cost_over_budget = cost.over
+    result.race_5xx += sum(n for status, n in cost.statuses.items() if status >= 500)
+    result.abuse_statuses["typed prompts, one address"] = cost.statuses
 
 
 def _fuzz(server: ServerProcess, mode: Mode, seed: int, work: Path, result: DbResult) -> None:
@@ -304,6 +378,8 @@ def soak_one(db: str, workers: int, mode: Mode, seed: int, work: Path) -> DbResu
             _anonymity(server, mode.anon_battles, result)
             print(f"[{db}] attackers: races, {mode.body_mb} MB bodies, dropped exports")
             _attacks(server, url, mode, folder, result)
+            print(f"[{db}] attackers: flood, CSRF, cost, salt, ban dodge, admin, recompute")
+            _abuse(server, url, db, mode, folder, result)
             print(f"[{db}] schemathesis, {mode.fuzz_phases}, {mode.fuzz_examples}/operation")
             _fuzz(server, mode, seed, work, result)
             result.log_5xx = sum(
@@ -340,7 +416,22 @@ def print_table(results: list[DbResult]) -> None:
         ("races: accepted over the limit", "raced_over_limit"),
         ("races: answers neither 200 nor 429", "race_unexpected"),
         ("RSS growth, 3 big chunked bodies (MB)", "rss_growth_mb"),
-        ("export temp files left", "leaked_tmp_files"), ("seconds", "seconds"),
+        ("export temp files left", "leaked_tmp_files"),
+        ("flood: battles fired, self-made cookies", "flood_fired"),
+        (f"flood: opened (limit {RACE_LIMIT * BATTLES_PER_VOTE})", "flood_opened"),
+        ("flood: opened over the limit", "flood_over_limit"),
+        ("cross-site POST /battle accepted", "csrf_accepted"),
+        ("typed prompts fired (one address)", "cost_fired"),
+        (f"typed prompts queued (budget {COST_ADDRESS_BUDGET}/address)", "cost_accepted"),
+        ("typed prompts over the budget", "cost_over_budget"),
+        ("voters named, default salt, /16", "salt_hits"),
+        ("voters named, real salt (control)", "salt_control_hits"),
+        ("banned voter's votes stored", "ban_dodges"),
+        ("admin probes (bad body, no token)", "admin_probes"),
+        ("admin probes not 401", "admin_422"),
+        ("recompute reports under votes", "recompute_reports"),
+        ("recompute reports with drift", "recompute_drift"),
+        ("seconds", "seconds"),
     ]  # fmt: skip
     width = 42
     print(f"{'':{width}}" + "".join(f"{r.db:>14}" for r in results))
@@ -356,6 +447,8 @@ def print_table(results: list[DbResult]) -> None:
             print(f"  [{r.db}] {line}")
         for race, statuses in r.race_statuses.items():
             print(f"  [{r.db}] race, {race}: statuses {dict(sorted(statuses.items()))}")
+        for attack, statuses in r.abuse_statuses.items():
+            print(f"  [{r.db}] {attack}: statuses {dict(sorted(statuses.items()))}")
 
 
 def plot(results: list[DbResult], path: Path) -> None:
@@ -431,6 +524,13 @@ def main() -> None:
         "raced_over_limit": sum(r.raced_over_limit for r in results),
         "rss_growth_mb": round(max((r.rss_growth_mb for r in results), default=0.0), 1),
         "leaked_tmp_files": sum(r.leaked_tmp_files for r in results),
+        "flood_over_limit": sum(r.flood_over_limit for r in results),
+        "csrf_accepted": sum(r.csrf_accepted for r in results),
+        "cost_over_budget": sum(r.cost_over_budget for r in results),
+        "salt_hits": sum(r.salt_hits for r in results),
+        "ban_dodges": sum(r.ban_dodges for r in results),
+        "admin_422": sum(r.admin_422 for r in results),
+        "recompute_drift": sum(r.recompute_drift for r in results),
     }
     print("RESULT " + " ".join(f"{k}={v}" for k, v in total.items()))
 
