@@ -351,7 +351,7 @@ def laplace_sd(
     _, _, neg_hess = _terms(stages, np.asarray(theta, dtype=np.float64), ridge, True)
     assert neg_hess is not None
     covariance = np.linalg.inv(neg_hess)
-    return np.sqrt(np.clip(np.diag(covariance), 0.0, None))
+    return np.asarray(np.sqrt(np.clip(np.diag(covariance), 0.0, None)), dtype=np.float64)
 
 
 def rankings_from_votes(
