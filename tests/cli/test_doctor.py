@@ -62,6 +62,8 @@ def test_it_creates_nothing(karena: Karena, tmp_path: Path) -> None:
     assert ran.code == 0, ran.out
     checks = _lines(ran.out)
     assert checks["database"][0] == "warn" and "karena migrate" in checks["database"][1]
+    # It says the file is missing, not that an existing file lacks a schema.
+    assert f"no database file at {tmp_path / 'new' / 'k.db'} yet" in checks["database"][1]
     assert checks["media"][0] == "warn" and "does not exist yet" in checks["media"][1]
     assert list(tmp_path.iterdir()) == []
 

@@ -31,12 +31,30 @@ class Check:
         return f"{self.status:<4}  {self.name:<12} {self.detail}"
 
 
+def _sqlite_file(url: str) -> Path | None:
+    """The file of a SQLite URL (None for other databases and in-memory SQLite)."""
+    from sqlalchemy.engine import make_url
+
+    parsed = make_url(url)
+    if not parsed.drivername.startswith("sqlite") or parsed.database in (None, "", ":memory:"):
+        return None
+    return Path(parsed.database)
+
+
 def check_database(settings: Settings) -> Check:
     """Reachable, and where its schema stands; opens no SQLite file that does not exist."""
     from karena.errors import KarenaError
     from karena.store.db import Database, display_url
 
     url = settings.resolved_database_url()
+    sqlite_file = _sqlite_file(url)
+    if sqlite_file is not None and not sqlite_file.exists():
+        return Check(
+            "warn",
+            "database",
+            f"no database file at {sqlite_file} yet; `karena migrate` (or `karena serve`) "
+            "creates it",
+        )
     try:
         db = Database.connect(url)
     except KarenaError as exc:

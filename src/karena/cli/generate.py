@@ -116,6 +116,8 @@ def worker(
     from karena.services.queue import WorkerStats, default_worker_name, run_worker, warm_up
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
+    # The job log is karena's; Alembic's start-up chatter (plugin set-up) is not news here.
+    logging.getLogger("alembic").setLevel(logging.WARNING)
     store = open_store(database_url)
     warm_up()
     stop = threading.Event()
