@@ -79,8 +79,9 @@ class LiveGenerators:
         rng: np.random.Generator,
         voter_id: str | None = None,
         address_id: str | None = None,
-    ) -> tuple[PromptInfo, list[ModelRow]]:
-        """The stored prompt and the K models (with a live generator) a typed prompt gets.
+    ) -> tuple[PromptInfo, list[ModelRow], list[int]]:
+        """The stored prompt, the K models (with a live generator) a typed prompt gets, and the
+        ids of those that have no output for it yet (read once, before the prompt is stored).
 
         A prompt that needs any generation first takes one event from the cost guard's hourly
         budgets (per voter, per ``address_id`` and for everyone: ``store.limits.live_generation``)
@@ -103,16 +104,18 @@ class LiveGenerators:
             )
         picked = self.store.battles.pick_models(catalog, only=live, rng=rng)
         key = prompt_key_for(text)
-        if any(
-            self.store.catalog.find_output(arena=arena, model=m.name, prompt_key=key) is None
+        missing = [
+            m.id
             for m in picked
-        ):
+            if self.store.catalog.find_output(arena=arena, model=m.name, prompt_key=key) is None
+        ]
+        if missing:
             self.store.limits.live_generation(voter_id=voter_id, address_id=address_id)
         category = safe_category(self.classify, text)
         prompt = self.store.catalog.add_prompt(
             arena=arena, text=text, source="user", category=category
         )
-        return prompt, picked
+        return prompt, picked, missing
 
     def generator_for(
         self, arena_id: int, model: str, config: Mapping[str, object] | None
@@ -153,7 +156,7 @@ class LiveGenerators:
         generation first passes the cost guard (:meth:`plan_typed`).
         """
         rng = np.random.default_rng(seed if seed is not None else secrets.randbits(64))
-        prompt, picked = self.plan_typed(
+        prompt, picked, _ = self.plan_typed(
             arena=arena, prompt_text=prompt_text, rng=rng, voter_id=voter_id, address_id=address_id
         )
         for model in picked:

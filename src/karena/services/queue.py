@@ -125,15 +125,10 @@ class GenerationQueue:
         A prompt that needs generation passes the cost guard first (RateLimited).
         """
         rng = np.random.default_rng(seed if seed is not None else secrets.randbits(64))
-        prompt, picked = self.live.plan_typed(
+        prompt, picked, missing = self.live.plan_typed(
             arena=arena, prompt_text=prompt_text, rng=rng, voter_id=voter_id, address_id=address_id
         )
         ids = [m.id for m in picked]
-        missing = [
-            m.id
-            for m in picked
-            if self.store.catalog.get_output(model_id=m.id, prompt_id=prompt.id) is None
-        ]
         if not missing:
             battle = self.store.battles.open_battle(
                 arena=arena, prompt_id=prompt.id, model_ids=ids, voter_id=voter_id, rng=rng
